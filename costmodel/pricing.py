@@ -1,0 +1,220 @@
+"""The one pricing function: `Usage` in, itemised exact `Cost` out.
+
+Everything that costs money goes through `price`: adapters' events, the estimator's simulated
+calls and the guard's metered sessions. Amounts are exact `Decimal` USD; nothing is rounded
+here (display rounds once). A quantity the catalog has no rate for raises `UnknownRateError`:
+it is never priced as zero.
+
+>>> from costmodel import Usage, price
+>>> cost = price(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000}))
+>>> cost.total_usd                    # 1000 tokens x $32 / 1M
+Decimal('0.032')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, Decimal
+from functools import cached_property
+
+from .catalog import Catalog, default_catalog
+from .errors import NoPriceInForceError, UnknownRateError
+from .rates import ModelEntry, PricePeriod, TimeRate
+from .usage import Usage
+
+_ZERO = Decimal(0)
+_HOUR = Decimal(3600)
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One priced quantity: ``quantity`` ``unit`` at ``rate_usd`` per unit = ``usd``."""
+
+    model: str
+    item: str          # "audio.cached", "connection", "audio_time", "characters", "gpu_share"
+    quantity: Decimal  # billed quantity (after rounding, for time)
+    unit: str          # "tokens", "seconds", "characters", "session-seconds"
+    rate_usd: Decimal  # USD per one unit
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class _TimePlan:
+    per_second: Decimal
+    increment: Decimal
+    minimum: Decimal
+
+    def billed_seconds(self, seconds: Decimal) -> Decimal:
+        if not seconds:
+            return _ZERO
+        steps = (seconds / self.increment).to_integral_value(rounding=ROUND_CEILING)
+        return max(self.minimum, steps * self.increment)
+
+
+def _time_plan(rate: TimeRate | None) -> _TimePlan | None:
+    if rate is None:
+        return None
+    return _TimePlan(rate.usd_per_second_exact, rate.increment_seconds, rate.minimum_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A price period compiled for fast pricing: USD per single unit."""
+
+    model: str
+    period: PricePeriod
+    per_token: dict[str, Decimal]
+    connection: _TimePlan | None
+    audio: _TimePlan | None
+    per_character: Decimal | None
+    selfhost_per_second: Decimal | None  # GPU share per session-second
+
+    def known(self) -> list[str]:
+        out = sorted(self.per_token)
+        out += [n for n, v in (("connection time", self.connection), ("audio time", self.audio),
+                               ("characters", self.per_character),
+                               ("session time (self-hosted)", self.selfhost_per_second))
+                if v is not None]
+        return out
+
+
+def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
+    """The rates of `entry` in force on `day`, in USD per unit."""
+    selfhost_ps = None
+    if entry.selfhost is not None:
+        sh = entry.selfhost
+        gpu_rates = compile_rates(catalog.get(sh.runs_on), day, catalog)
+        gpu_hour = gpu_rates.period.gpu.usd_per_hour  # type: ignore[union-attr]
+        # One session's share of the deployment: gpus x $/h spread over the sessions it
+        # serves at the utilisation achieved.
+        selfhost_ps = gpu_hour * sh.gpus / (sh.concurrent_sessions * sh.utilization) / _HOUR
+        period = entry.period_on(day) or gpu_rates.period
+    else:
+        period = entry.period_on(day)  # type: ignore[assignment]
+        if period is None:
+            first = entry.prices[0].effective
+            raise NoPriceInForceError(
+                f"{entry.id} has no price in force on {day.isoformat()} "
+                f"(its price history starts {first.isoformat()})")
+    return Rates(
+        model=entry.id,
+        period=period,
+        per_token=period.token_rates_per_token() if entry.selfhost is None else {},
+        connection=_time_plan(period.connection) if entry.selfhost is None else None,
+        audio=_time_plan(period.audio) if entry.selfhost is None else None,
+        per_character=(period.characters.usd_per_mchar / 1_000_000
+                       if period.characters and entry.selfhost is None else None),
+        selfhost_per_second=selfhost_ps,
+    )
+
+
+def rates_for(model: str, day: date | None = None, catalog: Catalog | None = None) -> Rates:
+    """Compiled rates for a model id or alias on a date (default today); cached per catalog."""
+    catalog = catalog or default_catalog()
+    day = day or date.today()
+    key = (model, day)
+    hit = catalog._compiled.get(key)
+    if hit is None:
+        hit = compile_rates(catalog.get(model), day, catalog)
+        catalog._compiled[key] = hit
+    return hit
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The exact cost of one `Usage`: a total and its line items.
+
+    Line items are built on first access; the total is computed eagerly (the hot path).
+    """
+
+    usage: Usage
+    rates: Rates
+    total_usd: Decimal
+
+    @property
+    def model(self) -> str:
+        return self.rates.model
+
+    @property
+    def line_items(self) -> list[LineItem]:
+        return _line_items(self.usage, self.rates)
+
+
+def _line_items(usage: Usage, rates: Rates) -> list[LineItem]:
+    items = []
+    model = rates.model
+    for key, n in usage.tokens.items():
+        if n:
+            rate = rates.per_token[key]
+            items.append(LineItem(model, key, Decimal(n), "tokens", rate, n * rate))
+    for name, seconds, plan in (("connection", usage.connection_seconds, rates.connection),
+                                ("audio_time", usage.audio_seconds, rates.audio)):
+        if seconds and plan is not None:
+            billed = plan.billed_seconds(seconds)
+            items.append(LineItem(model, name, billed, "seconds", plan.per_second,
+                                  billed * plan.per_second))
+    if usage.characters and rates.per_character is not None:
+        items.append(LineItem(model, "characters", Decimal(usage.characters), "characters",
+                              rates.per_character, usage.characters * rates.per_character))
+    if rates.selfhost_per_second is not None and usage.connection_seconds:
+        s = usage.connection_seconds
+        items.append(LineItem(model, "gpu_share", s, "session-seconds",
+                              rates.selfhost_per_second, s * rates.selfhost_per_second))
+    return items
+
+
+def _unknown(usage: Usage, rates: Rates) -> None:
+    for key, n in usage.tokens.items():
+        if n and key not in rates.per_token:
+            raise UnknownRateError(rates.model, f"{key} tokens ({n})", rates.known())
+    if usage.connection_seconds and rates.connection is None and rates.selfhost_per_second is None:
+        raise UnknownRateError(rates.model, "connection time", rates.known())
+    if usage.audio_seconds and rates.audio is None:
+        raise UnknownRateError(rates.model, "audio time", rates.known())
+    if usage.characters and rates.per_character is None:
+        raise UnknownRateError(rates.model, "characters", rates.known())
+
+
+def price(usage: Usage, catalog: Catalog | None = None, *, on: date | None = None) -> Cost:
+    """Price one `Usage` exactly, at the rates in force on ``usage.at`` (or `on`, or today).
+
+    Raises `UnknownModelError` for an unknown model and `UnknownRateError` for a quantity the
+    model has no rate for.
+    """
+    rates = rates_for(usage.model, usage.at or on, catalog)
+    per_token = rates.per_token
+    total = _ZERO
+    try:
+        for key, n in usage.tokens.items():
+            if n:
+                total += n * per_token[key]
+    except KeyError:
+        _unknown(usage, rates)
+        raise
+    if usage.connection_seconds or usage.audio_seconds or usage.characters:
+        _unknown(usage, rates)
+        for item in _line_items(usage, rates):
+            if item.unit != "tokens":
+                total += item.usd
+    return Cost(usage, rates, total)
+
+
+def price_all(usages: list[Usage], catalog: Catalog | None = None, *,
+              on: date | None = None) -> list[Cost]:
+    """`price` over many usages (the same catalog and date for all)."""
+    return [price(u, catalog, on=on) for u in usages]
+
+
+def summarize(costs: list[Cost]) -> list[LineItem]:
+    """Line items summed by (model, item), in first-seen order; time items keep their units."""
+    acc: dict[tuple[str, str], list] = {}
+    for cost in costs:
+        for li in cost.line_items:
+            slot = acc.setdefault((li.model, li.item), [li.unit, li.rate_usd, _ZERO, _ZERO])
+            if slot[1] != li.rate_usd:
+                slot[1] = None  # mixed rates (a price change mid-way): no single rate
+            slot[2] += li.quantity
+            slot[3] += li.usd
+    return [LineItem(m, i, q, unit, rate, usd)  # type: ignore[arg-type]
+            for (m, i), (unit, rate, q, usd) in acc.items()]
