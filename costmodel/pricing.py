@@ -5,10 +5,11 @@ calls and the guard's metered sessions. Amounts are exact `Decimal` USD; nothing
 here (display rounds once). A quantity the catalog has no rate for raises `UnknownRateError`:
 it is never priced as zero.
 
+>>> from decimal import Decimal
 >>> from costmodel import Usage, price
 >>> cost = price(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000}))
->>> cost.total_usd                    # 1000 tokens x $32 / 1M
-Decimal('0.032')
+>>> cost.total_usd == Decimal("0.032")     # 1000 tokens x $32 / 1M
+True
 """
 
 from __future__ import annotations
