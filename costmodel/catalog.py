@@ -134,48 +134,19 @@ class Catalog:
 
     @classmethod
     def load(cls, dirs: Iterable[str | Path] = (), *, include_builtin: bool = True) -> Catalog:
-        """Load the built-in catalog plus `dirs` (and ``$COSTMODEL_PRICING``); later wins."""
-        raws: dict[str, _Raw] = {}
-        origins: dict[str, str] = {}
-        overrides: list[Override] = []
-        files: list[str] = []
-        for d in catalog_dirs(dirs, include_builtin=include_builtin):
-            if d.is_file():
-                paths = [d]
-            elif d.is_dir():
-                paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
-            else:
-                raise CatalogError("pricing directory does not exist", path=str(d))
-            for path in paths:
-                files.append(str(path))
-                seen_here: set[str] = set()
-                for raw in _read_file(path):
-                    eid = raw.data["id"]
-                    if eid in seen_here:
-                        raise CatalogError(f"id {eid!r} is defined twice in one file",
-                                           path=raw.path, line=raw.line, field="id")
-                    seen_here.add(eid)
-                    if eid in raws:
-                        old = raws[eid]
-                        merged = {**old.data, **raw.data}
-                        overrides.append(Override(eid, old.path, raw.path,
-                                                  tuple(k for k in raw.data if k != "id")))
-                        raw = _Raw(merged, raw.path, raw.line, raw.node)
-                    raws[eid] = raw
-                    origins[eid] = raw.path
-        entries: dict[str, ModelEntry] = {}
-        for eid, raw in raws.items():
-            entries[eid] = _validate(raw, _index_loc(raw))
-        cat = cls(entries, origins, overrides, files)
-        cat._check_references()
-        return cat
+        """Load the built-in catalog plus `dirs` (and ``$COSTMODEL_PRICING``); later wins.
 
-    def _check_references(self) -> None:
+        Raises `CatalogError` (file, line, field) at the first problem; `check_catalog`
+        collects them all instead.
+        """
+        return _build(catalog_dirs(dirs, include_builtin=include_builtin), errors=None)
+
+    def _check_references(self) -> Iterator[CatalogError]:
         for entry in self.entries.values():
             if entry.selfhost is not None:
                 gpu = self.entries.get(entry.selfhost.runs_on)
                 if gpu is None or not any(p.gpu for p in gpu.prices):
-                    raise CatalogError(
+                    yield CatalogError(
                         f"selfhost.runs_on names {entry.selfhost.runs_on!r}, which is not a GPU "
                         "rental in the catalog", path=self.origins[entry.id],
                         field=f"{entry.id}: selfhost.runs_on")
@@ -238,6 +209,80 @@ class Catalog:
             if (today - checked).days > max_age_days:
                 out.append((e.id, checked))
         return out
+
+
+def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
+    """Read `dirs` in order into a Catalog. With `errors`, collect problems and go on."""
+
+    def fail(exc: CatalogError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
+    raws: dict[str, _Raw] = {}
+    origins: dict[str, str] = {}
+    overrides: list[Override] = []
+    files: list[str] = []
+    for d in dirs:
+        if d.is_file():
+            paths = [d]
+        elif d.is_dir():
+            paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+        else:
+            fail(CatalogError("pricing directory does not exist", path=str(d)))
+            continue
+        for path in paths:
+            files.append(str(path))
+            try:
+                file_raws = _read_file(path)
+            except CatalogError as exc:
+                fail(exc)
+                continue
+            seen_here: set[str] = set()
+            for raw in file_raws:
+                eid = raw.data["id"]
+                if eid in seen_here:
+                    fail(CatalogError(f"id {eid!r} is defined twice in one file",
+                                      path=raw.path, line=raw.line, field="id"))
+                    continue
+                seen_here.add(eid)
+                if eid in raws:
+                    old = raws[eid]
+                    overrides.append(Override(eid, old.path, raw.path,
+                                              tuple(k for k in raw.data if k != "id")))
+                    raw = _Raw({**old.data, **raw.data}, raw.path, raw.line, raw.node)
+                raws[eid] = raw
+                origins[eid] = raw.path
+    entries: dict[str, ModelEntry] = {}
+    for eid, raw in raws.items():
+        try:
+            entries[eid] = _validate(raw, _index_loc(raw))
+        except CatalogError as exc:
+            fail(exc)
+    cat = Catalog(entries, origins, overrides, files)
+    for exc in cat._check_references():
+        fail(exc)
+    return cat
+
+
+@dataclass
+class CheckResult:
+    """Everything `check_catalog` found: all errors, not just the first."""
+
+    files: list[str]
+    entries: int
+    errors: list[CatalogError]
+    stale: list[tuple[str, date]]
+    overrides: tuple[Override, ...]
+
+
+def check_catalog(dirs: Iterable[str | Path] = (), *, max_age_days: int = 90,
+                  today: date | None = None) -> CheckResult:
+    """Validate every catalog file (built-in and user) and list entries checked too long ago."""
+    errors: list[CatalogError] = []
+    cat = _build(catalog_dirs(dirs), errors)
+    return CheckResult(list(cat.files), len(cat), errors, cat.stale(max_age_days, today),
+                       cat.overrides)
 
 
 def _index_loc(raw: _Raw) -> tuple:

@@ -1,5 +1,54 @@
-"""The `costmodel` command line (filled in below)."""
+"""The `costmodel` command line: a thin layer over the library's public API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ..tokens import DEFAULT_ENCODING, count_tokens
+from . import prices
+from ._common import JsonOpt, err, handle_errors, out, print_json
+from .events import price_events_cmd
+
+app = typer.Typer(
+    help="What voice AI agents cost: price catalog, session pricing, estimates, budget guard.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(prices.app, name="prices")
+app.command("price-events")(price_events_cmd)
 
 
-def main() -> None:  # pragma: no cover - replaced by the real CLI
-    raise SystemExit("costmodel CLI not built yet")
+@app.command("tokens")
+@handle_errors
+def tokens_cmd(
+    file: Annotated[str, typer.Argument(help="Text file, or - for stdin.")] = "-",
+    encoding: Annotated[str, typer.Option(help="tiktoken encoding.")] = DEFAULT_ENCODING,
+    json_: JsonOpt = False,
+) -> None:
+    """Count tokens with tiktoken (works offline for o200k_base and cl100k_base)."""
+    if file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(file, encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] {file}: {exc.strerror}")
+            raise typer.Exit(2) from None
+        except UnicodeDecodeError:
+            err.print(f"[bold red]error:[/] {file}: not UTF-8 text")
+            raise typer.Exit(2) from None
+    n = count_tokens(text, encoding)
+    if json_:
+        print_json({"file": file, "encoding": encoding, "tokens": n, "characters": len(text)})
+    else:
+        out.print(f"{n} tokens ({encoding}, {len(text)} characters)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

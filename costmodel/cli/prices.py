@@ -1,0 +1,197 @@
+"""`costmodel prices ...`: browse and check the price catalog."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..catalog import check_catalog
+from ..rates import KINDS, ModelEntry, PricePeriod
+from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json, rate_str
+
+app = typer.Typer(help="Browse and check the price catalog.", no_args_is_help=True)
+
+
+def rates_of(period: PricePeriod) -> list[dict]:
+    """Every rate of a period as rows: item, rate, unit, source."""
+    rows = []
+    for key, r in period.token_rates_per_mtok().items():
+        rows.append({"item": key, "rate": r, "unit": "USD per 1M tokens",
+                     "source": period.sources.get(key, period.source)})
+    for name in ("connection", "audio"):
+        tr = getattr(period, name)
+        if tr is not None:
+            unit = "USD per minute"
+            gran = f"billed per {rate_str(tr.increment_seconds)} s"
+            if tr.minimum_seconds:
+                gran += f", minimum {rate_str(tr.minimum_seconds)} s"
+            rows.append({"item": f"{name} time", "rate": tr.per_minute, "unit": unit,
+                         "billing": gran, "increment_seconds": tr.increment_seconds,
+                         "minimum_seconds": tr.minimum_seconds,
+                         "source": period.sources.get(name, period.source)})
+    if period.characters is not None:
+        rows.append({"item": "characters", "rate": period.characters.usd_per_mchar,
+                     "unit": "USD per 1M characters",
+                     "source": period.sources.get("characters", period.source)})
+    if period.gpu is not None:
+        rows.append({"item": "gpu", "rate": period.gpu.usd_per_hour, "unit": "USD per GPU-hour",
+                     "source": period.sources.get("gpu", period.source)})
+    return rows
+
+
+def _summary(entry: ModelEntry, today: date) -> str:
+    if entry.selfhost is not None:
+        sh = entry.selfhost
+        return (f"{rate_str(sh.gpus)} x {sh.runs_on} for {rate_str(sh.concurrent_sessions)} "
+                f"sessions at {rate_str(sh.utilization * 100)}% use")
+    period = entry.period_on(today) or entry.prices[-1]
+    parts = []
+    t = period.tokens
+    for modality in ("audio", "text"):
+        if modality in t:
+            r = t[modality]
+            bits = "/".join(rate_str(r[s]) for s in ("input", "cached", "output") if s in r)
+            labels = "/".join(s[:3] if s != "cached" else "cch" for s in ("input", "cached",
+                                                                         "output") if s in r)
+            parts.append(f"{modality} {labels} ${bits}")
+    if parts:
+        parts[-1] += " /1M"
+    for name in ("connection", "audio"):
+        tr = getattr(period, name)
+        if tr is not None:
+            parts.append(f"{name} ${rate_str(tr.per_minute)}/min")
+    if period.characters:
+        parts.append(f"${rate_str(period.characters.usd_per_mchar)}/1M chars")
+    if period.gpu:
+        parts.append(f"${rate_str(period.gpu.usd_per_hour)}/GPU-h")
+    return "; ".join(parts)
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    provider: Annotated[str | None, typer.Option(help="Only this provider.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help=f"Only this kind: {'|'.join(KINDS)}.")] = None,
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List catalog entries with their headline rates."""
+    if kind is not None and kind not in KINDS:
+        err.print(f"[bold red]error:[/] --kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise typer.Exit(2)
+    catalog = load_catalog(pricing, quiet=json_)
+    entries = catalog.select(provider=provider, kind=kind)
+    today = date.today()
+    if json_:
+        print_json([{"id": e.id, "kind": e.kind, "name": e.name, "provider": e.provider,
+                     "summary": _summary(e, today),
+                     "effective": (e.period_on(today) or e.prices[-1]).effective
+                     if e.prices else None,
+                     "checked": e.prices[-1].checked if e.prices else e.selfhost.checked,
+                     "file": catalog.origins[e.id]} for e in entries])
+        return
+    table = Table(title=f"{len(entries)} catalog entries", title_justify="left")
+    for col in ("id", "kind", "rates", "checked"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        checked = e.prices[-1].checked if e.prices else e.selfhost.checked  # type: ignore
+        table.add_row(e.id, e.kind, _summary(e, today), checked.isoformat())
+    out.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show(
+    model: Annotated[str, typer.Argument(help="Catalog id or alias.")],
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Every rate of one entry, with its source and dates."""
+    catalog = load_catalog(pricing, quiet=json_)
+    entry = catalog.get(model)
+    if json_:
+        data = entry.model_dump(mode="json")
+        data["file"] = catalog.origins[entry.id]
+        print_json(data)
+        return
+    out.print(f"[bold]{entry.id}[/]  {entry.name}  ({entry.kind})")
+    out.print(f"file: {catalog.origins[entry.id]}")
+    if entry.aliases:
+        out.print(f"aliases: {', '.join(entry.aliases)}")
+    if entry.description:
+        out.print(entry.description)
+    if entry.deprecated:
+        out.print(f"[yellow]shutdown announced for {entry.deprecated.isoformat()}[/]")
+    facts = entry.facts.model_dump(exclude_none=True, exclude={"unconfirmed", "cache"})
+    if facts:
+        out.print("facts: " + ", ".join(
+            f"{k}={v}{' (unconfirmed)' if k in entry.facts.unconfirmed else ''}"
+            for k, v in facts.items()))
+    if entry.facts.cache:
+        c = entry.facts.cache.model_dump(exclude_none=True)
+        out.print("cache: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+    if entry.selfhost:
+        sh = entry.selfhost
+        out.print(f"self-hosted on {rate_str(sh.gpus)} x {sh.runs_on}, "
+                  f"{rate_str(sh.concurrent_sessions)} concurrent sessions at "
+                  f"{rate_str(sh.utilization * 100)}% utilisation ({sh.confidence}; "
+                  f"checked {sh.checked}; {sh.source})")
+        if sh.notes:
+            out.print(f"  {sh.notes}")
+    today = date.today()
+    current = entry.period_on(today)
+    for period in entry.prices:
+        tag = " [green](in force)[/]" if period is current else ""
+        out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
+                  f"confidence {period.confidence}")
+        out.print(f"source: {period.source}")
+        table = Table(show_header=True)
+        for col in ("item", "rate", "unit", "billing", "source"):
+            table.add_column(col, overflow="fold")
+        for row in rates_of(period):
+            src = row["source"] if row["source"] != period.source else "(above)"
+            table.add_row(row["item"], rate_str(row["rate"]), row["unit"],
+                          row.get("billing", ""), src)
+        out.print(table)
+        if period.notes:
+            out.print(f"notes: {period.notes}")
+        for alt in period.alternatives:
+            out.print(f"other figure: {alt.figure} ({alt.source}){': ' + alt.note if alt.note else ''}")
+
+
+@app.command("check")
+@handle_errors
+def check(
+    max_age_days: Annotated[int, typer.Option(help="A rate checked longer ago is stale.")] = 90,
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Validate every catalog file (user directories too) and list stale rates.
+
+    Exit 1 when anything is invalid; stale rates alone are listed, not failed.
+    """
+    result = check_catalog(pricing or (), max_age_days=max_age_days)
+    if json_:
+        print_json({"files": result.files, "entries": result.entries,
+                    "errors": [str(e) for e in result.errors],
+                    "stale": [{"id": i, "checked": d} for i, d in result.stale],
+                    "overrides": [o.__dict__ for o in result.overrides],
+                    "ok": not result.errors})
+    else:
+        for e in result.errors:
+            err.print(f"[bold red]invalid:[/] {e}")
+        for o in result.overrides:
+            out.print(f"override: {o.id} from {o.by} replaces {o.replaced}")
+        if result.stale:
+            out.print(f"[yellow]{len(result.stale)} stale (checked more than {max_age_days} "
+                      "days ago):[/]")
+            for i, d in result.stale:
+                out.print(f"  {i}  checked {d}")
+        status = "[green]ok[/]" if not result.errors else f"[red]{len(result.errors)} invalid[/]"
+        out.print(f"{len(result.files)} files, {result.entries} entries: {status}")
+    if result.errors:
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""Gemini Live: every per-turn usageMetadata snapshot is priced, and summed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from costmodel import UsageError, Usage, price
+from costmodel.adapters.gemini_live import GeminiLiveReader, usage_from_usage_metadata
+from costmodel.events import price_events
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "gemini-live-booking.jsonl"
+
+
+def test_real_payload_from_the_forum():
+    # discuss.ai.google.dev thread 81303
+    meta = {"promptTokenCount": 541, "responseTokenCount": 156, "totalTokenCount": 697,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 410},
+                                    {"modality": "AUDIO", "tokenCount": 131}],
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 156}]}
+    u = usage_from_usage_metadata(meta, "google/gemini-3.1-flash-live")
+    assert u.tokens == {"text.input": 410, "audio.input": 131, "audio.output": 156}
+    assert not u.estimated
+
+
+def test_snake_case_from_the_python_sdk_is_read_too():
+    meta = {"prompt_token_count": 20, "response_token_count": 5,
+            "prompt_tokens_details": [{"modality": "AUDIO", "token_count": 20}],
+            "response_tokens_details": [{"modality": "MODALITY_AUDIO", "token_count": 5}]}
+    assert usage_from_usage_metadata(meta, "m/x").tokens == {"audio.input": 20,
+                                                             "audio.output": 5}
+
+
+def test_cached_thoughts_and_tool_use_prompt():
+    meta = {"promptTokenCount": 1000, "cachedContentTokenCount": 600,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 400},
+                                    {"modality": "AUDIO", "tokenCount": 600}],
+            "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 400},
+                                   {"modality": "AUDIO", "tokenCount": 200}],
+            "toolUsePromptTokenCount": 50, "thoughtsTokenCount": 30,
+            "responseTokenCount": 100,
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}]}
+    assert usage_from_usage_metadata(meta, "m/x").tokens == {
+        "text.cached": 400, "audio.input": 400, "audio.cached": 200, "text.input": 50,
+        "audio.output": 100, "text.output": 30}
+
+
+def test_unexplained_prompt_tokens_are_priced_as_text_and_flagged():
+    # Forum posts saw modality details 25-51 tokens short of promptTokenCount.
+    meta = {"promptTokenCount": 200, "promptTokensDetails": [
+        {"modality": "AUDIO", "tokenCount": 170}]}
+    u = usage_from_usage_metadata(meta, "m/x")
+    assert u.tokens == {"audio.input": 170, "text.input": 30}
+    assert u.estimated
+
+
+def test_details_larger_than_the_total_are_rejected():
+    with pytest.raises(UsageError, match="more than promptTokenCount"):
+        usage_from_usage_metadata({"promptTokenCount": 10, "promptTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": 20}]}, "m/x")
+    with pytest.raises(UsageError, match="modality"):
+        usage_from_usage_metadata({"promptTokensDetails": [{"modality": "SMELL",
+                                                            "tokenCount": 1}]}, "m/x")
+
+
+def test_reader_reads_model_from_setup():
+    r = GeminiLiveReader()
+    r.feed({"setup": {"model": "models/gemini-3.1-flash-live-preview"}})
+    assert r.model == "gemini-3.1-flash-live-preview"
+
+
+def test_trace_sums_every_snapshot_not_just_the_last(builtin):
+    report = price_events(EXAMPLE.read_text().splitlines(), catalog=builtin)
+    assert report.format == "gemini-live" and len(report.priced) == 5
+    last_only = report.priced[-1].cost.total_usd
+    assert report.total_usd > 3 * last_only  # the mistake peers made is far too low
+    # The per-turn prompt grows: context is re-billed every turn.
+    inputs = [p.usage.input_tokens for p in report.priced]
+    assert inputs == sorted(inputs) and inputs[0] < inputs[-1]
+    assert report.total_usd == sum(price(p.usage, builtin).total_usd for p in report.priced)
+
+
+def test_model_alias_for_the_preview_name(builtin):
+    cost = price(Usage("gemini-3.1-flash-live-preview", {"audio.input": 1_000_000}), builtin)
+    assert cost.model == "google/gemini-3.1-flash-live"

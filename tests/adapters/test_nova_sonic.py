@@ -1,0 +1,63 @@
+"""Nova Sonic usageEvent: deltas priced, never delta and total both."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from costmodel import UsageError
+from costmodel.adapters.nova_sonic import NovaSonicReader
+from costmodel.events import price_events
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "nova-sonic-turn.jsonl"
+
+
+def _event(delta=None, total=None):
+    details = {}
+    if delta is not None:
+        details["delta"] = delta
+    if total is not None:
+        details["total"] = total
+    return {"event": {"usageEvent": {"completionId": "c", "details": details}}}
+
+
+def io(si=0, ti=0, so=0, to=0):
+    return {"input": {"speechTokens": si, "textTokens": ti},
+            "output": {"speechTokens": so, "textTokens": to}}
+
+
+def test_pipecat_recorded_values_use_the_delta_only():
+    # pipecat tests/test_nova_sonic_usage_metrics.py
+    r = NovaSonicReader(model="amazon/nova-2-sonic")
+    (u,) = r.feed(_event(io(ti=3, so=20), io(si=288, ti=3443, so=694, to=203)))
+    assert u.tokens == {"text.input": 3, "audio.output": 20}
+
+
+def test_total_only_events_become_deltas():
+    r = NovaSonicReader(model="m/x")
+    (a,) = r.feed(_event(total=io(si=100, ti=10)))
+    (b,) = r.feed(_event(total=io(si=150, ti=10, so=40)))
+    assert a.tokens == {"audio.input": 100, "text.input": 10}
+    assert b.tokens == {"audio.input": 50, "audio.output": 40}
+    with pytest.raises(UsageError, match="cumulative"):
+        r.feed(_event(total=io(si=10)))
+
+
+def test_model_must_be_given():
+    with pytest.raises(UsageError, match="--model amazon/nova-2-sonic"):
+        NovaSonicReader().feed(_event(io(si=1)))
+
+
+def test_trace_deltas_sum_to_the_session_total(builtin):
+    report = price_events(EXAMPLE.read_text().splitlines(), model="amazon/nova-2-sonic",
+                          catalog=builtin)
+    assert report.format == "nova-sonic" and len(report.priced) == 4
+    items = {li.item: li.quantity for li in report.line_items}
+    # The last cumulative total in the file: in speech 288 / text 3446, out speech 694 / text 203
+    assert items == {"text.input": 3446, "audio.input": 288, "audio.output": 694,
+                     "text.output": 203}
+    # speech $3 / $12 per 1M, text $0.33 / $2.75 per 1M (seed; Bedrock):
+    # 288x3 + 694x12 + 3446x0.33 + 203x2.75 = 864 + 8328 + 1137.18 + 558.25 = 10887.43 / 1M
+    assert report.total_usd == D("0.01088743")

@@ -1,0 +1,146 @@
+"""OpenAI Realtime: response.done and transcription usage, session models, a whole trace."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from costmodel import UsageError
+from costmodel.adapters.openai_realtime import (
+    OpenAIRealtimeReader,
+    session_models,
+    tokens_from_realtime_usage,
+    usage_from_response_done,
+    usage_from_transcription,
+)
+from costmodel.events import price_events
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "openai-realtime-support.jsonl"
+
+
+def test_real_payload_from_the_community_thread():
+    # community.openai.com thread 1009129: input 1911 (text 698, audio 1213), cached 384 text.
+    usage = {"total_tokens": 2622, "input_tokens": 1911, "output_tokens": 711,
+             "input_token_details": {"text_tokens": 698, "audio_tokens": 1213,
+                                     "cached_tokens": 384,
+                                     "cached_tokens_details": {"text_tokens": 384,
+                                                               "audio_tokens": 0}},
+             "output_token_details": {"text_tokens": 160, "audio_tokens": 551}}
+    assert tokens_from_realtime_usage(usage) == {
+        "text.input": 314, "text.cached": 384, "audio.input": 1213,
+        "text.output": 160, "audio.output": 551}
+
+
+def test_cached_audio_is_split_from_audio_input_not_text():
+    usage = {"input_tokens": 300, "output_tokens": 0,
+             "input_token_details": {"text_tokens": 100, "audio_tokens": 200, "cached_tokens": 250,
+                                     "cached_tokens_details": {"text_tokens": 100,
+                                                               "audio_tokens": 150}},
+             "output_token_details": {"text_tokens": 0, "audio_tokens": 0}}
+    t = tokens_from_realtime_usage(usage)
+    assert t == {"text.cached": 100, "audio.input": 50, "audio.cached": 150}
+    assert sum(t.values()) == 300  # nothing counted twice, nothing lost
+
+
+def test_cached_total_without_details_fills_text_first():
+    usage = {"input_tokens": 300, "input_token_details": {"text_tokens": 100, "audio_tokens": 200,
+                                                          "cached_tokens": 128}}
+    assert tokens_from_realtime_usage(usage) == {
+        "text.cached": 100, "audio.input": 172, "audio.cached": 28}
+
+
+@pytest.mark.parametrize("usage, message", [
+    ({"input_tokens": 10}, "no input_token_details"),
+    ({"input_tokens": 10, "input_token_details": {"text_tokens": 4, "audio_tokens": 5}},
+     "not the sum of its modalities"),
+    ({"input_token_details": {"text_tokens": 4, "cached_tokens": 8,
+                              "cached_tokens_details": {"text_tokens": 8}}},
+     "exceed the 4 text input"),
+    ({"input_token_details": {"text_tokens": -1}}, "non-negative integer"),
+    ({"output_tokens": 9, "output_token_details": {"text_tokens": 4, "audio_tokens": 4}},
+     "not text \\+ audio"),
+])
+def test_inconsistent_usage_is_rejected_with_the_field(usage, message):
+    with pytest.raises(UsageError, match=message):
+        tokens_from_realtime_usage(usage)
+
+
+def test_response_done_without_usage_is_none():
+    assert usage_from_response_done({"type": "response.done", "response": {"usage": None}},
+                                    "openai/gpt-realtime") is None
+
+
+def test_transcription_tokens_and_duration():
+    tokens_ev = {"type": "conversation.item.input_audio_transcription.completed",
+                 "usage": {"type": "tokens", "total_tokens": 26, "input_tokens": 17,
+                           "input_token_details": {"text_tokens": 0, "audio_tokens": 17},
+                           "output_tokens": 9}}
+    u = usage_from_transcription(tokens_ev, "openai/gpt-4o-transcribe")
+    assert u.tokens == {"audio.input": 17, "text.output": 9}
+    dur = usage_from_transcription({"usage": {"type": "duration", "seconds": 2.3}},
+                                   "openai/whisper-1")
+    assert dur.audio_seconds == D("2.3") and not dur.tokens
+    with pytest.raises(UsageError, match="'tokens' or 'duration'"):
+        usage_from_transcription({"usage": {"type": "minutes"}}, "openai/whisper-1")
+
+
+def test_session_models_ga_and_beta_shapes():
+    ga = {"type": "session.created", "session": {"model": "gpt-realtime", "audio": {
+        "input": {"transcription": {"model": "gpt-4o-transcribe"}}}}}
+    beta = {"type": "session.updated", "session": {"model": "gpt-4o-realtime-preview",
+                                                   "input_audio_transcription": {
+                                                       "model": "whisper-1"}}}
+    assert session_models(ga) == ("gpt-realtime", "gpt-4o-transcribe")
+    assert session_models(beta) == ("gpt-4o-realtime-preview", "whisper-1")
+    assert session_models({"type": "session.created", "session": {
+        "audio": {"input": {"transcription": None}}}}) == (None, None)
+
+
+def test_reader_takes_models_from_session_events_unless_given():
+    r = OpenAIRealtimeReader()
+    r.feed({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assert r.model == "gpt-realtime-1.5"
+    forced = OpenAIRealtimeReader(model="openai/gpt-realtime-mini")
+    forced.feed({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assert forced.model == "openai/gpt-realtime-mini"
+
+
+def test_reader_needs_a_model_before_pricing():
+    with pytest.raises(UsageError, match="--model"):
+        OpenAIRealtimeReader().feed({"type": "response.done", "response": {"usage": {}}})
+
+
+def test_recorded_trace_prices_every_response_and_transcription(builtin):
+    report = price_events(EXAMPLE.read_text().splitlines(), catalog=builtin)
+    assert report.format == "openai-realtime"
+    assert report.model == "gpt-realtime-1.5"
+    labels = [p.usage.label for p in report.priced]
+    assert labels.count("response 6") == 1 and labels.count("transcription 6") == 1
+    assert len(report.priced) == 12 and not report.skipped and not report.unpriced
+    # Recompute the total independently from the raw events.
+    expected = D(0)
+    rates = {"text.input": D(4), "text.cached": D("0.4"), "audio.input": D(32),
+             "audio.cached": D("0.4"), "text.output": D(16), "audio.output": D(64)}
+    tr_rates = {"audio.input": D(6), "text.output": D(10)}  # gpt-4o-transcribe
+    for line in EXAMPLE.read_text().splitlines():
+        ev = json.loads(line)
+        if ev["type"] == "response.done":
+            u = ev["response"]["usage"]
+            itd, otd = u["input_token_details"], u["output_token_details"]
+            c = itd["cached_tokens_details"]
+            expected += ((itd["text_tokens"] - c["text_tokens"]) * rates["text.input"]
+                         + c["text_tokens"] * rates["text.cached"]
+                         + (itd["audio_tokens"] - c["audio_tokens"]) * rates["audio.input"]
+                         + c["audio_tokens"] * rates["audio.cached"]
+                         + otd["text_tokens"] * rates["text.output"]
+                         + otd["audio_tokens"] * rates["audio.output"]) / 1_000_000
+        elif ev["type"].endswith("input_audio_transcription.completed"):
+            u = ev["usage"]
+            expected += (u["input_token_details"]["audio_tokens"] * tr_rates["audio.input"]
+                         + u["output_tokens"] * tr_rates["text.output"]) / 1_000_000
+    assert report.total_usd == expected
+    # The transcription part is in the total, not dropped.
+    assert any(li.model == "openai/gpt-4o-transcribe" for li in report.line_items)
