@@ -122,7 +122,7 @@ def rates_for(model: str, day: date | None = None, catalog: Catalog | None = Non
     return hit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed (built once per priced usage); do not mutate
 class Cost:
     """The exact cost of one `Usage`: a total and its line items.
 

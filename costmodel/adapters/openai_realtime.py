@@ -41,6 +41,51 @@ def tokens_from_realtime_usage(usage: Mapping[str, Any], where: str = "usage") -
     ...   "output_token_details": {"text_tokens": 30, "audio_tokens": 91}})
     {'text.input': 55, 'text.cached': 64, 'audio.input': 13, 'text.output': 30, 'audio.output': 91}
     """
+    # Fast path for the well-formed payloads the API sends (this runs once per response in
+    # the guard); anything unusual goes through the careful path, which names the problem.
+    try:
+        itd = usage["input_token_details"]
+        otd = usage["output_token_details"]
+        ctd = itd["cached_tokens_details"]
+        ti = itd.get("text_tokens", 0)
+        ai = itd.get("audio_tokens", 0)
+        ii = itd.get("image_tokens", 0) or 0
+        ct = ctd.get("text_tokens", 0)
+        ca = ctd.get("audio_tokens", 0)
+        ci = ctd.get("image_tokens", 0) or 0
+        to = otd.get("text_tokens", 0)
+        ao = otd.get("audio_tokens", 0)
+        if (type(ti) is type(ai) is type(ii) is type(ct) is type(ca) is type(ci) is type(to)
+                is type(ao) is int
+                and 0 <= ct <= ti and 0 <= ca <= ai and 0 <= ci <= ii and to >= 0 and ao >= 0
+                and ti + ai + ii == usage.get("input_tokens", ti + ai + ii)
+                and ct + ca + ci == itd.get("cached_tokens", ct + ca + ci)
+                and to + ao == usage.get("output_tokens", to + ao)):
+            tokens = {}
+            if ti - ct:
+                tokens["text.input"] = ti - ct
+            if ct:
+                tokens["text.cached"] = ct
+            if ai - ca:
+                tokens["audio.input"] = ai - ca
+            if ca:
+                tokens["audio.cached"] = ca
+            if ii - ci:
+                tokens["image.input"] = ii - ci
+            if ci:
+                tokens["image.cached"] = ci
+            if to:
+                tokens["text.output"] = to
+            if ao:
+                tokens["audio.output"] = ao
+            return tokens
+    except (KeyError, TypeError, AttributeError):
+        pass
+    return _tokens_careful(usage, where)
+
+
+def _tokens_careful(usage: Mapping[str, Any], where: str) -> dict[str, int]:
+    """Like `tokens_from_realtime_usage`, checking every field to name what is wrong."""
     tokens: dict[str, int] = {}
     itd = mapping(usage, "input_token_details", where)
     input_total = count(usage, "input_tokens", where)
