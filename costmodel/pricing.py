@@ -42,9 +42,15 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class _TimePlan:
-    per_second: Decimal
+    rate: Decimal         # USD per `unit_seconds`, as the catalog gives it
+    unit_seconds: int     # 1, 60 or 3600
     increment: Decimal
     minimum: Decimal
+
+    @property
+    def per_second(self) -> Decimal:
+        """For display only (may be a rounded quotient); amounts use `usd`."""
+        return self.rate / self.unit_seconds
 
     def billed_seconds(self, seconds: Decimal) -> Decimal:
         if not seconds:
@@ -52,11 +58,30 @@ class _TimePlan:
         steps = (seconds / self.increment).to_integral_value(rounding=ROUND_CEILING)
         return max(self.minimum, steps * self.increment)
 
+    def usd(self, billed_seconds: Decimal) -> Decimal:
+        return billed_seconds * self.rate / self.unit_seconds
+
 
 def _time_plan(rate: TimeRate | None) -> _TimePlan | None:
     if rate is None:
         return None
-    return _TimePlan(rate.usd_per_second_exact, rate.increment_seconds, rate.minimum_seconds)
+    usd, unit = rate.rate_and_unit_seconds()
+    return _TimePlan(usd, unit, rate.increment_seconds, rate.minimum_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _SelfHostPlan:
+    """A session's share of a GPU deployment: seconds x gpu_usd_per_hour x gpus / divisor."""
+
+    gpu_usd_per_hour_x_gpus: Decimal
+    divisor: Decimal  # concurrent sessions x utilisation x 3600
+
+    @property
+    def per_second(self) -> Decimal:
+        return self.gpu_usd_per_hour_x_gpus / self.divisor
+
+    def usd(self, seconds: Decimal) -> Decimal:
+        return seconds * self.gpu_usd_per_hour_x_gpus / self.divisor
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,27 +94,28 @@ class Rates:
     connection: _TimePlan | None
     audio: _TimePlan | None
     per_character: Decimal | None
-    selfhost_per_second: Decimal | None  # GPU share per session-second
+    selfhost: _SelfHostPlan | None  # GPU share per session-second
 
     def known(self) -> list[str]:
         out = sorted(self.per_token)
         out += [n for n, v in (("connection time", self.connection), ("audio time", self.audio),
                                ("characters", self.per_character),
-                               ("session time (self-hosted)", self.selfhost_per_second))
+                               ("session time (self-hosted)", self.selfhost))
                 if v is not None]
         return out
 
 
 def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
     """The rates of `entry` in force on `day`, in USD per unit."""
-    selfhost_ps = None
+    selfhost = None
     if entry.selfhost is not None:
         sh = entry.selfhost
         gpu_rates = compile_rates(catalog.get(sh.runs_on), day, catalog)
         gpu_hour = gpu_rates.period.gpu.usd_per_hour  # type: ignore[union-attr]
         # One session's share of the deployment: gpus x $/h spread over the sessions it
         # serves at the utilisation achieved.
-        selfhost_ps = gpu_hour * sh.gpus / (sh.concurrent_sessions * sh.utilization) / _HOUR
+        selfhost = _SelfHostPlan(gpu_hour * sh.gpus,
+                                 sh.concurrent_sessions * sh.utilization * _HOUR)
         period = entry.period_on(day) or gpu_rates.period
     else:
         period = entry.period_on(day)  # type: ignore[assignment]
@@ -98,15 +124,16 @@ def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
             raise NoPriceInForceError(
                 f"{entry.id} has no price in force on {day.isoformat()} "
                 f"(its price history starts {first.isoformat()})")
+    own = entry.selfhost is None  # a self-host entry is priced only by its GPU share
     return Rates(
         model=entry.id,
         period=period,
-        per_token=period.token_rates_per_token() if entry.selfhost is None else {},
-        connection=_time_plan(period.connection) if entry.selfhost is None else None,
-        audio=_time_plan(period.audio) if entry.selfhost is None else None,
+        per_token=period.token_rates_per_token() if own else {},
+        connection=_time_plan(period.connection) if own else None,
+        audio=_time_plan(period.audio) if own else None,
         per_character=(period.characters.usd_per_mchar / 1_000_000
-                       if period.characters and entry.selfhost is None else None),
-        selfhost_per_second=selfhost_ps,
+                       if period.characters and own else None),
+        selfhost=selfhost,
     )
 
 
@@ -154,14 +181,14 @@ def _line_items(usage: Usage, rates: Rates) -> list[LineItem]:
         if seconds and plan is not None:
             billed = plan.billed_seconds(seconds)
             items.append(LineItem(model, name, billed, "seconds", plan.per_second,
-                                  billed * plan.per_second))
+                                  plan.usd(billed)))
     if usage.characters and rates.per_character is not None:
         items.append(LineItem(model, "characters", Decimal(usage.characters), "characters",
                               rates.per_character, usage.characters * rates.per_character))
-    if rates.selfhost_per_second is not None and usage.connection_seconds:
+    if rates.selfhost is not None and usage.connection_seconds:
         s = usage.connection_seconds
         items.append(LineItem(model, "gpu_share", s, "session-seconds",
-                              rates.selfhost_per_second, s * rates.selfhost_per_second))
+                              rates.selfhost.per_second, rates.selfhost.usd(s)))
     return items
 
 
@@ -169,7 +196,7 @@ def _unknown(usage: Usage, rates: Rates) -> None:
     for key, n in usage.tokens.items():
         if n and key not in rates.per_token:
             raise UnknownRateError(rates.model, f"{key} tokens ({n})", rates.known())
-    if usage.connection_seconds and rates.connection is None and rates.selfhost_per_second is None:
+    if usage.connection_seconds and rates.connection is None and rates.selfhost is None:
         raise UnknownRateError(rates.model, "connection time", rates.known())
     if usage.audio_seconds and rates.audio is None:
         raise UnknownRateError(rates.model, "audio time", rates.known())

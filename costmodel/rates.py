@@ -56,18 +56,23 @@ class TimeRate(_Strict):
             raise ValueError("give exactly one of usd_per_second, usd_per_minute, usd_per_hour")
         return self
 
-    @property
-    def usd_per_second_exact(self) -> Decimal:
+    def rate_and_unit_seconds(self) -> tuple[Decimal, int]:
+        """(USD, seconds) as given, e.g. (0.0085, 60): price = seconds x USD / unit.
+
+        Pricing multiplies before it divides, so $0.0085/min for 120 s is exactly $0.017
+        (dividing the rate by 60 first would leave a 28-digit remainder).
+        """
         if self.usd_per_second is not None:
-            return self.usd_per_second
+            return self.usd_per_second, 1
         if self.usd_per_minute is not None:
-            return self.usd_per_minute / 60
-        return self.usd_per_hour / 3600  # type: ignore[operator]
+            return self.usd_per_minute, 60
+        return self.usd_per_hour, 3600  # type: ignore[return-value]
 
     @property
     def per_minute(self) -> Decimal:
         """USD per minute, for display."""
-        return self.usd_per_second_exact * 60
+        rate, unit = self.rate_and_unit_seconds()
+        return rate * 60 / unit
 
 
 class CharacterRate(_Strict):

@@ -181,3 +181,35 @@ def test_longer_calls_never_cost_less(toy, seconds, more):
         a = price(Usage(model, **{field: seconds}), toy).total_usd
         b = price(Usage(model, **{field: seconds + more}), toy).total_usd
         assert 0 <= a <= b
+
+
+def test_time_rates_multiply_before_dividing_so_amounts_stay_exact(tmp_path):
+    from costmodel import Catalog
+
+    from .conftest import write
+
+    write(tmp_path / "c", "line.yaml", """
+        provider: line
+        models:
+          - id: line/minute
+            kind: telephony
+            name: per-minute line
+            prices:
+              - effective: 2025-01-01
+                checked: 2025-01-02
+                source: https://example.com/line
+                connection: {usd_per_minute: 0.0085, increment_seconds: 60}
+          - id: line/second
+            kind: stt
+            name: per-minute rate, billed per second
+            prices:
+              - effective: 2025-01-01
+                checked: 2025-01-02
+                source: https://example.com/stt
+                audio: {usd_per_minute: 0.0048}
+        """)
+    cat = Catalog.load([tmp_path / "c"], include_builtin=False)
+    # 61 s -> 2 min x $0.0085 = $0.017 exactly (0.0085/60 per second would not be exact)
+    assert str(price(Usage("line/minute", connection_seconds=D(61)), cat).total_usd) == "0.017"
+    # 7 s x $0.0048/min = $0.00056 exactly
+    assert price(Usage("line/second", audio_seconds=D(7)), cat).total_usd == D("0.00056")

@@ -65,8 +65,9 @@ def usd(value: Decimal | None, places: int = 6) -> str:
 
 def rate_str(value: Decimal) -> str:
     """A rate without trailing zeros: 0.40 -> 0.4, 32 -> 32."""
-    text = format(value.normalize(), "f")
-    return text
+    # Round for display only: rates derived by division (per minute from per second) would
+    # otherwise print 28 digits.
+    return format(value.quantize(Decimal("1e-12")).normalize(), "f")
 
 
 def num(value: Decimal | None) -> float | None:

@@ -42,32 +42,39 @@ def rates_of(period: PricePeriod) -> list[dict]:
     return rows
 
 
-def _summary(entry: ModelEntry, today: date) -> str:
+def _token_cell(period: PricePeriod | None, modality: str) -> str:
+    """'in · cached · out' USD per 1M tokens of one modality, '-' where not priced."""
+    rates = period.tokens.get(modality) if period else None
+    if not rates:
+        return ""
+    return " · ".join(rate_str(rates[s]) if s in rates else "-"
+                      for s in ("input", "cached", "output"))
+
+
+def _other_cell(entry: ModelEntry, period: PricePeriod | None) -> str:
     if entry.selfhost is not None:
         sh = entry.selfhost
-        return (f"{rate_str(sh.gpus)} x {sh.runs_on} for {rate_str(sh.concurrent_sessions)} "
-                f"sessions at {rate_str(sh.utilization * 100)}% use")
-    period = entry.period_on(today) or entry.prices[-1]
+        return (f"{rate_str(sh.gpus)} x {sh.runs_on} / {rate_str(sh.concurrent_sessions)} "
+                f"sessions @ {rate_str(sh.utilization * 100)}%")
     parts = []
-    t = period.tokens
-    for modality in ("audio", "text"):
-        if modality in t:
-            r = t[modality]
-            bits = "/".join(rate_str(r[s]) for s in ("input", "cached", "output") if s in r)
-            labels = "/".join(s[:3] if s != "cached" else "cch" for s in ("input", "cached",
-                                                                         "output") if s in r)
-            parts.append(f"{modality} {labels} ${bits}")
-    if parts:
-        parts[-1] += " /1M"
     for name in ("connection", "audio"):
-        tr = getattr(period, name)
+        tr = getattr(period, name, None)
         if tr is not None:
-            parts.append(f"{name} ${rate_str(tr.per_minute)}/min")
-    if period.characters:
+            step = "" if tr.increment_seconds == 1 else f" per {rate_str(tr.increment_seconds)} s"
+            parts.append(f"{name} ${rate_str(tr.per_minute)}/min{step}")
+    if period is not None and period.characters:
         parts.append(f"${rate_str(period.characters.usd_per_mchar)}/1M chars")
-    if period.gpu:
+    if period is not None and period.gpu:
         parts.append(f"${rate_str(period.gpu.usd_per_hour)}/GPU-h")
     return "; ".join(parts)
+
+
+def _summary(entry: ModelEntry, today: date) -> str:
+    period = entry.period_on(today) or (entry.prices[-1] if entry.prices else None)
+    parts = [f"{m} $/1M (in·cached·out) {c}" for m in ("text", "audio")
+             if (c := _token_cell(period, m))]
+    other = _other_cell(entry, period)
+    return "; ".join(parts + ([other] if other else []))
 
 
 @app.command("list")
@@ -94,12 +101,15 @@ def list_(
                      "checked": e.prices[-1].checked if e.prices else e.selfhost.checked,
                      "file": catalog.origins[e.id]} for e in entries])
         return
-    table = Table(title=f"{len(entries)} catalog entries", title_justify="left")
-    for col in ("id", "kind", "rates", "checked"):
+    table = Table(title=f"{len(entries)} catalog entries (token rates in USD per 1M: "
+                  "in · cached · out)", title_justify="left")
+    for col in ("id", "kind", "text", "audio", "time / characters / GPU", "checked"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        checked = e.prices[-1].checked if e.prices else e.selfhost.checked  # type: ignore
-        table.add_row(e.id, e.kind, _summary(e, today), checked.isoformat())
+        period = e.period_on(today) or (e.prices[-1] if e.prices else None)
+        checked = period.checked if period else e.selfhost.checked  # type: ignore[union-attr]
+        table.add_row(e.id, e.kind, _token_cell(period, "text"), _token_cell(period, "audio"),
+                      _other_cell(e, period), checked.isoformat())
     out.print(table)
 
 
