@@ -22,7 +22,7 @@ from functools import cached_property
 from .catalog import Catalog, default_catalog
 from .errors import NoPriceInForceError, UnknownRateError
 from .rates import ModelEntry, PricePeriod, TimeRate
-from .usage import Usage
+from .usage import MODALITIES, TOKEN_STATES, Usage
 
 _ZERO = Decimal(0)
 _HOUR = Decimal(3600)
@@ -244,5 +244,13 @@ def summarize(costs: list[Cost]) -> list[LineItem]:
                 slot[1] = None  # mixed rates (a price change mid-way): no single rate
             slot[2] += li.quantity
             slot[3] += li.usd
-    return [LineItem(m, i, q, unit, rate, usd)  # type: ignore[arg-type]
-            for (m, i), (unit, rate, q, usd) in acc.items()]
+    items = [LineItem(m, i, q, unit, rate, usd)  # type: ignore[arg-type]
+             for (m, i), (unit, rate, q, usd) in acc.items()]
+    models = list(dict.fromkeys(m for m, _ in acc))
+    return sorted(items, key=lambda li: (models.index(li.model), _ITEM_ORDER.get(li.item, 99)))
+
+
+# Line items read best in this order: input, cached, writes, output; text, audio, image.
+_ITEM_ORDER = {f"{m}.{s}": i * 3 + j for i, s in enumerate(TOKEN_STATES)
+               for j, m in enumerate(MODALITIES)}
+_ITEM_ORDER.update({"connection": 90, "audio_time": 91, "characters": 92, "gpu_share": 93})
