@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
-from functools import cached_property
 
 from .catalog import Catalog, default_catalog
 from .errors import NoPriceInForceError, UnknownRateError

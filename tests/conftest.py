@@ -103,6 +103,58 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     return Catalog.load([d], include_builtin=False)
 
 
+# Test copies of chained-pipeline rates, so adapter tests do not move when list prices do.
+# Claude Haiku 4.5 figures are Anthropic's list rates; the STT/TTS ones are round test values.
+PIPELINE = """
+provider: test
+models:
+  - id: anthropic/claude-haiku-4.5
+    kind: llm
+    name: Claude Haiku 4.5 (test copy)
+    aliases: [claude-haiku-4-5-20251001]
+    prices:
+      - effective: 2025-10-15
+        checked: 2026-11-25
+        source: https://platform.claude.com/docs/en/about-claude/pricing
+        tokens:
+          text: {input: 1.00, cached: 0.10, cache_write_5m: 1.25, cache_write_1h: 2.00,
+                 output: 5.00}
+  - id: deepgram/nova-3
+    kind: stt
+    name: Nova-3 (test copy)
+    prices:
+      - effective: 2025-01-01
+        checked: 2026-11-25
+        source: https://example.com/test
+        confidence: assumption
+        audio: {usd_per_minute: 0.0060, increment_seconds: 1}
+  - id: cartesia/sonic-3
+    kind: tts
+    name: Sonic 3 (test copy)
+    prices:
+      - effective: 2025-01-01
+        checked: 2026-11-25
+        source: https://example.com/test
+        confidence: assumption
+        characters: {usd_per_mchar: 50}
+"""
+
+
 @pytest.fixture(scope="session")
 def builtin() -> Catalog:
     return Catalog.load()
+
+
+@pytest.fixture(scope="session")
+def openai_catalog() -> Catalog:
+    """Only the built-in OpenAI file (the adapter tests' realtime and chat rates)."""
+    from costmodel.catalog import builtin_dir
+
+    return Catalog.load([builtin_dir() / "openai.yaml"], include_builtin=False)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    d = tmp_path_factory.mktemp("pipeline")
+    write(d, "pipeline.yaml", PIPELINE)
+    return Catalog.load([d], include_builtin=False)

@@ -9,11 +9,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..errors import UsageError
 from ..events import FORMATS, SessionReport, price_events
 from ..pricing import LineItem
-from ..errors import UsageError
-from ._common import (JsonOpt, PricingOpt, err, handle_errors, load_catalog, num, out,
-                      print_json, rate_str, usd)
+from ._common import (
+    JsonOpt,
+    PricingOpt,
+    err,
+    handle_errors,
+    load_catalog,
+    num,
+    out,
+    print_json,
+    rate_str,
+    usd,
+)
 
 _SHOWN_PROBLEMS = 10
 

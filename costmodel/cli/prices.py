@@ -10,7 +10,16 @@ from rich.table import Table
 
 from ..catalog import check_catalog
 from ..rates import KINDS, ModelEntry, PricePeriod
-from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json, rate_str
+from ._common import (
+    JsonOpt,
+    PricingOpt,
+    err,
+    handle_errors,
+    load_catalog,
+    out,
+    print_json,
+    rate_str,
+)
 
 app = typer.Typer(help="Browse and check the price catalog.", no_args_is_help=True)
 

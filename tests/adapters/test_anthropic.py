@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -13,28 +11,6 @@ from costmodel import Catalog, UsageError, price
 from costmodel.adapters.anthropic import usage_from_anthropic
 
 DAY = date(2026, 11, 25)
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    # Test catalog with Claude Haiku 4.5 list rates (USD / 1M): input 1, 5m write 1.25,
-    # 1h write 2, read 0.10, output 5 (Anthropic pricing page); the real file is not relied on.
-    (tmp_path / "a.yaml").write_text(textwrap.dedent("""
-        provider: anthropic
-        models:
-          - id: anthropic/claude-haiku-4.5
-            kind: llm
-            name: Claude Haiku 4.5 (test copy)
-            prices:
-              - effective: 2025-10-15
-                checked: 2026-11-25
-                source: https://platform.claude.com/docs/en/about-claude/pricing
-                confidence: assumption
-                tokens:
-                  text: {input: 1.00, cached: 0.10, cache_write_5m: 1.25,
-                         cache_write_1h: 2.00, output: 5.00}
-        """).lstrip(), encoding="utf-8")
-    return Catalog.load([tmp_path], include_builtin=False)
 
 
 # Shape: the Messages API `usage` object (Anthropic prompt-caching docs, "Tracking cache
@@ -49,7 +25,7 @@ RECORDED = {
 }
 
 
-def test_recorded_buckets_and_cost(catalog: Catalog) -> None:
+def test_recorded_buckets_and_cost(pipeline: Catalog) -> None:
     u = usage_from_anthropic(RECORDED, "anthropic/claude-haiku-4.5")
     assert dict(u.tokens) == {"text.input": 50, "text.cached": 4096, "text.cache_write_5m": 1000,
                               "text.cache_write_1h": 200, "text.output": 180}
@@ -57,7 +33,7 @@ def test_recorded_buckets_and_cost(catalog: Catalog) -> None:
     assert u.input_tokens == 50 + 1200 + 4096
     # 50 x 1 + 4096 x 0.10 + 1000 x 1.25 + 200 x 2 + 180 x 5
     # = 50 + 409.6 + 1250 + 400 + 900 = 3009.6 / 1M
-    assert price(u, catalog, on=DAY).total_usd == Decimal("0.0030096")
+    assert price(u, pipeline, on=DAY).total_usd == Decimal("0.0030096")
 
 
 def test_without_split_all_writes_are_5m() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from costmodel import UsageError, Usage, price
+from costmodel import Usage, UsageError, price
 from costmodel.adapters.gemini_live import GeminiLiveReader, usage_from_usage_metadata
 from costmodel.events import price_events
 

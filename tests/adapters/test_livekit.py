@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from costmodel import Catalog, UsageError, price
 from costmodel.adapters.livekit import catalog_id, usage_from_livekit, usages_from_session
-from costmodel.catalog import builtin_dir
 
 DAY = date(2026, 11, 25)
-
-
-@pytest.fixture(scope="module")
-def openai_catalog() -> Catalog:
-    return Catalog.load([builtin_dir() / "openai.yaml"], include_builtin=False)
-
-
-@pytest.fixture
-def pipeline_catalog(tmp_path: Path) -> Catalog:
-    # Test-only rates (not the real catalog): STT per minute billed per second, TTS per 1M chars.
-    (tmp_path / "t.yaml").write_text(textwrap.dedent("""
-        provider: test
-        models:
-          - id: deepgram/nova-3
-            kind: stt
-            name: Nova-3 (test copy)
-            prices:
-              - effective: 2025-01-01
-                checked: 2026-11-25
-                source: https://example.com/test
-                confidence: assumption
-                audio: {usd_per_minute: 0.0060, increment_seconds: 1}
-          - id: cartesia/sonic-3
-            kind: tts
-            name: Sonic 3 (test copy)
-            prices:
-              - effective: 2025-01-01
-                checked: 2026-11-25
-                source: https://example.com/test
-                confidence: assumption
-                characters: {usd_per_mchar: 50}
-        """).lstrip(), encoding="utf-8")
-    return Catalog.load([tmp_path], include_builtin=False)
 
 
 # Shape: SessionUsageUpdatedEvent / AgentSessionUsage / LLMModelUsage / STTModelUsage /
@@ -84,7 +48,7 @@ EVENT = {
 }
 
 
-def test_session_event(openai_catalog: Catalog, pipeline_catalog: Catalog) -> None:
+def test_session_event(openai_catalog: Catalog, pipeline: Catalog) -> None:
     rt, llm, tts, stt = usages_from_session(EVENT)  # eot/interruption counts are skipped
 
     assert rt.model == "openai/gpt-realtime-1.5"
@@ -104,12 +68,12 @@ def test_session_event(openai_catalog: Catalog, pipeline_catalog: Catalog) -> No
     assert tts.model == "cartesia/sonic-3"
     assert tts.characters == 1843 and tts.audio_seconds == 0 and not tts.tokens
     # 1843 x 50 / 1M
-    assert price(tts, pipeline_catalog, on=DAY).total_usd == Decimal("0.09215")
+    assert price(tts, pipeline, on=DAY).total_usd == Decimal("0.09215")
 
     assert stt.model == "deepgram/nova-3"
     assert stt.audio_seconds == Decimal("95.25")
     # 96 billed seconds (1 s increment) x 0.0060 / 60 = 0.0096
-    assert price(stt, pipeline_catalog, on=DAY).total_usd == Decimal("0.0096")
+    assert price(stt, pipeline, on=DAY).total_usd == Decimal("0.0096")
 
 
 def test_accepts_agent_session_usage_and_list() -> None:

@@ -11,15 +11,8 @@ import pytest
 
 from costmodel import Catalog, UsageError, price
 from costmodel.adapters.openai_chat import usage_from_chat_completion, usage_from_responses
-from costmodel.catalog import builtin_dir
 
 DAY = date(2026, 11, 25)
-
-
-@pytest.fixture(scope="module")
-def openai_catalog() -> Catalog:
-    # Only the built-in OpenAI file: other provider files may be mid-edit.
-    return Catalog.load([builtin_dir() / "openai.yaml"], include_builtin=False)
 
 
 @pytest.fixture

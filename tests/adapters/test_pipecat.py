@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -17,53 +15,8 @@ from costmodel.adapters.pipecat import (
     usage_from_pipecat_stt,
     usage_from_pipecat_tts,
 )
-from costmodel.catalog import builtin_dir
 
 DAY = date(2026, 11, 25)
-
-
-@pytest.fixture(scope="module")
-def openai_catalog() -> Catalog:
-    return Catalog.load([builtin_dir() / "openai.yaml"], include_builtin=False)
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    # Test catalog: Claude Haiku 4.5 list rates and test-only STT/TTS rates.
-    (tmp_path / "t.yaml").write_text(textwrap.dedent("""
-        provider: test
-        models:
-          - id: anthropic/claude-haiku-4.5
-            kind: llm
-            name: Claude Haiku 4.5 (test copy)
-            prices:
-              - effective: 2025-10-15
-                checked: 2026-11-25
-                source: https://platform.claude.com/docs/en/about-claude/pricing
-                confidence: assumption
-                tokens:
-                  text: {input: 1.00, cached: 0.10, cache_write_5m: 1.25,
-                         cache_write_1h: 2.00, output: 5.00}
-          - id: deepgram/nova-3
-            kind: stt
-            name: Nova-3 (test copy)
-            prices:
-              - effective: 2025-01-01
-                checked: 2026-11-25
-                source: https://example.com/test
-                confidence: assumption
-                audio: {usd_per_minute: 0.0060, increment_seconds: 1}
-          - id: cartesia/sonic-3
-            kind: tts
-            name: Sonic 3 (test copy)
-            prices:
-              - effective: 2025-01-01
-                checked: 2026-11-25
-                source: https://example.com/test
-                confidence: assumption
-                characters: {usd_per_mchar: 50}
-        """).lstrip(), encoding="utf-8")
-    return Catalog.load([tmp_path], include_builtin=False)
 
 
 # Shapes: LLMUsageMetricsData / LLMTokenUsage / TTSUsageMetricsData from pipecat-ai/pipecat
@@ -87,12 +40,12 @@ OPENAI_METRIC = {
 }
 
 
-def test_anthropic_prompt_tokens_are_net(catalog: Catalog) -> None:
+def test_anthropic_prompt_tokens_are_net(pipeline: Catalog) -> None:
     u = usage_from_pipecat_metrics(ANTHROPIC_METRIC, "anthropic/claude-haiku-4.5")
     assert dict(u.tokens) == {"text.input": 37, "text.cached": 4310,
                               "text.cache_write_5m": 212, "text.output": 96}
     # 37 x 1 + 4310 x 0.10 + 212 x 1.25 + 96 x 5 = 37 + 431 + 265 + 480 = 1213 / 1M
-    assert price(u, catalog, on=DAY).total_usd == Decimal("0.001213")
+    assert price(u, pipeline, on=DAY).total_usd == Decimal("0.001213")
 
 
 def test_openai_prompt_tokens_are_gross(openai_catalog: Catalog) -> None:
@@ -153,19 +106,19 @@ def test_cache_write_bucket() -> None:
         usage_from_pipecat_llm(payload, "mistral/x", prompt_tokens_include_cache=False)
 
 
-def test_stt_and_tts(catalog: Catalog) -> None:
+def test_stt_and_tts(pipeline: Catalog) -> None:
     # STTUsageMetricsData{value: STTUsage{audio_seconds}} (newer Pipecat releases).
     stt = usage_from_pipecat_metrics({"processor": "DeepgramSTTService#0", "model": "nova-3",
                                       "value": {"audio_seconds": 12.34}}, "deepgram/nova-3")
     assert stt.audio_seconds == Decimal("12.34") and not stt.tokens
     # 13 billed seconds x 0.0060 / 60 = 0.0013
-    assert price(stt, catalog, on=DAY).total_usd == Decimal("0.0013")
+    assert price(stt, pipeline, on=DAY).total_usd == Decimal("0.0013")
 
     tts = usage_from_pipecat_metrics({"processor": "CartesiaTTSService#0", "model": "sonic-3",
                                       "value": 271}, "cartesia/sonic-3")
     assert tts.characters == 271
     # 271 x 50 / 1M
-    assert price(tts, catalog, on=DAY).total_usd == Decimal("0.01355")
+    assert price(tts, pipeline, on=DAY).total_usd == Decimal("0.01355")
 
     assert usage_from_pipecat_tts(5, "cartesia/sonic-3").characters == 5
     assert usage_from_pipecat_stt({"audio_seconds": 1}, "deepgram/nova-3").audio_seconds == 1
