@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -118,10 +119,11 @@ def _parse(text: str, lineno: int) -> dict | None:
 
 def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "auto",
                  transcription_model: str | None = None,
-                 catalog: Catalog | None = None) -> SessionReport:
+                 catalog: Catalog | None = None, on: date | None = None) -> SessionReport:
     """Price a recorded session given as JSON lines (as the provider sent them).
 
-    `model` overrides the model named in the session's own events. An unknown model raises
+    `model` overrides the model named in the session's own events. Rates are those in force
+    on `on` (default today; recorded events carry no reliable date). An unknown model raises
     `UnknownModelError` (the caller decides; the CLI exits 2).
     """
     catalog = catalog or default_catalog()
@@ -151,9 +153,9 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
             reader = READERS[name](model=model, transcription_model=transcription_model)
             report.format = name
             for pline, pevent in pending:
-                _feed(reader, pevent, pline, report, catalog)
+                _feed(reader, pevent, pline, report, catalog, on)
             pending.clear()
-        _feed(reader, event, lineno, report, catalog)
+        _feed(reader, event, lineno, report, catalog, on)
     if reader is None:
         if pending:
             report.skipped.extend(LineProblem(n, "not an event of any known format")
@@ -164,7 +166,7 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
 
 
 def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
-          catalog: Catalog) -> None:
+          catalog: Catalog, on: date | None) -> None:
     try:
         usages = reader.feed(event)
     except UsageError as exc:
@@ -172,7 +174,7 @@ def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
         return
     for usage in usages:
         try:
-            report.priced.append(PricedUsage(lineno, price(usage, catalog)))
+            report.priced.append(PricedUsage(lineno, price(usage, catalog, on=on)))
         except UnknownModelError:
             raise
         except CostModelError as exc:

@@ -178,3 +178,14 @@ def test_real_subprocess_console_script_and_exit_codes(tmp_path):
     p = subprocess.run([*exe, "tokens", "-"], input="Hello, world!", capture_output=True,
                        text=True, env=env, timeout=120)
     assert p.returncode == 0 and p.stdout.startswith("4 tokens")
+
+
+def test_price_events_at_a_past_date_uses_the_rates_then_in_force():
+    # gpt-realtime-1.5 took effect 2026-02-23: before that it has no price, so the total is
+    # unknown (null), never $0, and the exit code says so.
+    r = run("price-events", str(SESSION), "--json", "--date", "2025-01-01")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["total_usd"] is None and len(data["unpriced"]) == 12
+    assert "no price in force on 2025-01-01" in data["unpriced"][0]["reason"]
+    assert run("price-events", str(SESSION), "--date", "2026-11-01").exit_code == 0

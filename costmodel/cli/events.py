@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -117,7 +118,7 @@ def _print(report: SessionReport) -> None:
     if report.skipped:
         summary += f"; {len(report.skipped)} of {report.lines} lines skipped"
     if report.unpriced:
-        summary += (f"; {len(report.unpriced)} usages UNPRICED (no known rate), so the total is "
+        summary += (f"; {len(report.unpriced)} usages UNPRICED (no rate known or in force), so the total is "
                     f"unknown (priced part {usd(report.priced_usd)})")
     if report.estimated:
         summary += f"; {report.estimated} estimated (*)"
@@ -136,6 +137,9 @@ def price_events_cmd(
         help="Input-transcription model (OpenAI); default: from session events.")] = None,
     strict: Annotated[bool, typer.Option(
         help="Exit 1 when any line was skipped.")] = False,
+    on: Annotated[datetime | None, typer.Option(
+        "--date", formats=["%Y-%m-%d"],
+        help="Price at the rates in force on this date (default: today).")] = None,
     pricing: PricingOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -147,9 +151,13 @@ def price_events_cmd(
     catalog = load_catalog(pricing, quiet=json_)
     with _open_lines(file) as lines:
         report = price_events(lines, model=model, fmt=format,
-                              transcription_model=transcription_model, catalog=catalog)
+                              transcription_model=transcription_model, catalog=catalog,
+                              on=on.date() if on else None)
     if json_:
-        print_json(_as_json(report))
+        data = _as_json(report)
+        data["overrides"] = [{"id": o.id, "by": o.by, "replaced": o.replaced}
+                             for o in catalog.overrides]
+        print_json(data)
     else:
         _print(report)
     if not report.priced and not report.unpriced and not json_:
