@@ -1,0 +1,265 @@
+"""A scenario: call volume, call-length distribution, turn timing, prompt, cache, and stacks.
+
+Scenario files are YAML validated with pydantic; errors name the file, line and key. The keys
+below are a contract (extensions are marked)::
+
+    name: support-line
+    volume: {calls_per_month: 60000}        # or {calls_per_day: 2000, days_per_month: 30}
+    duration_min: {fixed: 6}                # or {lognormal: {mean: 6, p95: 18}}
+                                            # or {empirical: durations.csv} (minutes per line)
+    turns: {seconds_per_turn: 15, user_speech_s: 5, agent_speech_s: 7,
+            agent_text_tokens_per_s: 3.5}
+    prompt: {system_tokens: 3000, tool_tokens: 0}    # or system_file: prompt.txt
+    cache: {hit_ratio: 0.0}
+    stacks:
+      - openai/gpt-realtime-1.5
+      - {stt: deepgram/nova-3, llm: openai/gpt-5.4-mini, tts: cartesia/sonic-3,
+         telephony: twilio/us-inbound}
+
+>>> s = Scenario.model_validate({"name": "x", "volume": {"calls_per_month": 10},
+...     "duration_min": {"fixed": 6}, "stacks": ["openai/gpt-realtime-1.5"]})
+>>> s.responses_per_call(360)
+24
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ._yamlmarks import line_of, load_with_marks
+from .errors import CatalogError, CostModelError
+
+
+class ScenarioError(CostModelError, ValueError):
+    """A scenario file that cannot be read or does not validate (names file, line and key)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.path, self.line, self.key = path, line, key
+        where = path or "<scenario>"
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Volume(_Strict):
+    calls_per_month: float | None = Field(default=None, gt=0)
+    calls_per_day: float | None = Field(default=None, gt=0)
+    days_per_month: float = Field(default=30, gt=0, le=31)
+
+    @model_validator(mode="after")
+    def _one(self) -> Volume:
+        if (self.calls_per_month is None) == (self.calls_per_day is None):
+            raise ValueError("give calls_per_month, or calls_per_day (with days_per_month)")
+        return self
+
+    @property
+    def monthly_calls(self) -> float:
+        if self.calls_per_month is not None:
+            return self.calls_per_month
+        return self.calls_per_day * self.days_per_month  # type: ignore[operator]
+
+
+class Lognormal(_Strict):
+    """Call length by its mean and 95th percentile (minutes), the way people quote it."""
+
+    mean: float = Field(gt=0)
+    p95: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Lognormal:
+        if self.p95 <= self.mean:
+            raise ValueError("p95 must be greater than mean for a lognormal call length")
+        self.sigma  # noqa: B018 - raises when no lognormal has this mean and p95
+        return self
+
+    @property
+    def sigma(self) -> float:
+        # mean = exp(mu + s^2/2), p95 = exp(mu + z s)  =>  s^2/2 - z s + ln(p95/mean) = 0
+        z = 1.6448536269514722
+        disc = z * z - 2 * math.log(self.p95 / self.mean)
+        if disc < 0:
+            raise ValueError(f"no lognormal has mean {self.mean} and p95 {self.p95}: "
+                             f"p95/mean must be at most {math.exp(z * z / 2):.2f}")
+        return z - math.sqrt(disc)
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.mean) - self.sigma ** 2 / 2
+
+
+class Duration(_Strict):
+    """Exactly one of fixed / lognormal / empirical, in minutes."""
+
+    fixed: float | None = Field(default=None, gt=0)
+    lognormal: Lognormal | None = None
+    empirical: str | None = Field(default=None, description="CSV file: one length in minutes "
+                                  "per line, relative to the scenario file")
+
+    @model_validator(mode="after")
+    def _one(self) -> Duration:
+        given = [k for k in ("fixed", "lognormal", "empirical") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of fixed, lognormal, empirical (got "
+                             f"{', '.join(given) or 'none'})")
+        return self
+
+
+class Turns(_Strict):
+    seconds_per_turn: float = Field(default=15, gt=0, description="one user + one agent turn")
+    user_speech_s: float = Field(default=5, ge=0)
+    agent_speech_s: float = Field(default=7, ge=0)
+    agent_text_tokens_per_s: float = Field(default=3.5, ge=0)
+    # Extensions:
+    user_text_tokens_per_s: float | None = Field(
+        default=None, ge=0, description="transcript tokens per second of user speech "
+        "(chained LLM input); default: agent_text_tokens_per_s")
+    characters_per_s: float = Field(default=15, ge=0, description="TTS characters per second "
+                                    "of agent speech (~150 words/min)")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Turns:
+        if self.user_speech_s + self.agent_speech_s > self.seconds_per_turn:
+            raise ValueError("user_speech_s + agent_speech_s must fit in seconds_per_turn")
+        return self
+
+    @property
+    def user_tokens_per_s(self) -> float:
+        if self.user_text_tokens_per_s is not None:
+            return self.user_text_tokens_per_s
+        return self.agent_text_tokens_per_s
+
+
+class Prompt(_Strict):
+    system_tokens: int | None = Field(default=None, ge=0)
+    system_file: str | None = None
+    tool_tokens: int = Field(default=0, ge=0)
+    encoding: str = "o200k_base"
+
+    @model_validator(mode="after")
+    def _one(self) -> Prompt:
+        if self.system_tokens is not None and self.system_file is not None:
+            raise ValueError("give system_tokens or system_file, not both")
+        return self
+
+
+class Cache(_Strict):
+    hit_ratio: float = Field(default=0.0, ge=0, le=1)
+    # Extension: which TTL a chained LLM's explicit cache writes use (Anthropic 5m or 1h).
+    write_ttl: Literal["5m", "1h"] = "5m"
+
+
+class Truncation(_Strict):
+    """Extension: what a re-billing realtime model keeps when the context overflows."""
+
+    retention_ratio: float = Field(default=1.0, gt=0, le=1)
+
+
+class ChainedStack(_Strict):
+    stt: str | None = None
+    llm: str | None = None
+    tts: str | None = None
+    telephony: str | None = None
+    realtime: str | None = Field(default=None, description="extension: a realtime model with "
+                                 "telephony and/or a transcription model")
+    transcription: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ChainedStack:
+        if self.realtime is not None:
+            if self.stt or self.llm or self.tts:
+                raise ValueError("a stack has either realtime, or stt + llm + tts")
+        elif not (self.stt and self.llm and self.tts):
+            raise ValueError("a chained stack needs stt, llm and tts (telephony optional)")
+        return self
+
+
+class Simulation(_Strict):
+    """Extension: Monte Carlo settings."""
+
+    calls: int = Field(default=100_000, ge=1, le=50_000_000)
+    seed: int = 42
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    assumptions: str = Field(default="", description="where the numbers come from")
+    volume: Volume
+    duration_min: Duration
+    turns: Turns = Field(default_factory=Turns)
+    prompt: Prompt = Field(default_factory=Prompt)
+    cache: Cache = Field(default_factory=Cache)
+    truncation: Truncation = Field(default_factory=Truncation)
+    stacks: list[str | ChainedStack] = Field(min_length=1)
+    simulation: Simulation = Field(default_factory=Simulation)
+    base_dir: str = Field(default=".", exclude=True,
+                          description="directory relative paths are read from")
+
+    def responses_per_call(self, call_seconds: float) -> int:
+        """floor(call seconds / seconds_per_turn), at least 1."""
+        return max(1, int(call_seconds // self.turns.seconds_per_turn))
+
+    def system_tokens(self) -> int:
+        """System prompt + tool tokens; a ``system_file`` is counted with tiktoken (offline)."""
+        if self.prompt.system_file is None:
+            return (self.prompt.system_tokens or 0) + self.prompt.tool_tokens
+        path = self.resolve_path(self.prompt.system_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read system_file {str(path)!r}: {exc.strerror}",
+                                key="prompt.system_file") from None
+        from .tokens import count_tokens
+
+        return count_tokens(text, self.prompt.encoding) + self.prompt.tool_tokens
+
+    def resolve_path(self, name: str) -> Path:
+        p = Path(name)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file. Errors name the file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        data, node = load_with_marks(text, str(path))
+    except CatalogError as exc:  # the YAML loader's error: keep its line
+        raise ScenarioError(str(exc).split(": ", 1)[-1], path=str(path), line=exc.line) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("a scenario is a YAML mapping (name:, volume:, ...)", path=str(path))
+    data.setdefault("base_dir", str(path.parent))
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in (
+            "str", "ChainedStack")))
+        key = ".".join(str(p) for p in loc)
+        raise ScenarioError(err["msg"], path=str(path), line=line_of(node, loc),
+                            key=key or None) from None
+
+
+def stack_id(stack: str | ChainedStack) -> str:
+    """The stack's display id: the model id, or a chained stack's ids joined by '+'."""
+    if isinstance(stack, str):
+        return stack
+    parts = [stack.realtime, stack.transcription] if stack.realtime else [
+        stack.stt, stack.llm, stack.tts]
+    return "+".join(p for p in (*parts, stack.telephony) if p)
