@@ -4,7 +4,6 @@
 set -euo pipefail
 
 LITELLM_VERSION="1.110.2"
-PYINSTRUMENT_VERSION=""   # optional profiler; leave empty to skip
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -25,10 +24,6 @@ fi
 # (-P: do not put the current directory on sys.path, or the check would see ./costmodel.)
 if ! "$py" -P -c "import costmodel, importlib.metadata as m, pathlib, sys; m.version('costmodel'); sys.exit(pathlib.Path(costmodel.__file__).resolve().parents[1] != pathlib.Path('$root'))" 2>/dev/null; then
     "$py" -m pip install --quiet -e "$root"
-fi
-
-if [ -n "$PYINSTRUMENT_VERSION" ]; then
-    "$py" -m pip install --quiet "pyinstrument==$PYINSTRUMENT_VERSION"
 fi
 
 "$py" -P - <<'PY'

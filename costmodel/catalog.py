@@ -74,6 +74,8 @@ def _read_file(path: Path) -> list[_Raw]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from None
     data, node = load_with_marks(text, str(path))
     try:
         top = CatalogFile.model_validate(data)
@@ -87,6 +89,9 @@ def _read_file(path: Path) -> list[_Raw]:
         if not isinstance(item, dict) or "id" not in item:
             raise CatalogError("each model needs an 'id'", path=str(path), line=item_node,
                                field=f"models[{i}]")
+        if not isinstance(item["id"], str):
+            raise CatalogError(f"id must be a string like 'provider/model', got {item['id']!r}",
+                               path=str(path), line=item_node, field=f"models[{i}].id")
         out.append(_Raw(item, str(path), item_node, node))
     return out
 
@@ -291,7 +296,7 @@ def _index_loc(raw: _Raw) -> tuple:
     models = next((v for k, v in top if k.value == "models"), None)
     for i, item in enumerate(getattr(models, "value", [])):
         if isinstance(item, yaml.MappingNode) and any(
-                k.value == "id" and v.value == raw.data["id"] for k, v in item.value):
+                k.value == "id" and str(v.value) == str(raw.data["id"]) for k, v in item.value):
             return ("models", i)
     return ()
 

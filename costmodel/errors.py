@@ -74,6 +74,20 @@ class UsageError(CostModelError, ValueError):
     exit_code = 1
 
 
+class MissingModelError(UsageError):
+    """Usage whose model nothing names (no session event, no --model): it cannot be priced.
+
+    Reported as *unpriced* (the total becomes unknown), not as a skipped line: skipping it
+    would quietly price the session too low.
+    """
+
+
+class InputError(CostModelError, ValueError):
+    """Bad arguments or input files (missing file, wrong format): exit code 2."""
+
+    exit_code = 2
+
+
 class EncodingUnavailableError(CostModelError):
     """A tiktoken encoding that cannot be loaded on this machine (offline, no data)."""
 

@@ -24,7 +24,7 @@ from .adapters.gemini_live import GeminiLiveReader
 from .adapters.nova_sonic import NovaSonicReader
 from .adapters.openai_realtime import OpenAIRealtimeReader
 from .catalog import Catalog, default_catalog
-from .errors import CostModelError, UnknownModelError, UsageError
+from .errors import CostModelError, InputError, MissingModelError, UnknownModelError, UsageError
 from .pricing import Cost, LineItem, price, summarize
 from .usage import Usage
 
@@ -112,6 +112,8 @@ def _parse(text: str, lineno: int) -> dict | None:
         event = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise UsageError("JSON nested too deeply") from None
     if not isinstance(event, dict):
         raise UsageError(f"expected a JSON object, got {type(event).__name__}")
     return event
@@ -119,16 +121,20 @@ def _parse(text: str, lineno: int) -> dict | None:
 
 def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "auto",
                  transcription_model: str | None = None,
-                 catalog: Catalog | None = None, on: date | None = None) -> SessionReport:
+                 catalog: Catalog | None = None, on: date | None = None,
+                 connection_seconds: Decimal | None = None) -> SessionReport:
     """Price a recorded session given as JSON lines (as the provider sent them).
 
     `model` overrides the model named in the session's own events. Rates are those in force
-    on `on` (default today; recorded events carry no reliable date). An unknown model raises
-    `UnknownModelError` (the caller decides; the CLI exits 2).
+    on `on` (default today; recorded events carry no reliable date). `connection_seconds` is
+    the session's length, needed for models billed by connection time (their events' token
+    counts are informational). An unknown model raises `UnknownModelError` (the caller
+    decides; the CLI exits 2); a forced `fmt` that matches none of the events raises
+    `InputError`.
     """
     catalog = catalog or default_catalog()
     if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if model is not None:
         catalog.resolve(model)  # fail fast, before reading anything
     if transcription_model is not None:
@@ -136,6 +142,8 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
     reader: EventReader | None = None
     report = SessionReport(format=fmt, model=model)
     pending: list[tuple[int, dict]] = []  # lines seen before the format is known
+    claimed = 0  # events the forced format's reader recognises
+    sample: list[dict] = []  # a few events, to say what a mismatched file looks like
     for lineno, text in enumerate(lines, start=1):
         report.lines = lineno
         try:
@@ -145,6 +153,8 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
             continue
         if event is None:
             continue
+        if len(sample) < 20:
+            sample.append(event)
         if reader is None:
             name = fmt if fmt != "auto" else detect_format(event)
             if name is None:
@@ -155,27 +165,59 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
             for pline, pevent in pending:
                 _feed(reader, pevent, pline, report, catalog, on)
             pending.clear()
+        claimed += reader.claims(event)
         _feed(reader, event, lineno, report, catalog, on)
     if reader is None:
         if pending:
             report.skipped.extend(LineProblem(n, "not an event of any known format")
                                   for n, _ in pending)
         return report
+    if fmt != "auto" and not claimed and report.lines:
+        found = sorted({f for f in map(detect_format, sample) if f})
+        raise InputError(f"no event in this file looks like {fmt}"
+                         + (f" (it looks like {', '.join(found)})" if found else ""))
     report.model = reader.model
+    if connection_seconds is not None and reader.model is not None:
+        session = Usage(catalog.resolve(reader.model), connection_seconds=connection_seconds,
+                        label="connection")
+        try:
+            report.priced.append(PricedUsage(report.lines, price(session, catalog, on=on)))
+        except CostModelError as exc:
+            report.unpriced.append(LineProblem(report.lines, str(exc)))
+    report.unpriced = [p for p in report.unpriced
+                       if not (connection_seconds is not None and p.reason == _TIME_BILLED)]
     return report
+
+
+_TIME_BILLED = ("billed by connection time, and recorded events carry none: give the "
+                "session's length (--connection-seconds) to price it")
 
 
 def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
           catalog: Catalog, on: date | None) -> None:
     try:
         usages = reader.feed(event)
+    except MissingModelError as exc:
+        report.unpriced.append(LineProblem(lineno, str(exc)))  # the total becomes unknown
+        return
     except UsageError as exc:
         report.skipped.append(LineProblem(lineno, str(exc)))
         return
+    except (ArithmeticError, RecursionError) as exc:  # absurd numbers deep in a payload
+        report.skipped.append(LineProblem(lineno, f"unusable numbers ({type(exc).__name__})"))
+        return
     for usage in usages:
         try:
-            report.priced.append(PricedUsage(lineno, price(usage, catalog, on=on)))
+            cost = price(usage, catalog, on=on)
         except UnknownModelError:
             raise
         except CostModelError as exc:
             report.unpriced.append(LineProblem(lineno, str(exc)))
+            continue
+        if not cost.rates.bills_tokens and not usage.connection_seconds:
+            # A time-billed model's events report tokens that are not billed; its cost is
+            # the connection time, which the caller must give.
+            if not any(p.reason == _TIME_BILLED for p in report.unpriced):
+                report.unpriced.append(LineProblem(lineno, _TIME_BILLED))
+        report.priced.append(PricedUsage(lineno, cost))
+

@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -94,6 +95,7 @@ class Rates:
     audio: _TimePlan | None
     per_character: Decimal | None
     selfhost: _SelfHostPlan | None  # GPU share per session-second
+    bills_tokens: bool = True  # False: reported tokens are informational (time-billed model)
 
     def known(self) -> list[str]:
         out = sorted(self.per_token)
@@ -133,13 +135,25 @@ def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
         per_character=(period.characters.usd_per_mchar / 1_000_000
                        if period.characters and own else None),
         selfhost=selfhost,
+        bills_tokens=entry.facts.bills_tokens is not False,
     )
+
+
+_today_cache: list = [-1.0, None]
+
+
+def _today() -> date:
+    """date.today(), re-read at most once a second (it costs ~0.4 us; pricing is per event)."""
+    now = time.monotonic()
+    if now - _today_cache[0] > 1.0:
+        _today_cache[0], _today_cache[1] = now, date.today()
+    return _today_cache[1]
 
 
 def rates_for(model: str, day: date | None = None, catalog: Catalog | None = None) -> Rates:
     """Compiled rates for a model id or alias on a date (default today); cached per catalog."""
     catalog = catalog or default_catalog()
-    day = day or date.today()
+    day = day or _today()
     key = (model, day)
     hit = catalog._compiled.get(key)
     if hit is None:
@@ -171,7 +185,7 @@ class Cost:
 def _line_items(usage: Usage, rates: Rates) -> list[LineItem]:
     items = []
     model = rates.model
-    for key, n in usage.tokens.items():
+    for key, n in (usage.tokens.items() if rates.bills_tokens else ()):
         if n:
             rate = rates.per_token[key]
             items.append(LineItem(model, key, Decimal(n), "tokens", rate, n * rate))
@@ -192,7 +206,7 @@ def _line_items(usage: Usage, rates: Rates) -> list[LineItem]:
 
 
 def _unknown(usage: Usage, rates: Rates) -> None:
-    for key, n in usage.tokens.items():
+    for key, n in (usage.tokens.items() if rates.bills_tokens else ()):
         if n and key not in rates.per_token:
             raise UnknownRateError(rates.model, f"{key} tokens ({n})", rates.known())
     if usage.connection_seconds and rates.connection is None and rates.selfhost is None:
@@ -209,11 +223,15 @@ def price(usage: Usage, catalog: Catalog | None = None, *, on: date | None = Non
     Raises `UnknownModelError` for an unknown model and `UnknownRateError` for a quantity the
     model has no rate for.
     """
-    rates = rates_for(usage.model, usage.at or on, catalog)
+    if catalog is None:
+        catalog = default_catalog()
+    rates = catalog._compiled.get((usage.model, usage.at or on or _today()))
+    if rates is None:
+        rates = rates_for(usage.model, usage.at or on, catalog)
     per_token = rates.per_token
     total = _ZERO
     try:
-        for key, n in usage.tokens.items():
+        for key, n in (usage.tokens.items() if rates.bills_tokens else ()):
             if n:
                 total += n * per_token[key]
     except KeyError:

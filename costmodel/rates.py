@@ -28,6 +28,8 @@ Confidence = Literal["vendor", "secondary", "assumption"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._:-]*$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 _MILLION = Decimal(1_000_000)
+_RATE_KEYS = frozenset({f"{m}.{st}" for m in MODALITIES for st in TOKEN_STATES}
+                       | {"connection", "audio", "characters", "gpu"})
 
 
 class _Strict(BaseModel):
@@ -120,6 +122,9 @@ class PricePeriod(_Strict):
     @classmethod
     def _urls(cls, v: dict[str, str]) -> dict[str, str]:
         for key, url in v.items():
+            if key not in _RATE_KEYS:
+                raise ValueError(f"sources key {key!r} names no rate; expected a token bucket "
+                                 "like 'audio.output' or one of connection, audio, characters, gpu")
             if not _URL.match(url):
                 raise ValueError(f"sources[{key}] must be an http(s) URL, got {url!r}")
         return v
@@ -178,6 +183,9 @@ class ModelFacts(_Strict):
         default=None, ge=1, description="input size at which the server starts truncating")
     rebills_context: bool | None = None
     bills_silence: bool | None = None
+    bills_tokens: bool | None = Field(
+        default=None, description="false: token counts a session reports are informational "
+        "(the model is billed by time); pricing ignores them")
     max_session_seconds: int | None = Field(default=None, ge=1)
     cache: CacheRules | None = None
     unconfirmed: list[str] = Field(default_factory=list,

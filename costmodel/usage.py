@@ -74,16 +74,34 @@ class Usage:
     def __post_init__(self) -> None:
         # Cheap checks first: this runs for every priced response.
         tokens = self.tokens
-        if tokens and (not _KEYS_SUPERSET(tokens) or min(tokens.values()) < 0):
-            bad = sorted(tokens.keys() - TOKEN_KEYS)
-            if bad:
-                raise UsageError(
-                    f"unknown token bucket(s) {bad}; expected '<modality>.<state>' with "
-                    f"modality in {MODALITIES} and state in {TOKEN_STATES}")
-            key, n = min(tokens.items(), key=lambda kv: kv[1])
-            raise UsageError(f"{key} is negative ({n}): token counts must be >= 0")
-        if self.connection_seconds < 0 or self.audio_seconds < 0 or self.characters < 0:
-            raise UsageError("seconds and characters must be >= 0")
+        # sum() of ints is an int: one pass catches floats and strings (bools pass as ints).
+        try:
+            bad = bool(tokens) and (not _KEYS_SUPERSET(tokens)
+                                    or type(sum(tokens.values())) is not int
+                                    or min(tokens.values()) < 0)
+        except TypeError:  # a string or None among the counts
+            bad = True
+        if bad:
+            self._explain_tokens()
+        if type(self.connection_seconds) is not Decimal:
+            self.connection_seconds = to_decimal(self.connection_seconds, "connection_seconds")
+        if type(self.audio_seconds) is not Decimal:
+            self.audio_seconds = to_decimal(self.audio_seconds, "audio_seconds")
+        if type(self.characters) is not int or self.characters < 0:
+            raise UsageError(f"characters must be an integer >= 0, got {self.characters!r}")
+        if self.connection_seconds < 0 or self.audio_seconds < 0:
+            raise UsageError("seconds must be >= 0")
+
+    def _explain_tokens(self) -> None:
+        bad = sorted(self.tokens.keys() - TOKEN_KEYS)
+        if bad:
+            raise UsageError(
+                f"unknown token bucket(s) {bad}; expected '<modality>.<state>' with "
+                f"modality in {MODALITIES} and state in {TOKEN_STATES}")
+        for key, n in self.tokens.items():
+            if type(n) is not int or n < 0:
+                raise UsageError(f"{key} must be a whole number of tokens >= 0, got {n!r}")
+        raise UsageError("token counts must be whole numbers >= 0")  # pragma: no cover
 
     @property
     def input_tokens(self) -> int:
@@ -131,16 +149,22 @@ def combine(usages: Iterable[Usage], *, model: str | None = None, label: str = "
     return Usage(first.model, tokens, conn, audio, chars, first.at, label, estimated)
 
 
+MAX_QUANTITY = Decimal(10) ** 12  # a trillion seconds or tokens: nothing real is larger
+
+
 def to_decimal(value: object, what: str) -> Decimal:
-    """Exact Decimal from a payload number; floats go through ``str`` to keep their digits."""
+    """Exact Decimal from a payload number; floats go through ``str`` to keep their digits.
+
+    Strings are refused (as token counts are): a payload with quoted numbers is malformed.
+    """
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        d = value
+    elif type(value) is int:
+        d = Decimal(value)
+    elif type(value) is float:
+        d = Decimal(repr(value))
+    else:
         raise UsageError(f"{what} must be a number, got {value!r}")
-    try:
-        d = Decimal(str(value)) if not isinstance(value, int) else Decimal(value)
-    except Exception as exc:  # decimal.InvalidOperation
-        raise UsageError(f"{what} must be a number, got {value!r}") from exc
-    if not d.is_finite() or d < 0:
-        raise UsageError(f"{what} must be a finite number >= 0, got {value!r}")
+    if not d.is_finite() or d < 0 or d > MAX_QUANTITY:
+        raise UsageError(f"{what} must be a finite number from 0 to 1e12, got {value!r}")
     return d

@@ -215,3 +215,20 @@ def test_stale_rates_are_listed(toy):
     stale = toy.stale(max_age_days=30, today=date(2026, 11, 25))
     assert ("toy/phone", date(2025, 1, 2)) in stale
     assert toy.stale(max_age_days=10_000, today=date(2026, 11, 25)) == []
+
+
+def test_non_utf8_file_and_non_string_id_are_catalog_errors(tmp_path):
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "x.yaml").write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        Catalog.load([d], include_builtin=False)
+    exc = _error(tmp_path, "provider: a\nmodels:\n  - id: [a]\n    kind: llm\n")
+    assert "id must be a string" in str(exc)
+
+
+def test_sources_keys_must_name_a_rate(tmp_path):
+    bad = TOY.replace("        source: https://example.com/toy/tts\n",
+                      "        source: https://example.com/toy/tts\n"
+                      "        sources: {audio.inptu: https://example.com/x}\n")
+    assert "sources key 'audio.inptu'" in str(_error(tmp_path, bad))

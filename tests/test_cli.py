@@ -139,7 +139,9 @@ def test_price_events_unknown_model_and_missing_file(tmp_path):
     r = run("price-events", str(SESSION), "--model", "gpt-realtime-9")
     assert r.exit_code == 2 and "did you mean" in r.stderr
     r = run("price-events", str(tmp_path / "nope.jsonl"))
-    assert r.exit_code == 1 and "no such file" in r.stderr
+    assert r.exit_code == 2 and "no such file" in r.stderr
+    r = run("price-events", str(tmp_path))
+    assert r.exit_code == 2 and "is a directory" in r.stderr
 
 
 def test_price_events_from_stdin():

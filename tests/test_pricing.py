@@ -214,3 +214,21 @@ def test_time_rates_multiply_before_dividing_so_amounts_stay_exact(tmp_path):
     assert amount == D("0.017") and amount.as_tuple().exponent >= -4
     # 7 s x $0.0048/min = $0.00056 exactly
     assert price(Usage("line/second", audio_seconds=D(7)), cat).total_usd == D("0.00056")
+
+
+def test_usage_checks_types_and_takes_float_seconds_exactly():
+    from costmodel import UsageError
+
+    with pytest.raises(UsageError, match="whole number of tokens"):
+        Usage("toy/realtime", {"audio.input": 1.5})
+    with pytest.raises(UsageError, match="whole number of tokens"):
+        Usage("toy/realtime", {"audio.input": "7"})
+    assert Usage("toy/stt", audio_seconds=1.1).audio_seconds == D("1.1")  # via repr, exact
+    with pytest.raises(UsageError, match="seconds must be a number"):
+        Usage("toy/stt", audio_seconds="12")
+
+
+def test_time_billed_models_ignore_informational_tokens(builtin):
+    u = Usage("xai/grok-voice-agent", {"audio.input": 900, "audio.output": 1500},
+              connection_seconds=D(60))
+    assert price(u, builtin).total_usd == D("0.05")

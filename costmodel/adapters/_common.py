@@ -7,6 +7,8 @@ from typing import Any
 
 from ..errors import UsageError
 
+_MAX_COUNT = 10 ** 12  # more tokens than any session could use: a corrupt payload
+
 
 def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
     """A non-negative integer count at ``payload[key]``; missing or null is 0."""
@@ -15,11 +17,11 @@ def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
     value = payload.get(key)
     if value is None:
         return 0
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= _MAX_COUNT:
         return value
-    if isinstance(value, float) and value.is_integer() and value >= 0:
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= _MAX_COUNT:
         return int(value)
-    raise UsageError(f"{where}.{key} must be a non-negative integer, got {value!r}")
+    raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, got {value!r}")
 
 
 def mapping(payload: Mapping[str, Any] | None, key: str, where: str) -> Mapping[str, Any] | None:
@@ -45,3 +47,27 @@ def split_cached(tokens: dict[str, int], modality: str, total: int, cached: int,
                          f"{modality} input tokens they are part of")
     put(tokens, f"{modality}.input", total - cached)
     put(tokens, f"{modality}.cached", cached)
+
+
+def needs_modalities(model: str) -> bool:
+    """True when `model` is a speech model whose audio and text tokens have different rates.
+
+    Frameworks that report only token totals (Pipecat, some LiveKit plugins) cannot be priced
+    for such models: all-text buckets would under-price the audio several times over.
+    """
+    from ..catalog import default_catalog
+    from ..errors import CostModelError
+
+    try:
+        entry = default_catalog().get(model)
+    except CostModelError:
+        return False  # pricing will report the unknown model itself
+    return entry.kind == "realtime" and any("audio" in p.tokens for p in entry.prices)
+
+
+def refuse_totals_for_speech(model: str, where: str) -> None:
+    if needs_modalities(model):
+        raise UsageError(
+            f"{where} gives only token totals, but {model} bills audio and text tokens at "
+            "different rates; price this model from the provider's own events instead "
+            "(costmodel.adapters.openai_realtime / gemini_live / nova_sonic)")

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import MissingModelError, UsageError
 from ..usage import Usage
 from ._common import count, put
 
@@ -71,6 +71,10 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
                               label: str = "") -> Usage:
     """One per-turn ``usageMetadata`` snapshot as a `Usage`.
 
+    Every count is accounted for: when ``totalTokenCount`` is present it must equal prompt +
+    response + tool-use prompt + thoughts, so an output field we do not know cannot be
+    dropped silently. (Vertex names the response ``candidatesTokenCount``; both are read.)
+
     >>> usage_from_usage_metadata({"promptTokenCount": 541, "responseTokenCount": 156,
     ...   "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 410},
     ...                           {"modality": "AUDIO", "tokenCount": 131}],
@@ -99,15 +103,20 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
         for modality in ("text", "audio", "image"):
             cached[modality] = min(rest, prompt.get(modality, 0))
             rest -= cached[modality]
-    for modality, n in prompt.items():
-        c = cached.get(modality, 0)
+    elif sum(cached.values()) != cached_total:
+        raise UsageError(f"usageMetadata: cacheTokensDetails add up to {sum(cached.values())}, "
+                         f"not cachedContentTokenCount {cached_total}")
+    if sum(cached.values()) > prompt_total or cached_total > prompt_total:
+        raise UsageError("usageMetadata: cachedContentTokenCount exceeds promptTokenCount")
+    for modality, c in cached.items():
+        n = prompt.get(modality, 0)
         if c > n:
             raise UsageError(f"usageMetadata: {c} cached {modality} tokens exceed the {n} "
                              f"{modality} prompt tokens they are part of")
+    for modality, n in prompt.items():
+        c = cached.get(modality, 0)
         put(tokens, f"{modality}.input", n - c)
         put(tokens, f"{modality}.cached", c)
-    if sum(cached.values()) > prompt_total:
-        raise UsageError("usageMetadata: cachedContentTokenCount exceeds promptTokenCount")
 
     tool_total = _total(meta, "toolUsePromptTokenCount")
     tool = _details(meta, "toolUsePromptTokensDetails") or {}
@@ -116,8 +125,9 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
     for modality, n in tool.items():
         put(tokens, f"{modality}.input", n)
 
-    response_total = _total(meta, "responseTokenCount")
-    response = _details(meta, "responseTokensDetails") or {}
+    response_total = _total(meta, "responseTokenCount") or _total(meta, "candidatesTokenCount")
+    response = (_details(meta, "responseTokensDetails")
+                or _details(meta, "candidatesTokensDetails") or {})
     rest = response_total - sum(response.values())
     if rest < 0:
         raise UsageError("usageMetadata: responseTokensDetails exceed responseTokenCount")
@@ -126,7 +136,15 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
         estimated = True
     for modality, n in response.items():
         put(tokens, f"{modality}.output", n)
-    put(tokens, "text.output", _total(meta, "thoughtsTokenCount"))
+    thoughts = _total(meta, "thoughtsTokenCount")
+    put(tokens, "text.output", thoughts)
+
+    total = _total(meta, "totalTokenCount")
+    counted = prompt_total + max(tool_total, sum(tool.values())) + response_total + thoughts
+    if total and total != counted:
+        raise UsageError(f"usageMetadata: totalTokenCount {total} is not prompt + tool-use "
+                         f"prompt + response + thoughts ({counted}); a count we do not "
+                         "understand would go unpriced")
     return Usage(model, tokens, label=label, estimated=estimated)
 
 
@@ -162,8 +180,8 @@ class GeminiLiveReader:
         if not isinstance(meta, Mapping):
             raise UsageError("usageMetadata must be an object")
         if self.model is None:
-            raise UsageError("usageMetadata before any setup message named the model; pass "
-                             "the model explicitly (--model)")
+            raise MissingModelError("usageMetadata before any setup message named the model; "
+                                    "pass the model explicitly (--model)")
         usage = usage_from_usage_metadata(meta, self.model, label=f"turn {self.responses + 1}")
         self.responses += 1
         return [usage]

@@ -59,7 +59,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..usage import MODALITIES, Usage, to_decimal
-from ._common import count, put
+from ._common import count, put, refuse_totals_for_speech
 
 __all__ = ["PROVIDER_ALIASES", "catalog_id", "usage_from_livekit", "usages_from_session"]
 
@@ -140,7 +140,7 @@ def _seconds(item: Mapping[str, Any], key: str, where: str) -> Decimal:
     return Decimal(0) if value is None else to_decimal(value, f"{where}.{key}")
 
 
-def _llm_tokens(item: Mapping[str, Any], where: str) -> dict[str, int]:
+def _llm_tokens(item: Mapping[str, Any], where: str, model: str) -> dict[str, int]:
     total_in = count(item, "input_tokens", where)
     total_cached = count(item, "input_cached_tokens", where)
     per_in = {m: count(item, f"input_{m}_tokens", where) for m in MODALITIES}
@@ -163,6 +163,8 @@ def _llm_tokens(item: Mapping[str, Any], where: str) -> dict[str, int]:
             put(tokens, f"{m}.input", per_in[m] - per_cached[m])
             put(tokens, f"{m}.cached", per_cached[m])
     else:
+        if total_in:
+            refuse_totals_for_speech(model, where)
         if total_cached > total_in:
             raise UsageError(f"{where}.input_cached_tokens ({total_cached}) exceeds input_tokens "
                              f"({total_in}), which includes them")
@@ -204,7 +206,7 @@ def usage_from_livekit(item: Mapping[str, Any], model: str | None = None, *,
     model_id = _resolve_model(item, model, where)
 
     if kind == "llm":
-        return Usage(model_id, _llm_tokens(item, where),
+        return Usage(model_id, _llm_tokens(item, where, model_id),
                      connection_seconds=_seconds(item, "session_duration", where),
                      at=at, label=label)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import MissingModelError, UsageError
 from ..usage import Usage
 from ._common import count, mapping, put
 
@@ -55,8 +55,7 @@ class NovaSonicReader:
     def __init__(self, model: str | None = None, transcription_model: str | None = None) -> None:
         self.model = model
         self.responses = 0
-        self._last_total: dict[str, int] = {}
-        self._delta_sum: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # everything priced so far, by bucket
 
     @staticmethod
     def claims(event: Mapping[str, Any]) -> bool:
@@ -71,34 +70,26 @@ class NovaSonicReader:
         if ue is None:
             return []
         if self.model is None:
-            raise UsageError("Nova Sonic events do not name their model; pass it explicitly "
-                             "(--model amazon/nova-2-sonic)")
+            raise MissingModelError("Nova Sonic events do not name their model; pass it "
+                                    "explicitly (--model amazon/nova-2-sonic)")
         details = mapping(ue, "details", "usageEvent")
         delta_block = mapping(details, "delta", "usageEvent.details")
         total_block = mapping(details, "total", "usageEvent.details")
         if delta_block is None and total_block is None:
             raise UsageError("usageEvent.details has neither delta nor total")
-        total = _counts(total_block, "usageEvent.details.total") if total_block else None
         if delta_block is not None:
             delta = _counts(delta_block, "usageEvent.details.delta")
         else:
-            assert total is not None
-            delta = {k: total.get(k, 0) - self._last_total.get(k, 0)
-                     for k in total.keys() | self._last_total.keys()}
+            # Only a cumulative total: this event adds what the total has beyond everything
+            # already priced (whether that came as deltas or as earlier totals).
+            total = _counts(total_block, "usageEvent.details.total")
+            delta = {k: total.get(k, 0) - self._seen.get(k, 0)
+                     for k in total.keys() | self._seen.keys()}
             if any(v < 0 for v in delta.values()):
-                raise UsageError("usageEvent total went down; totals must be cumulative")
+                raise UsageError("usageEvent total is below what earlier events already "
+                                 "counted; totals must be cumulative")
             delta = {k: v for k, v in delta.items() if v}
-        if total is not None:
-            self._last_total = total
         for k, v in delta.items():
-            self._delta_sum[k] = self._delta_sum.get(k, 0) + v
+            self._seen[k] = self._seen.get(k, 0) + v
         self.responses += 1
         return [Usage(self.model, delta, label=f"usage event {self.responses}")]
-
-    def mismatch(self) -> dict[str, tuple[int, int]]:
-        """Buckets where the summed deltas differ from the last cumulative total seen."""
-        if not self._last_total:
-            return {}
-        keys = self._delta_sum.keys() | self._last_total.keys()
-        return {k: (self._delta_sum.get(k, 0), self._last_total.get(k, 0)) for k in keys
-                if self._delta_sum.get(k, 0) != self._last_total.get(k, 0)}

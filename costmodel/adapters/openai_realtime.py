@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import MissingModelError, UsageError
 from ..usage import Usage, to_decimal
 from ._common import count, mapping, put, split_cached
 
@@ -204,6 +204,11 @@ def session_models(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return model, tmodel
 
 
+# Transcription-only sessions (beta `transcription_session.*`) name their model here too.
+_SESSION_EVENTS = frozenset({"session.created", "session.updated",
+                             "transcription_session.created", "transcription_session.updated"})
+
+
 class OpenAIRealtimeReader:
     """Turns a recorded OpenAI Realtime event stream into `Usage`, one event at a time.
 
@@ -231,12 +236,13 @@ class OpenAIRealtimeReader:
     def claims(event: Mapping[str, Any]) -> bool:
         t = event.get("type")
         return isinstance(t, str) and (t.startswith(("session.", "response.", "conversation.",
-                                                      "input_audio_buffer.", "rate_limits."))
+                                                      "input_audio_buffer.", "rate_limits.",
+                                                      "transcription_session."))
                                        or t == "error")
 
     def feed(self, event: Mapping[str, Any]) -> list[Usage]:
         t = event.get("type")
-        if t in ("session.created", "session.updated"):
+        if t in _SESSION_EVENTS:
             model, tmodel = session_models(event)
             if model and not self._fixed_model:
                 self.model = model
@@ -245,8 +251,8 @@ class OpenAIRealtimeReader:
             return []
         if t == "response.done":
             if self.model is None:
-                raise UsageError("response.done before any session event named the model; "
-                                 "pass the model explicitly (--model)")
+                raise MissingModelError("response.done before any session event named the "
+                                        "model; pass the model explicitly (--model)")
             usage = usage_from_response_done(event, self.model,
                                              label=f"response {self.responses + 1}")
             if usage is None:
@@ -256,9 +262,9 @@ class OpenAIRealtimeReader:
             return [usage]
         if t == "conversation.item.input_audio_transcription.completed":
             if self.transcription_model is None:
-                raise UsageError("transcription event but no session event named the "
-                                 "transcription model; pass it explicitly "
-                                 "(--transcription-model)")
+                raise MissingModelError("transcription event but no session event named the "
+                                        "transcription model; pass it explicitly "
+                                        "(--transcription-model)")
             usage = usage_from_transcription(event, self.transcription_model,
                                              label=f"transcription {self.transcriptions + 1}")
             if usage is None:

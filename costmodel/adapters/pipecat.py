@@ -36,7 +36,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..usage import TOKEN_KEYS, Usage, to_decimal
-from ._common import count, put
+from ._common import count, put, refuse_totals_for_speech
 
 __all__ = [
     "CACHE_WRITE_BUCKET", "PROMPT_TOKENS_INCLUDE_CACHE", "usage_from_pipecat_llm",
@@ -99,6 +99,7 @@ def usage_from_pipecat_llm(usage: Mapping[str, Any], model: str, *,
         raise UsageError(f"{where}.reasoning_tokens ({reasoning}) exceeds completion_tokens "
                          f"({completion}), which includes them")
 
+    refuse_totals_for_speech(model, where)
     provider = _provider(model)
     tokens: dict[str, int] = {}
     if read or created:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
+from ..errors import InputError
 from ..events import FORMATS, SessionReport, price_events
 from ..pricing import LineItem
 from ._common import (
@@ -33,8 +34,10 @@ def _open_lines(file: str):
     if file == "-":
         return sys.stdin
     path = Path(file)
+    if path.is_dir():
+        raise InputError(f"{file} is a directory; give a JSONL file of recorded events")
     if not path.is_file():
-        raise UsageError(f"{file}: no such file")
+        raise InputError(f"{file}: no such file")
     return path.open(encoding="utf-8", errors="replace")
 
 
@@ -110,10 +113,16 @@ def _print(report: SessionReport) -> None:
                       usd(li.usd))
     out.print(items)
     for kind, problems in (("skipped", report.skipped), ("unpriced", report.unpriced)):
-        for prob in problems[:_SHOWN_PROBLEMS]:
-            err.print(f"[yellow]{kind} line {prob.line}:[/] {prob.reason}")
-        if len(problems) > _SHOWN_PROBLEMS:
-            err.print(f"[yellow]... and {len(problems) - _SHOWN_PROBLEMS} more {kind}[/]")
+        by_reason: dict[str, list[int]] = {}
+        for prob in problems:
+            by_reason.setdefault(prob.reason, []).append(prob.line)
+        for i, (reason, lines) in enumerate(by_reason.items()):
+            if i == _SHOWN_PROBLEMS:
+                err.print(f"[yellow]... and {len(by_reason) - i} more kinds of {kind} lines[/]")
+                break
+            shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
+            word = "line" if len(lines) == 1 else f"{len(lines)} lines"
+            err.print(f"[yellow]{kind} {word} {shown}:[/] {reason}")
     summary = f"[bold]total {usd(report.total_usd)}[/] over {len(report.priced)} priced usages"
     if report.skipped:
         summary += f"; {len(report.skipped)} of {report.lines} lines skipped"
@@ -137,6 +146,9 @@ def price_events_cmd(
         help="Input-transcription model (OpenAI); default: from session events.")] = None,
     strict: Annotated[bool, typer.Option(
         help="Exit 1 when any line was skipped.")] = False,
+    connection_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Session length in seconds, for models billed by connection time "
+        "(xAI, Ultravox, GPT-Live).")] = None,
     on: Annotated[datetime | None, typer.Option(
         "--date", formats=["%Y-%m-%d"],
         help="Price at the rates in force on this date (default: today).")] = None,
@@ -152,7 +164,9 @@ def price_events_cmd(
     with _open_lines(file) as lines:
         report = price_events(lines, model=model, fmt=format,
                               transcription_model=transcription_model, catalog=catalog,
-                              on=on.date() if on else None)
+                              on=on.date() if on else None,
+                              connection_seconds=None if connection_seconds is None
+                              else Decimal(repr(connection_seconds)))
     if json_:
         data = _as_json(report)
         data["overrides"] = [{"id": o.id, "by": o.by, "replaced": o.replaced}

@@ -135,6 +135,7 @@ def show(
     if json_:
         data = entry.model_dump(mode="json")
         data["file"] = catalog.origins[entry.id]
+        data["overrides"] = [o.__dict__ for o in catalog.overrides if o.id == entry.id]
         print_json(data)
         return
     out.print(f"[bold]{entry.id}[/]  {entry.name}  ({entry.kind})")

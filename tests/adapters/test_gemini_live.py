@@ -84,3 +84,29 @@ def test_trace_sums_every_snapshot_not_just_the_last(builtin):
 def test_model_alias_for_the_preview_name(builtin):
     cost = price(Usage("gemini-3.1-flash-live-preview", {"audio.input": 1_000_000}), builtin)
     assert cost.model == "google/gemini-3.1-flash-live"
+
+
+def test_vertex_candidates_fields_are_read():
+    meta = {"promptTokenCount": 100, "candidatesTokenCount": 500, "totalTokenCount": 600,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}],
+            "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 500}]}
+    assert usage_from_usage_metadata(meta, "m/x").tokens == {"audio.input": 100,
+                                                             "audio.output": 500}
+
+
+def test_a_total_we_cannot_explain_is_rejected_not_dropped():
+    meta = {"promptTokenCount": 100, "someNewOutputCount": 500, "totalTokenCount": 600,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}]}
+    with pytest.raises(UsageError, match="totalTokenCount 600"):
+        usage_from_usage_metadata(meta, "m/x")
+
+
+def test_cache_details_must_match_the_prompt():
+    base = {"promptTokenCount": 100, "promptTokensDetails": [{"modality": "AUDIO",
+                                                               "tokenCount": 100}]}
+    with pytest.raises(UsageError, match="cached text tokens exceed"):
+        usage_from_usage_metadata({**base, "cachedContentTokenCount": 40, "cacheTokensDetails": [
+            {"modality": "TEXT", "tokenCount": 40}]}, "m/x")
+    with pytest.raises(UsageError, match="not cachedContentTokenCount"):
+        usage_from_usage_metadata({**base, "cacheTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": 40}]}, "m/x")

@@ -169,3 +169,18 @@ def test_session_errors_name_the_item() -> None:
                               "audio_duration": -1}])
     with pytest.raises(UsageError, match="model_usage"):
         usages_from_session({"type": "session_usage_updated", "usage": {}})
+
+
+def test_realtime_totals_without_modalities_are_refused() -> None:
+    with pytest.raises(UsageError, match="different rates"):
+        usage_from_livekit({"type": "llm_usage", "provider": "openai",
+                            "model": "gpt-realtime-1.5", "input_tokens": 500,
+                            "output_tokens": 100})
+
+
+def test_xai_session_duration_is_priced_by_time_not_tokens(builtin) -> None:
+    u = usage_from_livekit({"type": "llm_usage", "provider": "xai", "model": "grok-voice-agent",
+                            "input_tokens": 900, "input_audio_tokens": 900,
+                            "output_tokens": 1500, "output_audio_tokens": 1500,
+                            "session_duration": 120.0})
+    assert price(u, builtin).total_usd == Decimal("0.1")  # 2 min x $0.05

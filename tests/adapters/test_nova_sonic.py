@@ -61,3 +61,11 @@ def test_trace_deltas_sum_to_the_session_total(builtin):
     # speech $3 / $12 per 1M, text $0.33 / $2.75 per 1M (seed; Bedrock):
     # 288x3 + 694x12 + 3446x0.33 + 203x2.75 = 864 + 8328 + 1137.18 + 558.25 = 10887.43 / 1M
     assert report.total_usd == D("0.01088743")
+
+
+def test_delta_then_total_only_events_do_not_double_count():
+    r = NovaSonicReader(model="m/x")
+    (a,) = r.feed(_event(io(si=100)))
+    (b,) = r.feed(_event(total=io(si=130, so=10)))
+    assert a.tokens == {"audio.input": 100}
+    assert b.tokens == {"audio.input": 30, "audio.output": 10}

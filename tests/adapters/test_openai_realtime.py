@@ -59,7 +59,7 @@ def test_cached_total_without_details_fills_text_first():
     ({"input_token_details": {"text_tokens": 4, "cached_tokens": 8,
                               "cached_tokens_details": {"text_tokens": 8}}},
      "exceed the 4 text input"),
-    ({"input_token_details": {"text_tokens": -1}}, "non-negative integer"),
+    ({"input_token_details": {"text_tokens": -1}}, "whole number from 0 to 1e12"),
     ({"output_tokens": 9, "output_token_details": {"text_tokens": 4, "audio_tokens": 4}},
      "not text \\+ audio"),
 ])

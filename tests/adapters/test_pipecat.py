@@ -147,3 +147,11 @@ def test_stt_and_tts(pipeline: Catalog) -> None:
 def test_malformed(call, field: str) -> None:
     with pytest.raises(UsageError, match=field):
         call()
+
+
+def test_totals_only_usage_of_a_speech_model_is_refused() -> None:
+    # Pipecat's realtime services report response.done totals only: all-text buckets would
+    # price the audio at text rates (several times too low).
+    with pytest.raises(UsageError, match="audio and text tokens at different rates"):
+        usage_from_pipecat_llm({"prompt_tokens": 1000, "completion_tokens": 200,
+                                "cache_read_input_tokens": 512}, "openai/gpt-realtime-1.5")
