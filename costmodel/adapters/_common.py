@@ -29,7 +29,8 @@ def mapping(payload: Mapping[str, Any] | None, key: str, where: str) -> Mapping[
     if payload is None:
         return None
     value = payload.get(key)
-    if value is None or isinstance(value, Mapping):
+    # `type is dict` first: the abstract-class isinstance check costs ~0.3 us per call.
+    if value is None or type(value) is dict or isinstance(value, Mapping):
         return value
     raise UsageError(f"{where}.{key} must be an object, got {type(value).__name__}")
 
