@@ -31,6 +31,10 @@ from .scenario import Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
 
 _Z95 = 1.6448536269514722
+# Facts the simulation's result depends on; an unconfirmed one is worth a note.
+_COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per_second_out",
+                                 "truncation_threshold_tokens", "rebills_context",
+                                 "bills_silence"})
 _BOOTSTRAP_MONTHS = 400
 
 
@@ -194,7 +198,12 @@ def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog
     notes = []
     longest = int(seconds.max())
     for comp in model.components:
-        cap = catalog.get(comp.model).facts.max_session_seconds
+        facts = catalog.get(comp.model).facts
+        shaky = [f for f in facts.unconfirmed if f in _COST_SHAPING_FACTS]
+        if shaky:
+            notes.append(f"{comp.model}: depends on unconfirmed catalog facts: "
+                         f"{', '.join(shaky)}")
+        cap = facts.max_session_seconds
         if cap is not None and longest > cap:
             share = float((seconds > cap).mean())
             notes.append(f"{comp.model}: {share:.2%} of calls run past its "

@@ -231,6 +231,15 @@ class Scenario(_Strict):
         return p if p.is_absolute() else Path(self.base_dir) / p
 
 
+def default_scenario() -> Scenario:
+    """The built-in defaults: 15 s turns (5 s user, 7 s agent speech), 3.5 text tokens/s,
+    a 3,000-token system prompt, no caching, 6-minute calls."""
+    return Scenario.model_validate({
+        "name": "defaults", "volume": {"calls_per_month": 10_000},
+        "duration_min": {"fixed": 6}, "prompt": {"system_tokens": 3000},
+        "stacks": ["openai/gpt-realtime-1.5"]})
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file. Errors name the file, line and key."""
     path = Path(path)

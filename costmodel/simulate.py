@@ -210,7 +210,9 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
 
     def response(k: int) -> Usage:
         prompt = system + (k - 1) * (user + out) + user
-        prefix = 0 if k == 1 or expired else system + (k - 1) * (user + out)
+        # What the previous request sent (and so could have cached) is its whole prompt; the
+        # reply it produced is new input now.
+        prefix = 0 if k == 1 or expired else system + (k - 2) * (user + out) + user
         tokens = {"text.output": out}
         if explicit:
             # A breakpoint at the end of each prompt: the prefix is read (hit ratio), the rest
@@ -254,6 +256,9 @@ def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:
     """A realtime, time-billed or self-hosted model that is a whole stack by itself."""
     if entry.selfhost is not None:
         return _time_component("selfhost", entry)
+    if entry.kind != "realtime":
+        raise SimulationError(f"{entry.id} ({entry.kind}) cannot be a stack by itself: use "
+                              "{stt:, llm:, tts:} for a chained pipeline")
     period = _period(entry, day)
     if period is None:
         raise SimulationError(f"{entry.id} has no prices")

@@ -10,6 +10,7 @@ import typer
 from ..tokens import DEFAULT_ENCODING, count_tokens
 from . import prices
 from ._common import JsonOpt, err, handle_errors, out, print_json
+from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 
 app = typer.Typer(
@@ -20,6 +21,9 @@ app = typer.Typer(
 )
 app.add_typer(prices.app, name="prices")
 app.command("price-events")(price_events_cmd)
+app.command("estimate")(estimate_cmd)
+app.command("compare")(compare_cmd)
+app.command("curve")(curve_cmd)
 
 
 @app.command("tokens")
