@@ -87,8 +87,19 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
     if ratio:
         cols.insert(0, "#")
         cols.append("x cheapest")
+    # On a narrow terminal drop the columns --json/--csv still carry, so figures never break.
+    hidden = set()
+    if out.width < 140:
+        hidden |= {"p50", "P5-P95"}
+    if out.width < 110:
+        hidden |= {"p95", "p99"}
     for c in cols:
-        table.add_column(c, justify="left" if c == "stack" else "right", overflow="fold")
+        if c in hidden:
+            continue
+        if c == "stack":
+            table.add_column(c, overflow="fold", min_width=24)
+        else:  # numbers never wrap mid-figure; the stack id folds instead
+            table.add_column(c, justify="right", no_wrap=True)
     cheapest = rows[0].monthly_usd if rows else 0
     for i, r in enumerate(rows, 1):
         pc = r.per_call_usd
@@ -98,14 +109,14 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
         if ratio:
             cells.insert(0, str(i))
             cells.append(f"{r.monthly_usd / cheapest:.1f}x" if cheapest else "-")
-        table.add_row(*cells)
+        table.add_row(*(cell for c, cell in zip(cols, cells, strict=True) if c not in hidden))
     return table
 
 
 def _items_table(r: StackEstimate) -> Table:
     table = Table(title=f"{r.stack}: line items per month", title_justify="left")
     for c in ("item", "USD/month", "share"):
-        table.add_column(c, justify="left" if c == "item" else "right")
+        table.add_column(c, justify="left" if c == "item" else "right", no_wrap=c != "item")
     for name, usd in sorted(r.line_items, key=lambda x: -x[1]):
         share = usd / r.monthly_usd if r.monthly_usd else 0
         table.add_row(name, f"${usd:,.2f}", f"{share:.1%}")
@@ -211,7 +222,7 @@ def curve_cmd(
         return
     table = Table(title=f"{stack}: cost against call length ({sc.name})", title_justify="left")
     for c in ("minutes", "responses", "per call", "per minute"):
-        table.add_column(c, justify="right")
+        table.add_column(c, justify="right", no_wrap=True)
     for p in points:
         table.add_row(f"{p.minutes:g}", str(p.responses), _money(p.per_call_usd),
                       f"${p.per_minute_usd:.4f}")
