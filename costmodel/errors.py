@@ -98,3 +98,20 @@ class BudgetExceeded(CostModelError):
     """Spending more would pass a budget limit."""
 
     exit_code = 1
+
+
+class LedgerError(CostModelError):
+    """The spend ledger could not be opened, read or written (or its URL is not understood).
+
+    `path` names the store (a file path or URL) and `operation` what was being attempted, so a
+    guard can log the failure loudly before applying its fail-open / fail-closed policy.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None,
+                 operation: str | None = None) -> None:
+        self.path, self.operation = path, operation
+        where = f"{path}: " if path else ""
+        doing = f"{operation}: " if operation else ""
+        super().__init__(f"ledger {where}{doing}{message}")

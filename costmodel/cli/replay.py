@@ -1,0 +1,63 @@
+"""`costmodel guard replay FILE.jsonl --limit-usd X`: what the guard would have done."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..guard_replay import replay
+from ._common import JsonOpt, PricingOpt, handle_errors, load_catalog, out, print_json, usd
+
+
+@handle_errors
+def replay_cmd(
+    file: Annotated[str, typer.Argument(help="Recorded session (JSONL); - for stdin.")],
+    limit_usd: Annotated[float, typer.Option("--limit-usd", min=0.000001,
+                                             help="Per-session limit in USD.")],
+    warn_at: Annotated[float, typer.Option(min=0.01, max=1.0,
+                                           help="Warn at this share of the limit.")] = 0.8,
+    model: Annotated[str | None, typer.Option(help="Model id (default: from the events).")]
+    = None,
+    format: Annotated[str, typer.Option("--format", help="auto|openai-realtime|gemini-live|"
+                                        "nova-sonic")] = "auto",
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """When the guard would have warned, asked to wrap up and cut a recorded session, and
+    what it would have saved. Response numbers are 1-based."""
+    if file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise InputError(f"{file}: no such file")
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    catalog = load_catalog(pricing, quiet=json_)
+    result = replay(lines, limit_usd=repr(limit_usd), warn_at=repr(warn_at), model=model,
+                    fmt=format, catalog=catalog)
+    if json_:
+        print_json(result.to_json())
+        return
+    table = Table(title=f"guard replay at a ${limit_usd} limit", title_justify="left",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+
+    def at(n: int | None) -> str:
+        return "never" if n is None else f"response {n}"
+
+    table.add_row("recorded session cost", usd(result.unguarded_usd))
+    table.add_row("warned at", at(result.warned_at_response))
+    table.add_row("wrap-up asked at", at(result.wrap_up_at_response))
+    table.add_row("cut before", at(result.cut_at_response))
+    table.add_row("guarded session cost", usd(result.spent_usd))
+    table.add_row("saved", usd(result.saved_usd))
+    out.print(table)
+    for d in result.decisions:
+        out.print(f"  {d.action:8} after {d.responses} responses: spent {usd(d.spent_usd)}, "
+                  f"next ~{usd(d.projected_next_usd)}  {d.reason}")

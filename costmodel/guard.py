@@ -1,0 +1,369 @@
+"""The runtime budget guard: meter a live session and stop it *before* it overspends.
+
+`SessionGuard.observe(event)` takes the provider's own events (OpenAI Realtime server and
+client events, Gemini Live messages, Nova Sonic usage events) or a `Usage`, and returns a
+`Decision`: ``ok``, ``warn``, ``wrap_up`` or ``cut``, with the spend so far, the projected cost
+of the next response and the budget left.
+
+Peers check a budget only before a call, so the request that crosses the cap still goes
+through. The guard instead projects the next response's cost from the context it has seen
+(the next input is the last input + the last output + the new user audio, capped at the
+model's truncation threshold) and cuts when spend + projection would pass the limit, so the
+response that would cross the cap is never requested. A session can then exceed its limit
+by at most the error of one response's projection.
+
+>>> guard = SessionGuard("0.12", model="openai/gpt-realtime-1.5")
+>>> def done(audio_in, audio_out):
+...     return {"type": "response.done", "response": {"usage": {
+...         "input_tokens": audio_in, "output_tokens": audio_out,
+...         "input_token_details": {"audio_tokens": audio_in},
+...         "output_token_details": {"audio_tokens": audio_out}}}}
+>>> d = guard.observe(done(1000, 200))   # 1000 x $32/1M + 200 x $64/1M = $0.0448
+>>> d.action, str(d.spent_usd), str(d.projected_next_usd)
+('wrap_up', '0.044800', '0.054400')
+>>> guard.observe(done(1500, 200)).action  # $0.1056 spent; the next ~$0.07 would pass $0.12
+'cut'
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from .catalog import Catalog, default_catalog
+from .errors import CostModelError, UsageError
+from .events import READERS, detect_format
+from .ledger import Ledger, LedgerError, SpendRecord
+from .pricing import Cost, price, rates_for
+from .usage import Usage
+
+log = logging.getLogger("costmodel.guard")
+
+Action = Literal["ok", "warn", "wrap_up", "cut"]
+_RANK = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
+
+# OpenAI events after which a response is about to be requested: the moments to project.
+_PRE_RESPONSE = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.committed",
+                           "response.create", "response.created"})
+_AUDIO_DELTA = frozenset({"response.output_audio.delta", "response.audio.delta"})
+_OPENAI_USAGE = frozenset({"response.done",
+                           "conversation.item.input_audio_transcription.completed",
+                           "session.created", "session.updated",
+                           "transcription_session.created", "transcription_session.updated"})
+_DEFAULT_USER_SECONDS = Decimal(10)   # user speech assumed before any turn was measured
+_DEFAULT_AGENT_SECONDS = Decimal(15)  # agent speech assumed before any response was seen
+_DEFAULT_TEXT_OUT = 60
+_LOOKAHEAD_SECONDS = Decimal(15)      # time-billed models: what one more turn costs
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the guard thinks after an event."""
+
+    action: Action
+    spent_usd: Decimal
+    projected_next_usd: Decimal
+    limit_usd: Decimal
+    responses: int              # responses priced so far
+    reason: str = ""
+    estimated: bool = False     # some spend was estimated (a response without usage)
+
+    @property
+    def remaining_usd(self) -> Decimal:
+        return self.limit_usd - self.spent_usd
+
+
+@dataclass
+class _Context:
+    """What the last response looked like, to project the next one."""
+
+    last_input: dict[str, int] = field(default_factory=dict)   # modality -> tokens
+    last_cached: dict[str, int] = field(default_factory=dict)
+    last_output: dict[str, int] = field(default_factory=dict)
+    max_output: dict[str, int] = field(default_factory=dict)
+    user_tokens: int | None = None        # the coming user turn's audio tokens, when measured
+    max_user_tokens: int = 0
+
+
+def _by_modality(tokens: Mapping[str, int], states: tuple[str, ...]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in tokens.items():
+        modality, _, state = key.partition(".")
+        if state in states:
+            out[modality] = out.get(modality, 0) + n
+    return out
+
+
+class SessionGuard:
+    """Meters one session against a USD limit; see the module docstring.
+
+    Args:
+        limit_usd: the per-session limit.
+        model: catalog id; default: taken from the session's own events.
+        warn_at: share of the limit spent at which to warn (default 0.8).
+        on_ledger_error: ``"fail_open"`` (keep going, log loudly) or ``"fail_closed"`` (cut).
+        ledger: where committed spend is recorded (optional).
+        callbacks: called with each `Decision` whose action changed (warn, wrap_up, cut).
+        clock: seconds, for time-billed models (default `time.monotonic`).
+    """
+
+    def __init__(self, limit_usd: Decimal | str | float, *, model: str | None = None,
+                 transcription_model: str | None = None, warn_at: float | str = "0.8",
+                 catalog: Catalog | None = None, ledger: Ledger | None = None,
+                 session_id: str | None = None, scope: str = "default",
+                 on_ledger_error: Literal["fail_open", "fail_closed"] = "fail_open",
+                 callbacks: list[Callable[[Decision], None]] | None = None,
+                 clock: Callable[[], float] = time.monotonic, fmt: str = "auto") -> None:
+        self.limit_usd = Decimal(str(limit_usd))
+        if self.limit_usd <= 0:
+            raise UsageError("the limit must be > 0 USD")
+        self.warn_at = Decimal(str(warn_at))
+        if not 0 < self.warn_at <= 1:
+            raise UsageError("warn_at must be in (0, 1]")
+        self.catalog = catalog or default_catalog()
+        if model is not None:
+            self.catalog.resolve(model)
+        self.ledger = ledger
+        self.session_id = session_id or uuid.uuid4().hex
+        self.scope = scope
+        self.on_ledger_error = on_ledger_error
+        self.callbacks = list(callbacks or [])
+        self.clock = clock
+        self._model_arg, self._tmodel_arg, self._fmt = model, transcription_model, fmt
+        self._reader: Any = None
+        self._ctx = _Context()
+        self.spent_usd = Decimal(0)
+        self.responses = 0
+        self.estimated = False
+        self.history: list[Decision] = []   # decisions whose action changed
+        self.costs: list[Cost] = []
+        self._audio_bytes = 0                # output audio of the response in flight
+        self._started = clock()
+        self._time_spent = Decimal(0)
+        self._ledger_failed = False
+        self._last = Decision("ok", Decimal(0), Decimal(0), self.limit_usd, 0)
+        self._resolved: tuple[str | None, str | None] = (None, None)
+
+    # -- the model ------------------------------------------------------------------------
+    @property
+    def model(self) -> str | None:
+        return self._reader.model if self._reader is not None else self._model_arg
+
+    def _model_id(self) -> str | None:
+        model = self.model
+        if model is None:
+            return None
+        if self._resolved[0] != model:
+            self._resolved = (model, self.catalog.resolve(model))
+        return self._resolved[1]
+
+    def _entry(self):
+        model_id = self._model_id()
+        return self.catalog.entries[model_id] if model_id else None
+
+    def _time_billed(self) -> bool:
+        entry = self._entry()
+        return entry is not None and entry.facts.bills_tokens is False
+
+    # -- observe ----------------------------------------------------------------------------
+    def observe(self, event: Mapping[str, Any] | Usage) -> Decision:
+        """Take one event (or a `Usage`) and return the guard's decision."""
+        if isinstance(event, Usage):
+            self._account(event)
+            return self._decide(project=True)
+        t = event.get("type")
+        if t in _AUDIO_DELTA:  # hot path: audio frames, counted for responses without usage
+            delta = event.get("delta")
+            if isinstance(delta, str):
+                self._audio_bytes += len(delta) * 3 // 4
+            return self._last
+        if self._reader is None:
+            name = self._fmt if self._fmt != "auto" else detect_format(event)
+            if name is None:
+                return self._last  # unknown event: passes through untouched
+            self._reader = READERS[name](model=self._model_arg,
+                                         transcription_model=self._tmodel_arg)
+        if t in _PRE_RESPONSE:
+            return self._decide(project=True)
+        if t == "input_audio_buffer.speech_stopped":
+            self._measure_user_turn(event)
+            return self._decide(project=True)
+        if t is not None and t not in _OPENAI_USAGE:
+            return self._last if not self._time_billed() else self._decide(project=True)
+        try:
+            usages = self._reader.feed(event)
+        except UsageError as exc:
+            if t == "response.done":
+                usages = self._estimate_missing_usage(exc)
+            else:
+                log.warning("guard %s: unusable event %s: %s", self.session_id, t, exc)
+                return self._last
+        if not usages:
+            return self._decide(project=True) if self._time_billed() else self._last
+        for usage in usages:
+            self._account(usage)
+        return self._decide(project=True)
+
+    # -- accounting -------------------------------------------------------------------------
+    def _account(self, usage: Usage) -> None:
+        try:
+            cost = price(usage, self.catalog)
+        except CostModelError as exc:
+            log.error("guard %s: cannot price %s: %s", self.session_id, usage.model, exc)
+            raise
+        self.costs.append(cost)
+        self.spent_usd += cost.total_usd
+        self.estimated = self.estimated or usage.estimated
+        # Only the session model's own responses shape the next one (not transcription).
+        if usage.tokens and (self.model is None or cost.model == self._model_id()):
+            self.responses += 1
+            self._learn(usage)
+        self._audio_bytes = 0
+        if self.ledger is not None:
+            self._commit(usage, cost)
+
+    def _commit(self, usage: Usage, cost: Cost) -> None:
+        record = SpendRecord(session_id=self.session_id, scope=self.scope, model=cost.model,
+                             usd=cost.total_usd, at=datetime.now(UTC),
+                             kind="estimate" if usage.estimated else "response",
+                             detail={"label": usage.label})
+        try:
+            self.ledger.record(record)  # type: ignore[union-attr]
+        except LedgerError as exc:
+            self._ledger_failed = True
+            log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
+                      self.on_ledger_error, exc)
+
+    def _learn(self, usage: Usage) -> None:
+        ctx = self._ctx
+        ctx.last_input = _by_modality(usage.tokens, ("input", "cached", "cache_write_5m",
+                                                     "cache_write_30m", "cache_write_1h"))
+        ctx.last_cached = _by_modality(usage.tokens, ("cached",))
+        ctx.last_output = _by_modality(usage.tokens, ("output",))
+        for m, n in ctx.last_output.items():
+            ctx.max_output[m] = max(ctx.max_output.get(m, 0), n)
+        if ctx.user_tokens is not None:
+            ctx.max_user_tokens = max(ctx.max_user_tokens, ctx.user_tokens)
+        ctx.user_tokens = None
+
+    def _measure_user_turn(self, event: Mapping[str, Any]) -> None:
+        start, end = event.get("audio_start_ms"), event.get("audio_end_ms")
+        entry = self._entry()
+        if entry is None or entry.facts.audio_tokens_per_second_in is None:
+            return
+        if isinstance(end, int | float) and isinstance(start, int | float) and end >= start:
+            seconds = Decimal(str(end - start)) / 1000
+            self._ctx.user_tokens = int(seconds * entry.facts.audio_tokens_per_second_in) + 1
+
+    def _estimate_missing_usage(self, exc: UsageError) -> list[Usage]:
+        """A response.done without usage: estimate it from the audio it streamed; flag it."""
+        if self.model is None:
+            raise exc
+        projected = self._projected_usage(output_seconds=self._output_seconds())
+        log.warning("guard %s: response.done without usage; estimated from %s s of audio",
+                    self.session_id, self._output_seconds())
+        return [projected.with_(estimated=True, label="estimated response")]
+
+    def _output_seconds(self) -> Decimal:
+        # pcm16 at 24 kHz is 48,000 bytes per second (the realtime default format).
+        return Decimal(self._audio_bytes) / 48000
+
+    # -- projection -------------------------------------------------------------------------
+    def _projected_usage(self, output_seconds: Decimal | None = None) -> Usage:
+        """The next response as a `Usage`: last input + last output + new user audio."""
+        entry = self._entry()
+        facts = entry.facts  # type: ignore[union-attr]
+        ctx = self._ctx
+        tps_in = facts.audio_tokens_per_second_in or Decimal(10)
+        tps_out = facts.audio_tokens_per_second_out or Decimal(20)
+        user = ctx.user_tokens
+        if user is None:
+            user = max(ctx.max_user_tokens, int(_DEFAULT_USER_SECONDS * tps_in))
+        if output_seconds is not None:
+            out = {"audio": int(output_seconds * tps_out), "text": ctx.max_output.get("text", 0)}
+        elif ctx.max_output:
+            out = dict(ctx.max_output)
+        else:
+            out = {"audio": int(_DEFAULT_AGENT_SECONDS * tps_out), "text": _DEFAULT_TEXT_OUT}
+        inp = dict(ctx.last_input)
+        if facts.rebills_context is not False:
+            for m, n in ctx.last_output.items():  # the last reply is input now
+                inp[m] = inp.get(m, 0) + n
+        else:
+            inp = {}
+        inp["audio"] = inp.get("audio", 0) + user
+        limit = facts.truncation_threshold_tokens
+        total = sum(inp.values())
+        if limit is not None and total > limit:  # the server truncates the oldest audio
+            inp["audio"] = max(0, inp["audio"] - (total - limit))
+        tokens: dict[str, int] = {}
+        rates = rates_for(entry.id, None, self.catalog).per_token  # type: ignore[union-attr]
+        for m, n in inp.items():
+            cached = min(ctx.last_cached.get(m, 0), n) if f"{m}.cached" in rates else 0
+            if n - cached:
+                tokens[f"{m}.input"] = n - cached
+            if cached:
+                tokens[f"{m}.cached"] = cached
+        for m, n in out.items():
+            if n:
+                tokens[f"{m}.output"] = n
+        return Usage(entry.id, tokens, label="projected")  # type: ignore[union-attr]
+
+    def projected_next_usd(self) -> Decimal:
+        """What the next response is expected to cost (0 before the model is known)."""
+        if self.model is None:
+            return Decimal(0)
+        if self._time_billed():
+            elapsed = Decimal(str(self.clock() - self._started))
+            model_id = self._model_id()
+            now = price(Usage(model_id, connection_seconds=elapsed), self.catalog).total_usd
+            later = price(Usage(model_id, connection_seconds=elapsed + _LOOKAHEAD_SECONDS),
+                          self.catalog).total_usd
+            self._time_spent = now
+            return later - now
+        try:
+            return price(self._projected_usage(), self.catalog).total_usd
+        except CostModelError as exc:
+            log.warning("guard %s: cannot project the next response: %s", self.session_id, exc)
+            return Decimal(0)
+
+    # -- decisions --------------------------------------------------------------------------
+    def _decide(self, project: bool) -> Decision:
+        projected = self.projected_next_usd() if project else self._last.projected_next_usd
+        spent = self.spent_usd + self._time_spent
+        limit = self.limit_usd
+        if self._ledger_failed and self.on_ledger_error == "fail_closed":
+            action, reason = "cut", "the spend ledger failed and the policy is fail-closed"
+        elif spent + projected > limit:
+            action = "cut"
+            reason = (f"spent ${spent:.6f}; the next response (~${projected:.6f}) would pass "
+                      f"the ${limit} limit")
+        elif spent + 2 * projected > limit:
+            action, reason = "wrap_up", "room for about one more response: time to close"
+        elif spent >= self.warn_at * limit:
+            action, reason = "warn", f"{spent / limit:.0%} of the ${limit} limit spent"
+        else:
+            action, reason = "ok", ""
+        # Decisions only escalate: once cut, a session stays cut.
+        if _RANK[action] < _RANK[self._last.action]:
+            action, reason = self._last.action, self._last.reason
+        decision = Decision(action, spent, projected, limit, self.responses, reason,
+                            self.estimated)
+        changed = decision.action != self._last.action
+        self._last = decision
+        if changed:
+            self.history.append(decision)
+            for cb in self.callbacks:
+                cb(decision)
+        return decision
+
+    @property
+    def last(self) -> Decision:
+        return self._last
+

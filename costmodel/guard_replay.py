@@ -1,0 +1,106 @@
+"""Replaying a recorded session through the guard: when would it have warned, wrapped up and
+cut, and what would that have saved?
+
+>>> from pathlib import Path
+>>> lines = Path("examples/sessions/openai-realtime-support.jsonl").read_text().splitlines()
+>>> r = replay(lines, limit_usd="0.05")
+>>> r.cut_at_response, r.spent_usd < r.limit_usd
+(3, True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .catalog import Catalog, default_catalog
+from .errors import UsageError
+from .events import price_events
+from .guard import Decision, SessionGuard
+
+
+@dataclass
+class ReplayResult:
+    limit_usd: Decimal
+    spent_usd: Decimal                 # what the guarded session would have cost
+    unguarded_usd: Decimal             # what the recorded session did cost
+    warned_at_response: int | None     # 1-based; None when it never happened
+    wrap_up_at_response: int | None
+    cut_at_response: int | None        # the response the guard would not have requested
+    decisions: list[Decision] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)
+
+    @property
+    def saved_usd(self) -> Decimal:
+        return self.unguarded_usd - self.spent_usd
+
+    def to_json(self) -> dict:
+        return {
+            "limit_usd": float(self.limit_usd),
+            "spent_usd": float(self.spent_usd),
+            "unguarded_usd": float(self.unguarded_usd),
+            "saved_usd": float(self.saved_usd),
+            "warned_at_response": self.warned_at_response,
+            "wrap_up_at_response": self.wrap_up_at_response,
+            "cut_at_response": self.cut_at_response,
+            "decisions": [{"action": d.action, "after_responses": d.responses,
+                           "spent_usd": float(d.spent_usd),
+                           "projected_next_usd": float(d.projected_next_usd),
+                           "reason": d.reason} for d in self.decisions],
+            "skipped_lines": self.skipped_lines,
+        }
+
+
+def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
+           warn_at: float | str = "0.8", model: str | None = None, fmt: str = "auto",
+           transcription_model: str | None = None,
+           catalog: Catalog | None = None) -> ReplayResult:
+    """Feed a recorded session (JSON lines) to a `SessionGuard` and report what it did."""
+    catalog = catalog or default_catalog()
+    lines = list(lines)
+    unguarded = price_events(lines, model=model, fmt=fmt, catalog=catalog,
+                             transcription_model=transcription_model)
+    if unguarded.total_usd is None:
+        reasons = "; ".join(sorted({p.reason for p in unguarded.unpriced}))
+        raise UsageError(f"the recorded session cannot be priced: {reasons}")
+    guard = SessionGuard(limit_usd, model=model, transcription_model=transcription_model,
+                         warn_at=warn_at, catalog=catalog, fmt=fmt)
+    firsts: dict[str, int] = {}
+    skipped: list[int] = []
+    for lineno, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            event = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            skipped.append(lineno)
+            continue
+        if not isinstance(event, dict):
+            skipped.append(lineno)
+            continue
+        decision = guard.observe(event)
+        for action in ("warn", "wrap_up", "cut"):
+            if action not in firsts and _reached(decision.action, action):
+                # warn is about the spend so far; wrap_up and cut about the next response
+                firsts[action] = decision.responses + (0 if action == "warn" else 1)
+        if decision.action == "cut":
+            break  # the guard closes the session here: nothing later is requested
+    return ReplayResult(
+        limit_usd=guard.limit_usd,
+        spent_usd=guard.last.spent_usd if "cut" in firsts else unguarded.total_usd,
+        unguarded_usd=unguarded.total_usd,
+        warned_at_response=firsts.get("warn") or None,
+        wrap_up_at_response=firsts.get("wrap_up"),
+        cut_at_response=firsts.get("cut"),
+        decisions=list(guard.history),
+        skipped_lines=skipped,
+    )
+
+
+_ORDER = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
+
+
+def _reached(action: str, target: str) -> bool:
+    return _ORDER[action] >= _ORDER[target]

@@ -1,0 +1,172 @@
+"""The budget guard: predictive cuts within one projection of the limit, and failure modes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal as D
+
+import pytest
+
+from costmodel import Usage, price
+from costmodel.guard import SessionGuard
+from costmodel.guard_replay import replay
+from costmodel.ledger import LedgerError, MemoryLedger
+
+from .sessions import openai_session
+
+
+def _run(guard, events):
+    """Feed events until the guard cuts; return (decision, index of the cutting event)."""
+    for i, ev in enumerate(events):
+        d = guard.observe(ev)
+        if d.action == "cut":
+            return d, i
+    return guard.last, None
+
+
+def _response_costs(events, catalog):
+    from costmodel.adapters.openai_realtime import usage_from_response_done
+    return [price(usage_from_response_done(e, "openai/gpt-realtime-1.5"), catalog).total_usd
+            for e in events if e["type"] == "response.done"]
+
+
+@pytest.mark.parametrize("limit", ["0.25", "1", "3", "7.5"])
+@pytest.mark.parametrize("hit_ratio", [0.0, 0.8])
+def test_long_sessions_are_cut_within_one_projection_of_the_limit(builtin, limit, hit_ratio):
+    events = openai_session(builtin, turns=200, hit_ratio=hit_ratio)
+    costs = _response_costs(events, builtin)
+    guard = SessionGuard(limit, catalog=builtin)
+    decision, at = _run(guard, events)
+    assert at is not None, "a 200-turn session must be cut at these limits"
+    n = decision.responses            # responses that did happen
+    spent = sum(costs[:n], D(0))
+    assert decision.spent_usd == spent
+    assert spent <= D(limit)          # the crossing response was never requested
+    # ...and the guard did not stop more than one projection error early:
+    nxt = costs[n]
+    error = abs(decision.projected_next_usd - nxt)
+    assert spent + nxt > D(limit) - error
+
+
+def test_cut_happens_before_the_next_response_is_requested(builtin):
+    events = openai_session(builtin, turns=60)
+    guard = SessionGuard("2", catalog=builtin)
+    _, at = _run(guard, events)
+    # the cutting event is a response.done or a pre-response event, never mid-response audio
+    assert events[at]["type"] in {"response.done", "input_audio_buffer.speech_started",
+                                  "input_audio_buffer.speech_stopped",
+                                  "input_audio_buffer.committed"}
+
+
+def test_decisions_escalate_ok_warn_wrap_up_cut_and_call_back(builtin):
+    seen = []
+    guard = SessionGuard("3", catalog=builtin, callbacks=[seen.append])
+    _run(guard, openai_session(builtin, turns=200))
+    assert [d.action for d in seen] == [d.action for d in guard.history]
+    actions = [d.action for d in guard.history]
+    assert actions[-1] == "cut" and "wrap_up" in actions
+    assert actions == sorted(actions, key=["ok", "warn", "wrap_up", "cut"].index)
+
+
+def test_measured_user_audio_refines_the_projection(builtin):
+    guard = SessionGuard("100", catalog=builtin, model="openai/gpt-realtime-1.5")
+    events = openai_session(builtin, turns=3)
+    for ev in events[:events.index(next(e for e in events if e["type"] == "response.done")) + 1]:
+        guard.observe(ev)
+    before = guard.last.projected_next_usd
+    long_turn = guard.observe({"type": "input_audio_buffer.speech_stopped",
+                               "audio_start_ms": 0, "audio_end_ms": 60_000})
+    assert long_turn.projected_next_usd > before  # a minute of user audio costs more
+
+
+def test_unknown_events_pass_through_unchanged(builtin):
+    guard = SessionGuard("1", catalog=builtin, model="openai/gpt-realtime-1.5")
+    d0 = guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assert guard.observe({"type": "some.future.event", "x": 1}) is d0
+    assert guard.observe({"no_type": True}) is d0
+
+
+def test_response_without_usage_is_estimated_from_its_audio_and_flagged(builtin, caplog):
+    events = openai_session(builtin, turns=2, with_usage=False)
+    guard = SessionGuard("10", catalog=builtin)
+    with caplog.at_level(logging.WARNING, logger="costmodel.guard"):
+        for ev in events:
+            d = guard.observe(ev)
+    assert d.estimated and guard.responses == 2 and d.spent_usd > 0
+    assert "without usage" in caplog.text
+    # 7 s of output audio at 20 tokens/s = 140 audio tokens were counted from the deltas
+    assert guard.costs[0].usage.tokens["audio.output"] == 140
+
+
+def test_usage_objects_are_accepted_directly(builtin):
+    guard = SessionGuard("0.5", catalog=builtin, model="openai/gpt-realtime-1.5")
+    d = guard.observe(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000}))
+    assert d.spent_usd == D("0.032")
+
+
+def test_time_billed_sessions_are_cut_on_connection_time(builtin):
+    now = [0.0]
+    guard = SessionGuard("0.10", catalog=builtin, model="xai/grok-voice-agent",
+                         clock=lambda: now[0])
+    guard.observe({"type": "session.created", "session": {"model": "grok-voice-latest"}})
+    now[0] = 96.0  # 96 s x $0.05/min = $0.08; room for one more 15 s turn ($0.0125), not two
+    assert guard.observe({"type": "input_audio_buffer.speech_started"}).action == "wrap_up"
+    now[0] = 106.0  # $0.0883 + the next $0.0125 would pass $0.10
+    d = guard.observe({"type": "input_audio_buffer.speech_started"})
+    assert d.action == "cut" and d.spent_usd <= D("0.10")
+
+
+def test_gemini_and_nova_events_are_metered(builtin):
+    from pathlib import Path
+    root = Path(__file__).parents[1] / "examples" / "sessions"
+    for name, model in (("gemini-live-booking.jsonl", None),
+                        ("nova-sonic-turn.jsonl", "amazon/nova-2-sonic")):
+        guard = SessionGuard("100", catalog=builtin, model=model)
+        for line in (root / name).read_text().splitlines():
+            guard.observe(json.loads(line))
+        assert guard.spent_usd > 0 and guard.responses >= 4
+
+
+def test_spend_is_committed_to_the_ledger(builtin):
+    ledger = MemoryLedger()
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, session_id="s1", scope="acme")
+    for ev in openai_session(builtin, turns=5):
+        guard.observe(ev)
+    assert ledger.spent(session_id="s1") == guard.spent_usd
+    assert ledger.spent(scope="acme") == guard.spent_usd
+    assert len(ledger.records(session_id="s1")) == 5
+
+
+class _BrokenLedger(MemoryLedger):
+    def _commit(self, *args, **kwargs):
+        raise LedgerError("disk full", path="/nowhere.db", operation="commit")
+
+
+@pytest.mark.parametrize("policy, action", [("fail_open", "ok"), ("fail_closed", "cut")])
+def test_ledger_errors_follow_the_policy_loudly(builtin, caplog, policy, action):
+    guard = SessionGuard("100", catalog=builtin, ledger=_BrokenLedger(),
+                         on_ledger_error=policy)
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        for ev in openai_session(builtin, turns=2):
+            d = guard.observe(ev)
+    assert d.action == action
+    assert "LEDGER ERROR" in caplog.text
+
+
+def test_replay_reports_warn_wrap_up_cut_and_savings(builtin):
+    lines = [json.dumps(e) for e in openai_session(builtin, turns=80)]
+    r = replay(lines, limit_usd="5", catalog=builtin)
+    assert r.warned_at_response <= r.wrap_up_at_response <= r.cut_at_response
+    assert r.spent_usd <= D(5) < r.unguarded_usd
+    assert r.saved_usd == r.unguarded_usd - r.spent_usd
+    quiet = replay(lines, limit_usd="1000", catalog=builtin)
+    assert quiet.cut_at_response is None and quiet.saved_usd == 0
+
+
+def test_bad_limits_are_rejected(builtin):
+    from costmodel import UsageError
+    with pytest.raises(UsageError):
+        SessionGuard("0", catalog=builtin)
+    with pytest.raises(UsageError):
+        SessionGuard("1", warn_at="1.5", catalog=builtin)
