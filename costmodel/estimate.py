@@ -18,6 +18,7 @@ float64; what is shown to users is rounded once, at display.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,8 +27,9 @@ from decimal import Decimal
 import numpy as np
 
 from .catalog import Catalog, default_catalog
+from .errors import UnknownModelError
 from .pricing import price
-from .scenario import Scenario, ScenarioError, stack_id
+from .scenario import MAX_CALL_MINUTES, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
 
 _Z95 = 1.6448536269514722
@@ -68,7 +70,7 @@ class Estimate:
 # ---- call lengths ------------------------------------------------------------------------------
 
 def sample_seconds(sc: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` call lengths in whole seconds (rounded up; at least 1 s)."""
+    """`n` call lengths in whole seconds (rounded up; at least 1 s, at most 24 h)."""
     d = sc.duration_min
     if d.fixed is not None:
         minutes = np.full(n, d.fixed)
@@ -76,32 +78,47 @@ def sample_seconds(sc: Scenario, n: int, rng: np.random.Generator) -> np.ndarray
         minutes = rng.lognormal(d.lognormal.mu, d.lognormal.sigma, n)
     else:
         minutes = rng.choice(empirical_minutes(sc), size=n, replace=True)
+    # A lognormal's far tail can draw a "call" of days; no call is longer than a day.
+    minutes = np.minimum(minutes, MAX_CALL_MINUTES)
     return np.maximum(1, np.ceil(minutes * 60 - 1e-9)).astype(np.int64)
 
 
+_HEADER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()]*$")
+
+
 def empirical_minutes(sc: Scenario) -> np.ndarray:
-    """The call lengths of an ``empirical:`` CSV (one length in minutes per line)."""
+    """The call lengths of an ``empirical:`` CSV: one length in minutes per line.
+
+    An optional header line (a column name such as ``minutes``) and ``#`` comments are
+    allowed; anything else that is not one positive number is an error naming the line.
+    """
     path = sc.resolve_path(sc.duration_min.empirical)  # type: ignore[arg-type]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ScenarioError(f"cannot read {str(path)!r}: {exc.strerror}",
+        raise ScenarioError(f"cannot read {str(path)!r}: {exc.strerror}", path=sc.file,
+                            key="duration_min.empirical") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{str(path)!r} is not a text CSV", path=sc.file,
                             key="duration_min.empirical") from None
     values = []
     for i, line in enumerate(lines, 1):
-        cell = line.split(",")[0].strip()
+        cell = line.strip()
         if not cell or cell.startswith("#"):
             continue
+        if "," in cell or ";" in cell or "\t" in cell:
+            raise ScenarioError(f"expected one call length (minutes) per line, got {cell!r}",
+                                path=str(path), line=i)
         try:
             v = float(cell)
         except ValueError:
-            if not values and i == 1:
+            if not values and _HEADER.match(cell):
                 continue  # a header line
-            raise ScenarioError(f"line {i}: expected a call length in minutes, got {cell!r}",
+            raise ScenarioError(f"expected a call length in minutes, got {cell!r}",
                                 path=str(path), line=i) from None
-        if not v > 0:
-            raise ScenarioError(f"line {i}: call length must be > 0 minutes, got {cell}",
-                                path=str(path), line=i)
+        if not 0 < v <= MAX_CALL_MINUTES:
+            raise ScenarioError(f"a call length must be > 0 and at most {MAX_CALL_MINUTES} "
+                                f"minutes, got {cell}", path=str(path), line=i)
         values.append(v)
     if not values:
         raise ScenarioError("no call lengths in the file", path=str(path))
@@ -139,6 +156,8 @@ def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, cata
     items = _Items()
     turn_rows: list[dict[int, Decimal]] = []
     running: dict[int, Decimal] = {}
+    if not model.has_responses:
+        max_responses = 0  # time-billed stacks: nothing is priced per response
     for k in range(1, max_responses + 1):
         for usage in model.response_usages(k):
             for li in price(usage, catalog, on=day).line_items:
@@ -154,7 +173,7 @@ def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, cata
                 row[c] = row.get(c, Decimal(0)) + li.usd
         call_rows.append(row)
     width = max(1, len(items.index))
-    turn_items = np.zeros((max_responses + 1, width))
+    turn_items = np.zeros((len(turn_rows) + 1, width))
     for k, row in enumerate(turn_rows, start=1):
         for c, v in row.items():
             turn_items[k, c] = float(v)
@@ -187,6 +206,8 @@ def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
     distinct, inverse = np.unique(seconds, return_inverse=True)
     tables = cost_tables(model, int(responses.max()), distinct, catalog, day)
+    if not model.has_responses:
+        responses = np.zeros_like(responses)  # row 0 of the (empty) response table
     costs = tables.turn_cum[responses] + tables.call_cost[inverse]
     n = len(costs)
     counts_n = np.bincount(responses, minlength=len(tables.turn_cum))
@@ -235,7 +256,9 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
     day = on or date.today()
     seed = sc.simulation.seed if seed is None else seed
     n = calls or sc.simulation.calls
-    volume = calls_per_month or sc.volume.monthly_calls
+    volume = sc.volume.monthly_calls if calls_per_month is None else calls_per_month
+    if not volume > 0:
+        raise ScenarioError("calls per month must be > 0")
     chosen = list(sc.stacks)
     if stacks:
         ids = {stack_id(s): s for s in chosen}
@@ -248,8 +271,13 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
     rng = np.random.default_rng(seed)
     seconds = sample_seconds(sc, n, rng)
     results = []
-    for stack in chosen:
-        model = build_stack(stack, sc, catalog, day)
+    for i, stack in enumerate(chosen):
+        try:
+            model = build_stack(stack, sc, catalog, day)
+        except UnknownModelError as exc:  # say which stack of which file
+            where = "--stack" if stacks else f"{sc.file or '<scenario>'}: stacks[{i}]"
+            exc.args = (f"{where}: {exc}",)
+            raise
         if progress:
             progress(model.id)
         results.append(estimate_stack(model, seconds, sc, catalog, day, volume,
@@ -270,14 +298,17 @@ def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minut
     """Cost per call and per minute against call length, for one stack."""
     catalog = catalog or default_catalog()
     day = on or date.today()
-    if max_minutes <= 0 or step_minutes <= 0:
-        raise ScenarioError("max minutes and step must be > 0")
+    if not 0 < max_minutes <= MAX_CALL_MINUTES or step_minutes <= 0:
+        raise ScenarioError(f"max minutes must be in (0, {MAX_CALL_MINUTES}] and the step > 0")
+    if max_minutes / step_minutes > 100_000:
+        raise ScenarioError("more than 100,000 points: use a larger step")
     wanted = next((s for s in sc.stacks if stack_id(s) == stack), stack)
     model = build_stack(wanted, sc, catalog, day)
     lengths = np.arange(step_minutes, max_minutes + step_minutes / 2, step_minutes)
     seconds = np.maximum(1, np.ceil(lengths * 60 - 1e-9)).astype(np.int64)
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
     tables = cost_tables(model, int(responses.max()), seconds, catalog, day)
-    costs = tables.turn_cum[responses] + tables.call_cost
+    rows = responses if model.has_responses else np.zeros_like(responses)
+    costs = tables.turn_cum[rows] + tables.call_cost
     return [CurvePoint(float(m), int(r), float(c), float(c / m))
             for m, r, c in zip(lengths, responses, costs, strict=True)]

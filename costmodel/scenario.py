@@ -28,7 +28,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ._yamlmarks import line_of, load_with_marks
 from .errors import CatalogError, CostModelError
@@ -54,10 +54,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_CALL_MINUTES = 24 * 60  # a longer "call" is a data error, and would make tables huge
+
+
 class Volume(_Strict):
-    calls_per_month: float | None = Field(default=None, gt=0)
-    calls_per_day: float | None = Field(default=None, gt=0)
-    days_per_month: float = Field(default=30, gt=0, le=31)
+    calls_per_month: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+    calls_per_day: float | None = Field(default=None, gt=0, le=1e10, allow_inf_nan=False)
+    days_per_month: float = Field(default=30, gt=0, le=31, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one(self) -> Volume:
@@ -75,8 +78,8 @@ class Volume(_Strict):
 class Lognormal(_Strict):
     """Call length by its mean and 95th percentile (minutes), the way people quote it."""
 
-    mean: float = Field(gt=0)
-    p95: float = Field(gt=0)
+    mean: float = Field(gt=0, le=MAX_CALL_MINUTES, allow_inf_nan=False)
+    p95: float = Field(gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _shape(self) -> Lognormal:
@@ -103,7 +106,7 @@ class Lognormal(_Strict):
 class Duration(_Strict):
     """Exactly one of fixed / lognormal / empirical, in minutes."""
 
-    fixed: float | None = Field(default=None, gt=0)
+    fixed: float | None = Field(default=None, gt=0, le=MAX_CALL_MINUTES, allow_inf_nan=False)
     lognormal: Lognormal | None = None
     empirical: str | None = Field(default=None, description="CSV file: one length in minutes "
                                   "per line, relative to the scenario file")
@@ -118,10 +121,11 @@ class Duration(_Strict):
 
 
 class Turns(_Strict):
-    seconds_per_turn: float = Field(default=15, gt=0, description="one user + one agent turn")
-    user_speech_s: float = Field(default=5, ge=0)
-    agent_speech_s: float = Field(default=7, ge=0)
-    agent_text_tokens_per_s: float = Field(default=3.5, ge=0)
+    seconds_per_turn: float = Field(default=15, ge=1, le=3600, allow_inf_nan=False,
+                                    description="one user + one agent turn")
+    user_speech_s: float = Field(default=5, ge=0, allow_inf_nan=False)
+    agent_speech_s: float = Field(default=7, ge=0, allow_inf_nan=False)
+    agent_text_tokens_per_s: float = Field(default=3.5, ge=0, le=1000, allow_inf_nan=False)
     # Extensions:
     user_text_tokens_per_s: float | None = Field(
         default=None, ge=0, description="transcript tokens per second of user speech "
@@ -186,11 +190,14 @@ class ChainedStack(_Strict):
         return self
 
 
+MAX_SIMULATED_CALLS = 20_000_000  # ~0.5 GB of float64 per array; more adds no precision
+
+
 class Simulation(_Strict):
     """Extension: Monte Carlo settings."""
 
-    calls: int = Field(default=100_000, ge=1, le=50_000_000)
-    seed: int = 42
+    calls: int = Field(default=100_000, ge=1, le=MAX_SIMULATED_CALLS)
+    seed: int = Field(default=42, ge=0)
 
 
 class Scenario(_Strict):
@@ -205,8 +212,9 @@ class Scenario(_Strict):
     truncation: Truncation = Field(default_factory=Truncation)
     stacks: list[str | ChainedStack] = Field(min_length=1)
     simulation: Simulation = Field(default_factory=Simulation)
-    base_dir: str = Field(default=".", exclude=True,
-                          description="directory relative paths are read from")
+    # Where the scenario was read from: relative paths resolve there, errors name it.
+    _file: str = PrivateAttr(default="")
+    _base_dir: str = PrivateAttr(default=".")
 
     def responses_per_call(self, call_seconds: float) -> int:
         """floor(call seconds / seconds_per_turn), at least 1."""
@@ -221,14 +229,25 @@ class Scenario(_Strict):
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ScenarioError(f"cannot read system_file {str(path)!r}: {exc.strerror}",
-                                key="prompt.system_file") from None
+                                path=self.file, key="prompt.system_file") from None
+        except UnicodeDecodeError:
+            raise ScenarioError(f"system_file {str(path)!r} is not UTF-8 text",
+                                path=self.file, key="prompt.system_file") from None
+        from .errors import EncodingUnavailableError
         from .tokens import count_tokens
 
-        return count_tokens(text, self.prompt.encoding) + self.prompt.tool_tokens
+        try:
+            return count_tokens(text, self.prompt.encoding) + self.prompt.tool_tokens
+        except EncodingUnavailableError as exc:
+            raise ScenarioError(str(exc), path=self.file, key="prompt.encoding") from None
 
     def resolve_path(self, name: str) -> Path:
         p = Path(name)
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return p if p.is_absolute() else Path(self._base_dir) / p
+
+    @property
+    def file(self) -> str | None:
+        return self._file or None
 
 
 def default_scenario() -> Scenario:
@@ -253,16 +272,21 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(str(exc).split(": ", 1)[-1], path=str(path), line=exc.line) from None
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a YAML mapping (name:, volume:, ...)", path=str(path))
-    data.setdefault("base_dir", str(path.parent))
     try:
-        return Scenario.model_validate(data)
+        sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in (
-            "str", "ChainedStack")))
+        errors = exc.errors()
+        # A stack given as a mapping fails both union branches; the str branch's complaint
+        # ("should be a valid string") is never the useful one.
+        err = next((e for e in errors if any("ChainedStack" in str(p) for p in e["loc"])),
+                   errors[0])
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
+            p == "str" or "ChainedStack" in p)))
         key = ".".join(str(p) for p in loc)
         raise ScenarioError(err["msg"], path=str(path), line=line_of(node, loc),
                             key=key or None) from None
+    sc._file, sc._base_dir = str(path), str(path.parent)
+    return sc
 
 
 def stack_id(stack: str | ChainedStack) -> str:

@@ -73,6 +73,11 @@ class StackModel:
     components: tuple[Component, ...]
     scenario: Scenario
 
+    @property
+    def has_responses(self) -> bool:
+        """Whether any component is billed per response (else only per call)."""
+        return any(c.response_usage is not _none_response for c in self.components)
+
     def response_usages(self, k: int) -> list[Usage]:
         return [u for c in self.components if (u := c.response_usage(k)) is not None]
 
@@ -132,6 +137,8 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     rules = entry.facts.cache
     min_prefix = (rules.min_prefix_tokens or 0) if rules else 0
     step = (rules.increment_tokens or 1) if rules else 1
+    if rules is not None and rules.ttl_seconds is not None and t.seconds_per_turn > rules.ttl_seconds:
+        hit = 0.0  # the cache expires between responses
     can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
     limit = entry.facts.truncation_threshold_tokens
     keep = sc.truncation.retention_ratio
@@ -156,9 +163,9 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         prev_inp = states[k - 2][1] if k > 1 else 0
         # The reusable prefix is the previous response's input; after truncation, only S.
         prefix = system if truncated else prev_inp
-        cached = int(hit * prefix) // step * step if k > 1 else 0
-        if cached < min_prefix:
-            cached = 0
+        # The minimum is a property of the prefix (a shorter prompt is never cached); the
+        # hit ratio is the share of an eligible prefix actually served from cache.
+        cached = int(hit * prefix) // step * step if k > 1 and prefix >= min_prefix else 0
         c_text = min(cached, system) if can_cache["text"] else 0
         c_audio = min(cached - c_text, h) if can_cache["audio"] else 0
         tokens = {"text.input": system - c_text, "text.cached": c_text,
@@ -208,25 +215,34 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
     # A gap between requests longer than the TTL means the cache is gone by the next turn.
     expired = ttl is not None and t.seconds_per_turn > ttl
 
+    window = entry.facts.context_window_tokens
+
+    def prompt_of(j: int) -> int:
+        """Tokens request j sends: the whole text history, capped at the context window
+        (a framework drops the oldest turns; the system prompt stays)."""
+        full = system + (j - 1) * (user + out) + user
+        return full if window is None else min(full, max(system + user, window - out))
+
     def response(k: int) -> Usage:
-        prompt = system + (k - 1) * (user + out) + user
+        prompt = prompt_of(k)
         # What the previous request sent (and so could have cached) is its whole prompt; the
-        # reply it produced is new input now.
-        prefix = 0 if k == 1 or expired else system + (k - 2) * (user + out) + user
+        # reply it produced is new input now. Past the window the history slides, so the
+        # cached prefix is only the system prompt.
+        prev = prompt_of(k - 1) if k > 1 else 0
+        sliding = window is not None and prompt < system + (k - 1) * (user + out) + user
+        prefix = 0 if k == 1 or expired else (system if sliding else prev)
         tokens = {"text.output": out}
-        if explicit:
-            # A breakpoint at the end of each prompt: the prefix is read (hit ratio), the rest
-            # written, once the prompt is long enough to cache at all.
+        if explicit and hit > 0:
+            # A breakpoint at the end of each prompt writes it (when long enough to cache);
+            # the next request reads the part that was written (hit ratio) and writes the rest.
             if prompt >= min_prefix:
-                read = int(hit * prefix)
+                read = int(hit * prefix) if prev >= min_prefix else 0
                 tokens["text.cached"] = read
                 tokens[write_key] = prompt - read
             else:
                 tokens["text.input"] = prompt
         elif automatic:
-            read = int(hit * prefix) // step * step
-            if read < min_prefix:
-                read = 0
+            read = int(hit * prefix) // step * step if prefix >= min_prefix else 0
             tokens["text.cached"] = read
             tokens["text.input"] = prompt - read
         else:
@@ -270,6 +286,20 @@ def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:
                           "{stt:, llm:, tts:} for a chained pipeline")
 
 
+def _of_kind(entry: ModelEntry, kind: str, role: str) -> ModelEntry:
+    if entry.kind != kind:
+        raise SimulationError(f"{entry.id} is a {entry.kind} entry; the {role} of a stack must "
+                              f"be a {kind} entry")
+    return entry
+
+
+def _priced(entry: ModelEntry, day: date) -> PricePeriod:
+    period = _period(entry, day)
+    if period is None:
+        raise SimulationError(f"{entry.id} has no prices")
+    return period
+
+
 def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
                 day: date) -> StackModel:
     """The components of a stack, resolved against the catalog."""
@@ -279,11 +309,11 @@ def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
     elif stack.realtime is not None:
         comps.append(_single(catalog.get(stack.realtime), sc, day))
         if stack.transcription:
-            e = catalog.get(stack.transcription)
-            comps.append(_stt(e, sc, _period(e, day), "transcription"))  # type: ignore[arg-type]
+            e = _of_kind(catalog.get(stack.transcription), "stt", "transcription")
+            comps.append(_stt(e, sc, _priced(e, day), "transcription"))
     else:
         for role, model in (("stt", stack.stt), ("llm", stack.llm), ("tts", stack.tts)):
-            e = catalog.get(model)  # type: ignore[arg-type]
+            e = _of_kind(catalog.get(model), role, role)  # type: ignore[arg-type]
             period = _period(e, day)
             if period is None:
                 raise SimulationError(f"{e.id} has no prices")
@@ -296,5 +326,6 @@ def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
             else:
                 comps.append(_tts(e, sc, period))
     if not isinstance(stack, str) and stack.telephony:
-        comps.append(_time_component("telephony", catalog.get(stack.telephony)))
+        e = _of_kind(catalog.get(stack.telephony), "telephony", "telephony")
+        comps.append(_time_component("telephony", e))
     return StackModel(stack_id(stack), tuple(comps), sc)

@@ -119,3 +119,84 @@ def test_unknown_stack_model_is_an_unknown_model_error(builtin):
     from costmodel import UnknownModelError
     with pytest.raises(UnknownModelError):
         estimate(scenario(stacks=["openai/gpt-realtime-9"]), builtin, on=DAY)
+
+
+# ---- regressions from the review of issue #3 -------------------------------------------------
+
+def test_call_lengths_are_capped_at_a_day(tmp_path, builtin):
+    write(tmp_path, "long.csv", "10000000\n")
+    write(tmp_path, "s.yaml", "name: x\nvolume: {calls_per_month: 1}\n"
+          "duration_min: {empirical: long.csv}\nstacks: [xai/grok-voice-agent]\n")
+    with pytest.raises(ScenarioError, match="at most 1440 minutes"):
+        estimate(load_scenario(tmp_path / "s.yaml"), builtin, on=DAY)
+    with pytest.raises(Exception, match="less than or equal to 1440"):
+        scenario(duration_min={"fixed": 100000})
+    # a lognormal's far tail is clipped, not simulated for days
+    sc = scenario(duration_min={"lognormal": {"mean": 60, "p95": 232}})
+    assert sample_seconds(sc, 1_000_000, np.random.default_rng(0)).max() <= 1440 * 60
+
+
+@pytest.mark.parametrize("content, message", [
+    ("id,minutes\n1,5\n2,6\n", "one call length"),
+    ("1;2\n", "one call length"),
+    ("5\nabc\n", "expected a call length"),
+    ("-3\n", "must be > 0"),
+])
+def test_empirical_csv_is_read_strictly(tmp_path, builtin, content, message):
+    write(tmp_path, "c.csv", content)
+    write(tmp_path, "s.yaml", "name: x\nvolume: {calls_per_month: 1}\n"
+          "duration_min: {empirical: c.csv}\nstacks: [xai/grok-voice-agent]\n")
+    with pytest.raises(ScenarioError, match=message) as info:
+        estimate(load_scenario(tmp_path / "s.yaml"), builtin, on=DAY)
+    assert info.value.path.endswith("c.csv") and info.value.line is not None
+
+
+def test_binary_system_file_and_bad_encoding_are_scenario_errors(tmp_path, builtin):
+    (tmp_path / "p.bin").write_bytes(b"\xff\xfe\x00")
+    write(tmp_path, "s.yaml", "name: x\nvolume: {calls_per_month: 1}\n"
+          "duration_min: {fixed: 1}\nprompt: {system_file: p.bin}\nstacks: [openai/gpt-realtime-1.5]\n")
+    with pytest.raises(ScenarioError, match="not UTF-8") as info:
+        estimate(load_scenario(tmp_path / "s.yaml"), builtin, on=DAY)
+    assert info.value.key == "prompt.system_file" and info.value.path.endswith("s.yaml")
+    write(tmp_path, "p.txt", "You are helpful.")
+    write(tmp_path, "t.yaml", "name: x\nvolume: {calls_per_month: 1}\n"
+          "duration_min: {fixed: 1}\nprompt: {system_file: p.txt, encoding: nope}\n"
+          "stacks: [openai/gpt-realtime-1.5]\n")
+    with pytest.raises(ScenarioError) as info:
+        estimate(load_scenario(tmp_path / "t.yaml"), builtin, on=DAY)
+    assert info.value.key == "prompt.encoding"
+
+
+def test_a_broken_chained_stack_says_what_it_needs(tmp_path):
+    write(tmp_path, "s.yaml", "name: x\nvolume: {calls_per_month: 1}\nduration_min: {fixed: 1}\n"
+          "stacks:\n  - {stt: deepgram/nova-3, llm: openai/gpt-5.4-mini}\n")
+    with pytest.raises(ScenarioError, match="needs stt, llm and tts") as info:
+        load_scenario(tmp_path / "s.yaml")
+    assert info.value.line == 5
+
+
+def test_negative_seed_and_infinite_volume_are_rejected():
+    with pytest.raises(Exception, match="greater than or equal to 0"):
+        scenario(simulation={"seed": -1})
+    with pytest.raises(Exception, match="finite"):
+        scenario(volume={"calls_per_month": float("inf")})
+
+
+def test_stack_roles_must_match_entry_kinds(builtin):
+    from costmodel.simulate import SimulationError
+    bad = scenario(stacks=[{"stt": "deepgram/nova-3", "llm": "openai/gpt-5.4-mini",
+                            "tts": "deepgram/nova-3"}])
+    with pytest.raises(SimulationError, match="tts of a stack must be a tts entry"):
+        estimate(bad, builtin, on=DAY)
+
+
+def test_flat_rate_stacks_skip_the_response_table(builtin):
+    import time
+    sc = scenario(duration_min={"fixed": 1440}, turns={"seconds_per_turn": 1,
+                                                       "user_speech_s": 0.3,
+                                                       "agent_speech_s": 0.5},
+                  stacks=["xai/grok-voice-agent"])
+    t = time.perf_counter()
+    est = estimate(sc, builtin, on=DAY, calls=10)
+    assert time.perf_counter() - t < 2  # a day-long call at 1 s turns: 86,400 responses
+    assert est.results[0].per_call_usd["mean"] == pytest.approx(1440 * 0.05)

@@ -146,3 +146,26 @@ def test_a_stack_the_catalog_cannot_simulate_says_what_is_missing(builtin, tmp_p
         build_stack("x/speech", scenario(), cat, DAY)
     with pytest.raises(SimulationError, match="chained pipeline"):
         build_stack("openai/gpt-5.4-mini", scenario(), builtin, DAY)
+
+
+def test_explicit_cache_is_off_at_hit_ratio_zero_and_never_reads_unwritten_prefixes(builtin):
+    chained = [{"stt": "deepgram/nova-3", "llm": "anthropic/claude-haiku-4.5",
+                "tts": "cartesia/sonic-3"}]
+    sc0 = scenario(stacks=chained, cache={"hit_ratio": 0.0}, prompt={"system_tokens": 5000})
+    off = build_stack(sc0.stacks[0], sc0, builtin, DAY)
+    assert all("text.cache_write_5m" not in u.tokens for u in off.usages(60))
+    # Haiku 4.5 caches prompts of 4,096+ tokens: turns 1-2 (4,018 / 4,061) are plain input,
+    # turn 3 (4,104) is the first written, and only turn 4 can read it.
+    sc = scenario(stacks=chained, cache={"hit_ratio": 1.0}, prompt={"system_tokens": 4000})
+    llm = [u for u in build_stack(sc.stacks[0], sc, builtin, DAY).usages(60)
+           if u.model == "anthropic/claude-haiku-4.5"]
+    assert [u.tokens.get("text.input") for u in llm[:2]] == [4018, 4061]
+    assert llm[2].tokens == {"text.output": 25, "text.cache_write_5m": 4104}
+    assert llm[3].tokens["text.cached"] == 4104
+
+
+def test_minimum_prefix_applies_to_the_prefix_not_to_the_hit(builtin):
+    # S = 3000, hit 0.30: the 3,050-token prefix is eligible; 0.3 x 3050 = 915 -> 896 (x128)
+    model = build_stack("openai/gpt-realtime-1.5", scenario(cache={"hit_ratio": 0.3}),
+                        builtin, DAY)
+    assert model.response_usages(2)[0].tokens["text.cached"] == 896

@@ -13,21 +13,27 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..estimate import Estimate, StackEstimate, curve, estimate
-from ..scenario import Scenario, default_scenario, load_scenario
+from ..scenario import (
+    MAX_CALL_MINUTES,
+    MAX_SIMULATED_CALLS,
+    Scenario,
+    default_scenario,
+    load_scenario,
+)
 from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json
 
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file (see examples/).",
                                              show_default=False)]
 StackOpt = Annotated[list[str] | None, typer.Option(
-    "--stack", help="Only this stack (its id, or a chained stack's ids joined by '+'); "
-    "repeatable. Any catalog id works, not only the scenario's.", show_default=False)]
+    "--stack", help="Only this stack: a stack of the scenario (its id, or a chained stack's "
+    "ids joined by '+'), or any single catalog id; repeatable.", show_default=False)]
 CallsOpt = Annotated[float | None, typer.Option(
-    "--calls-per-month", min=0, help="Override the scenario's volume.", show_default=False)]
-SeedOpt = Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).",
-                                             show_default=False)]
+    "--calls-per-month", min=1, help="Override the scenario's volume.", show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option(min=0, help="Random seed (default: the "
+                                             "scenario's).", show_default=False)]
 SamplesOpt = Annotated[int | None, typer.Option(
-    "--calls", min=1, help="Calls to simulate (default: the scenario's, 100,000).",
-    show_default=False)]
+    "--calls", min=1, max=MAX_SIMULATED_CALLS,
+    help="Calls to simulate (default: the scenario's, 100,000).", show_default=False)]
 DateOpt = Annotated[datetime | None, typer.Option(
     "--date", formats=["%Y-%m-%d"], help="Price at the rates in force on this date.",
     show_default=False)]
@@ -202,7 +208,8 @@ def curve_cmd(
     scenario: Annotated[Path | None, typer.Option(
         "--scenario", help="Scenario for turn timing, prompt and cache (default: built-in "
         "defaults).", show_default=False)] = None,
-    max_minutes: Annotated[float, typer.Option(min=0.1, help="Longest call.")] = 60,
+    max_minutes: Annotated[float, typer.Option(min=0.1, max=MAX_CALL_MINUTES,
+                                               help="Longest call.")] = 60,
     step: Annotated[float, typer.Option(min=0.1, help="Minutes between points.")] = 1,
     on: DateOpt = None,
     pricing: PricingOpt = None,
