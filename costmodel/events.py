@@ -4,11 +4,12 @@ Malformed lines are reported with their line numbers and skipped; the rest is st
 Usage the catalog cannot price (unknown rate) is reported as *unpriced* and makes the total
 unknown (``total_usd is None``): never zero.
 
+>>> from decimal import Decimal
 >>> report = price_events(['{"type": "session.created", "session": {"model": "gpt-realtime-1.5"}}',
 ...   '{"type": "response.done", "response": {"usage": {"input_tokens": 10, "output_tokens": 0,'
 ...   ' "input_token_details": {"audio_tokens": 10}, "output_token_details": {}}}}'])
->>> str(report.total_usd)               # 10 audio tokens x $32 / 1M
-'0.000320'
+>>> report.total_usd == Decimal("0.00032")     # 10 audio tokens x $32 / 1M
+True
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ by at most the error of one response's projection.
 ...         "input_token_details": {"audio_tokens": audio_in},
 ...         "output_token_details": {"audio_tokens": audio_out}}}}
 >>> d = guard.observe(done(1000, 200))   # 1000 x $32/1M + 200 x $64/1M = $0.0448
->>> d.action, str(d.spent_usd), str(d.projected_next_usd)
-('wrap_up', '0.044800', '0.054400')
+>>> d.action, float(d.spent_usd), float(d.projected_next_usd)
+('wrap_up', 0.0448, 0.0544)
 >>> guard.observe(done(1500, 200)).action  # $0.1056 spent; the next ~$0.07 would pass $0.12
 'cut'
 """
@@ -34,14 +34,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .catalog import Catalog, default_catalog
 from .errors import CostModelError, UsageError
 from .events import READERS, detect_format
 from .ledger import Ledger, LedgerError, SpendRecord
 from .pricing import Cost, price, rates_for
-from .usage import Usage
+from .usage import MODALITIES, TOKEN_KEYS, Usage
 
 log = logging.getLogger("costmodel.guard")
 
@@ -62,9 +62,9 @@ _DEFAULT_TEXT_OUT = 60
 _LOOKAHEAD_SECONDS = Decimal(15)      # time-billed models: what one more turn costs
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the guard thinks after an event."""
+class Decision(NamedTuple):
+    """What the guard thinks after an event (immutable; a NamedTuple because one is made
+    for every metered response)."""
 
     action: Action
     spent_usd: Decimal
@@ -79,6 +79,27 @@ class Decision:
         return self.limit_usd - self.spent_usd
 
 
+@dataclass(frozen=True, slots=True)
+class _ModelInfo:
+    name: str       # as the session named it
+    model_id: str   # the catalog id
+    tps_in: Decimal
+    tps_out: Decimal
+    rebills: bool
+    limit: int | None
+    cacheable: frozenset[str]
+    time_billed: bool
+
+
+# "text.cache_write_5m" -> ("text", "input"): how each bucket counts for the next response.
+_KEY_CLASS = {key: (key.partition(".")[0],
+                    "output" if key.endswith(".output")
+                    else "cached" if key.endswith(".cached") else "input")
+              for key in TOKEN_KEYS}
+_PREFIX_ORDER = ("text", "audio", "image")
+_KEYS = {(m, state): f"{m}.{state}" for m in MODALITIES for state in ("input", "cached", "output")}
+
+
 @dataclass
 class _Context:
     """What the last response looked like, to project the next one."""
@@ -89,15 +110,8 @@ class _Context:
     max_output: dict[str, int] = field(default_factory=dict)
     user_tokens: int | None = None        # the coming user turn's audio tokens, when measured
     max_user_tokens: int = 0
-
-
-def _by_modality(tokens: Mapping[str, int], states: tuple[str, ...]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in tokens.items():
-        modality, _, state = key.partition(".")
-        if state in states:
-            out[modality] = out.get(modality, 0) + n
-    return out
+    last_input_total: int = 0
+    cache_share: float = 0.0
 
 
 class SessionGuard:
@@ -148,7 +162,9 @@ class SessionGuard:
         self._time_spent = Decimal(0)
         self._ledger_failed = False
         self._last = Decision("ok", Decimal(0), Decimal(0), self.limit_usd, 0)
-        self._resolved: tuple[str | None, str | None] = (None, None)
+        self._info: _ModelInfo | None = None
+        self._warn_reason = f"{self.warn_at:.0%} of the ${self.limit_usd} limit spent"
+        self._warn_usd = self.warn_at * self.limit_usd
 
     # -- the model ------------------------------------------------------------------------
     @property
@@ -156,20 +172,16 @@ class SessionGuard:
         return self._reader.model if self._reader is not None else self._model_arg
 
     def _model_id(self) -> str | None:
-        model = self.model
-        if model is None:
-            return None
-        if self._resolved[0] != model:
-            self._resolved = (model, self.catalog.resolve(model))
-        return self._resolved[1]
+        info = self._model_info()
+        return info.model_id if info is not None else None
 
     def _entry(self):
-        model_id = self._model_id()
-        return self.catalog.entries[model_id] if model_id else None
+        info = self._model_info()
+        return self.catalog.entries[info.model_id] if info is not None else None
 
     def _time_billed(self) -> bool:
-        entry = self._entry()
-        return entry is not None and entry.facts.bills_tokens is False
+        info = self._model_info()
+        return info is not None and info.time_billed
 
     # -- observe ----------------------------------------------------------------------------
     def observe(self, event: Mapping[str, Any] | Usage) -> Decision:
@@ -221,7 +233,8 @@ class SessionGuard:
         self.spent_usd += cost.total_usd
         self.estimated = self.estimated or usage.estimated
         # Only the session model's own responses shape the next one (not transcription).
-        if usage.tokens and (self.model is None or cost.model == self._model_id()):
+        info = self._model_info()
+        if usage.tokens and (info is None or cost.rates.model == info.model_id):
             self.responses += 1
             self._learn(usage)
         self._audio_bytes = 0
@@ -241,13 +254,29 @@ class SessionGuard:
                       self.on_ledger_error, exc)
 
     def _learn(self, usage: Usage) -> None:
+        # One pass over the buckets (this runs for every response the guard meters).
+        inp: dict[str, int] = {}
+        cached: dict[str, int] = {}
+        out: dict[str, int] = {}
+        for key, n in usage.tokens.items():
+            modality, kind = _KEY_CLASS[key]
+            if kind == "output":
+                out[modality] = out.get(modality, 0) + n
+            else:
+                inp[modality] = inp.get(modality, 0) + n
+                if kind == "cached":
+                    cached[modality] = n
         ctx = self._ctx
-        ctx.last_input = _by_modality(usage.tokens, ("input", "cached", "cache_write_5m",
-                                                     "cache_write_30m", "cache_write_1h"))
-        ctx.last_cached = _by_modality(usage.tokens, ("cached",))
-        ctx.last_output = _by_modality(usage.tokens, ("output",))
-        for m, n in ctx.last_output.items():
-            ctx.max_output[m] = max(ctx.max_output.get(m, 0), n)
+        total_in = sum(inp.values())
+        # Share of the previous input that this response read from cache: the next response
+        # will likely read the same share of this one's input.
+        ctx.cache_share = (min(1.0, sum(cached.values()) / ctx.last_input_total)
+                           if ctx.last_input_total else 0.0)
+        ctx.last_input_total = total_in
+        ctx.last_input, ctx.last_cached, ctx.last_output = inp, cached, out
+        for m, n in out.items():
+            if n > ctx.max_output.get(m, 0):
+                ctx.max_output[m] = n
         if ctx.user_tokens is not None:
             ctx.max_user_tokens = max(ctx.max_user_tokens, ctx.user_tokens)
         ctx.user_tokens = None
@@ -275,53 +304,84 @@ class SessionGuard:
         return Decimal(self._audio_bytes) / 48000
 
     # -- projection -------------------------------------------------------------------------
+    def _model_info(self) -> _ModelInfo | None:
+        """Per-model constants, computed once per model (None until the model is known)."""
+        model = self._reader.model if self._reader is not None else self._model_arg
+        info = self._info
+        if info is not None and info.name == model:
+            return info
+        if model is None:
+            return None
+        model_id = self.catalog.resolve(model)
+        facts = self.catalog.entries[model_id].facts
+        per_token = rates_for(model_id, None, self.catalog).per_token
+        info = self._info = _ModelInfo(
+            name=model, model_id=model_id,
+            tps_in=facts.audio_tokens_per_second_in or Decimal(10),
+            tps_out=facts.audio_tokens_per_second_out or Decimal(20),
+            rebills=facts.rebills_context is not False,
+            limit=facts.truncation_threshold_tokens,
+            cacheable=frozenset(m for m in ("text", "audio", "image")
+                                if f"{m}.cached" in per_token),
+            time_billed=facts.bills_tokens is False)
+        return info
+
     def _projected_usage(self, output_seconds: Decimal | None = None) -> Usage:
         """The next response as a `Usage`: last input + last output + new user audio."""
-        entry = self._entry()
-        facts = entry.facts  # type: ignore[union-attr]
+        info = self._model_info()
+        assert info is not None
         ctx = self._ctx
-        tps_in = facts.audio_tokens_per_second_in or Decimal(10)
-        tps_out = facts.audio_tokens_per_second_out or Decimal(20)
         user = ctx.user_tokens
         if user is None:
-            user = max(ctx.max_user_tokens, int(_DEFAULT_USER_SECONDS * tps_in))
+            user = max(ctx.max_user_tokens, int(_DEFAULT_USER_SECONDS * info.tps_in))
         if output_seconds is not None:
-            out = {"audio": int(output_seconds * tps_out), "text": ctx.max_output.get("text", 0)}
+            out = {"audio": int(output_seconds * info.tps_out),
+                   "text": ctx.max_output.get("text", 0)}
         elif ctx.max_output:
-            out = dict(ctx.max_output)
+            out = ctx.max_output
         else:
-            out = {"audio": int(_DEFAULT_AGENT_SECONDS * tps_out), "text": _DEFAULT_TEXT_OUT}
-        inp = dict(ctx.last_input)
-        if facts.rebills_context is not False:
+            out = {"audio": int(_DEFAULT_AGENT_SECONDS * info.tps_out), "text": _DEFAULT_TEXT_OUT}
+        if info.rebills:
+            inp = ctx.last_input.copy()
             for m, n in ctx.last_output.items():  # the last reply is input now
                 inp[m] = inp.get(m, 0) + n
+            inp["audio"] = inp.get("audio", 0) + user
         else:
-            inp = {}
-        inp["audio"] = inp.get("audio", 0) + user
-        limit = facts.truncation_threshold_tokens
-        total = sum(inp.values())
-        if limit is not None and total > limit:  # the server truncates the oldest audio
-            inp["audio"] = max(0, inp["audio"] - (total - limit))
+            inp = {"audio": user}
+        limit = info.limit
+        if limit is not None:
+            over = sum(inp.values()) - limit
+            if over > 0:  # the server truncates the oldest audio
+                inp["audio"] = max(0, inp["audio"] - over)
         tokens: dict[str, int] = {}
-        rates = rates_for(entry.id, None, self.catalog).per_token  # type: ignore[union-attr]
-        for m, n in inp.items():
-            cached = min(ctx.last_cached.get(m, 0), n) if f"{m}.cached" in rates else 0
+        cacheable, keys = info.cacheable, _KEYS
+        # The cached prefix: the share seen last time, of the context as it was (text first:
+        # the instructions lead the context).
+        to_cache = int(ctx.cache_share * ctx.last_input_total) if cacheable else 0
+        for m in _PREFIX_ORDER:
+            n = inp.get(m)
+            if not n:
+                continue
+            cached = min(to_cache, n) if m in cacheable else 0
+            to_cache -= cached
             if n - cached:
-                tokens[f"{m}.input"] = n - cached
+                tokens[keys[m, "input"]] = n - cached
             if cached:
-                tokens[f"{m}.cached"] = cached
+                tokens[keys[m, "cached"]] = cached
         for m, n in out.items():
             if n:
-                tokens[f"{m}.output"] = n
-        return Usage(entry.id, tokens, label="projected")  # type: ignore[union-attr]
+                tokens[keys[m, "output"]] = n
+        # Buckets built from known keys and non-negative counts: skip re-validation.
+        return Usage._unchecked(info.model_id, tokens, "projected")
 
     def projected_next_usd(self) -> Decimal:
         """What the next response is expected to cost (0 before the model is known)."""
-        if self.model is None:
+        info = self._model_info()
+        if info is None:
             return Decimal(0)
-        if self._time_billed():
+        if info.time_billed:
             elapsed = Decimal(str(self.clock() - self._started))
-            model_id = self._model_id()
+            model_id = info.model_id
             now = price(Usage(model_id, connection_seconds=elapsed), self.catalog).total_usd
             later = price(Usage(model_id, connection_seconds=elapsed + _LOOKAHEAD_SECONDS),
                           self.catalog).total_usd
@@ -336,18 +396,19 @@ class SessionGuard:
     # -- decisions --------------------------------------------------------------------------
     def _decide(self, project: bool) -> Decision:
         projected = self.projected_next_usd() if project else self._last.projected_next_usd
-        spent = self.spent_usd + self._time_spent
+        spent = self.spent_usd + self._time_spent if self._time_spent else self.spent_usd
         limit = self.limit_usd
+        after_next = spent + projected
         if self._ledger_failed and self.on_ledger_error == "fail_closed":
             action, reason = "cut", "the spend ledger failed and the policy is fail-closed"
-        elif spent + projected > limit:
+        elif after_next > limit:
             action = "cut"
             reason = (f"spent ${spent:.6f}; the next response (~${projected:.6f}) would pass "
                       f"the ${limit} limit")
-        elif spent + 2 * projected > limit:
+        elif after_next + projected > limit:
             action, reason = "wrap_up", "room for about one more response: time to close"
-        elif spent >= self.warn_at * limit:
-            action, reason = "warn", f"{spent / limit:.0%} of the ${limit} limit spent"
+        elif spent >= self._warn_usd:
+            action, reason = "warn", self._warn_reason
         else:
             action, reason = "ok", ""
         # Decisions only escalate: once cut, a session stays cut.

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -91,6 +92,10 @@ class Rates:
     model: str
     period: PricePeriod
     per_token: dict[str, Decimal]
+    # The same rates as integer pico-dollars (1e-12 USD) per token, when every rate is an
+    # exact multiple of that (true of published prices): integer sums are exact and ~4x
+    # faster than Decimal ones. None when some rate is finer.
+    per_token_pico: dict[str, int] | None
     connection: _TimePlan | None
     audio: _TimePlan | None
     per_character: Decimal | None
@@ -126,10 +131,12 @@ def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
                 f"{entry.id} has no price in force on {day.isoformat()} "
                 f"(its price history starts {first.isoformat()})")
     own = entry.selfhost is None  # a self-host entry is priced only by its GPU share
+    per_token = period.token_rates_per_token() if own else {}
     return Rates(
         model=entry.id,
         period=period,
-        per_token=period.token_rates_per_token() if own else {},
+        per_token=per_token,
+        per_token_pico=_as_pico(per_token),
         connection=_time_plan(period.connection) if own else None,
         audio=_time_plan(period.audio) if own else None,
         per_character=(period.characters.usd_per_mchar / 1_000_000
@@ -148,6 +155,19 @@ def _today() -> date:
     if now - _today_cache[0] > 1.0:
         _today_cache[0], _today_cache[1] = now, date.today()
     return _today_cache[1]
+
+
+_PICO = Decimal("1e12")
+
+
+def _as_pico(per_token: dict[str, Decimal]) -> dict[str, int] | None:
+    out = {}
+    for key, rate in per_token.items():
+        pico = rate * _PICO
+        if pico != pico.to_integral_value():
+            return None
+        out[key] = int(pico)
+    return out
 
 
 def rates_for(model: str, day: date | None = None, catalog: Catalog | None = None) -> Rates:
@@ -217,6 +237,20 @@ def _unknown(usage: Usage, rates: Rates) -> None:
         raise UnknownRateError(rates.model, "characters", rates.known())
 
 
+def _token_total(tokens: Mapping[str, int], rates: Rates) -> Decimal:
+    pico = rates.per_token_pico
+    if pico is not None:
+        total = 0
+        for key, n in tokens.items():
+            total += n * pico[key]
+        return Decimal(total).scaleb(-12)
+    per_token = rates.per_token
+    total = _ZERO
+    for key, n in tokens.items():
+        total += n * per_token[key]
+    return total
+
+
 def price(usage: Usage, catalog: Catalog | None = None, *, on: date | None = None) -> Cost:
     """Price one `Usage` exactly, at the rates in force on ``usage.at`` (or `on`, or today).
 
@@ -228,15 +262,13 @@ def price(usage: Usage, catalog: Catalog | None = None, *, on: date | None = Non
     rates = catalog._compiled.get((usage.model, usage.at or on or _today()))
     if rates is None:
         rates = rates_for(usage.model, usage.at or on, catalog)
-    per_token = rates.per_token
-    total = _ZERO
     try:
-        for key, n in (usage.tokens.items() if rates.bills_tokens else ()):
-            if n:
-                total += n * per_token[key]
+        total = _token_total(usage.tokens, rates) if rates.bills_tokens and usage.tokens \
+            else _ZERO
     except KeyError:
-        _unknown(usage, rates)
-        raise
+        _unknown(usage, rates)  # raises for a count the model has no rate for
+        # only zero counts of unpriced kinds: price the rest
+        total = _token_total({k: n for k, n in usage.tokens.items() if n}, rates)
     if usage.connection_seconds or usage.audio_seconds or usage.characters:
         _unknown(usage, rates)
         for item in _line_items(usage, rates):

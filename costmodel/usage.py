@@ -103,6 +103,17 @@ class Usage:
                 raise UsageError(f"{key} must be a whole number of tokens >= 0, got {n!r}")
         raise UsageError("token counts must be whole numbers >= 0")  # pragma: no cover
 
+    @classmethod
+    def _unchecked(cls, model: str, tokens: dict[str, int], label: str = "",
+                   estimated: bool = False) -> Usage:
+        """A token-only Usage from buckets the caller has already validated (known keys,
+        ints >= 0). Skips `__post_init__`: for the per-response hot paths only."""
+        u = object.__new__(cls)
+        u.model, u.tokens, u.label, u.estimated = model, tokens, label, estimated
+        u.connection_seconds = u.audio_seconds = _ZERO
+        u.characters, u.at = 0, None
+        return u
+
     @property
     def input_tokens(self) -> int:
         """All input tokens, cached or not (the context size this usage was billed for)."""

@@ -150,7 +150,10 @@ def usage_from_response_done(event: Mapping[str, Any], model: str, *, at: date |
     usage = mapping(response, "usage", "response.done.response")
     if usage is None:
         return None
-    return Usage(model, tokens_from_realtime_usage(usage, "response.usage"), at=at, label=label)
+    tokens = tokens_from_realtime_usage(usage, "response.usage")  # validated buckets
+    if at is None:
+        return Usage._unchecked(model, tokens, label)
+    return Usage(model, tokens, at=at, label=label)
 
 
 def usage_from_transcription(event: Mapping[str, Any], model: str, *, at: date | None = None,

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from ..tokens import DEFAULT_ENCODING, count_tokens
-from . import prices
+from . import guard, prices
 from ._common import JsonOpt, err, handle_errors, out, print_json
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
+from .replay import replay_cmd
 
 app = typer.Typer(
     help="What voice AI agents cost: price catalog, session pricing, estimates, budget guard.",
@@ -24,6 +25,8 @@ app.command("price-events")(price_events_cmd)
 app.command("estimate")(estimate_cmd)
 app.command("compare")(compare_cmd)
 app.command("curve")(curve_cmd)
+app.add_typer(guard.app, name="guard")
+guard.app.command("replay")(replay_cmd)
 
 
 @app.command("tokens")

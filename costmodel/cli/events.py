@@ -59,7 +59,7 @@ def _as_json(report: SessionReport) -> dict:
         "format": report.format,
         "currency": "USD",
         "total_usd": num(total),
-        "total_usd_exact": None if total is None else str(total),
+        "total_usd_exact": None if total is None else format(total.normalize(), "f"),
         "priced_usd": num(report.priced_usd),
         "responses": responses,
         "transcriptions": transcriptions,

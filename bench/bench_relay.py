@@ -1,0 +1,211 @@
+"""Relay overhead: per-frame latency client -> upstream, direct vs through `costmodel.relay`.
+
+N concurrent sessions each stream 20 ms audio frames (960 bytes of pcm16 24 kHz, base64, in
+``input_audio_buffer.append``) for S seconds while the fake upstream streams
+``response.output_audio.delta`` frames back at the same cadence. Each frame carries its send
+time (``time.monotonic_ns``, system-wide on Linux) in its ``event_id``; the upstream reads it on
+arrival. Both runs happen in the same invocation: first client <-> upstream directly, then
+client <-> relay <-> upstream.
+
+Three processes, so the relay does not share an event loop (or a GIL) with the load:
+the load generator (this process), the fake upstream and the relay.
+
+    python bench/bench_relay.py [--sessions 50] [--seconds 10] [--compression deflate|none]
+                                [--relay-compression] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAME_MS = 20
+PCM = base64.b64encode(os.urandom(960)).decode()           # 20 ms of pcm16 at 24 kHz
+WARMUP_FRAMES = 25                                           # per session, not measured
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+# -- the fake upstream (its own process) ---------------------------------------------------
+async def upstream_main() -> None:
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    lat: dict[str, list[float]] = {}
+    delta = json.dumps({"type": "response.output_audio.delta", "event_id": "event_d",
+                        "response_id": "resp_1", "item_id": "item_1", "output_index": 0,
+                        "content_index": 0, "delta": PCM})
+
+    async def stream_out(ws) -> None:
+        nxt = time.monotonic()
+        while True:
+            nxt += FRAME_MS / 1000
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+            await ws.send(delta)
+
+    async def handler(ws) -> None:
+        path = ws.request.path.split("?")[0]
+        if path == "/stats":  # the load generator asks for a run's figures
+            label = ws.request.path.split("label=")[1]
+            await ws.send(json.dumps(lat.pop(label, [])))
+            return
+        label = path.strip("/")
+        out = lat.setdefault(label, [])
+        sender = asyncio.create_task(stream_out(ws))
+        seen = 0
+        try:
+            async for msg in ws:
+                now = time.monotonic_ns()
+                i = msg.find('"event_id":"t') + 13
+                sent = int(msg[i:msg.index('"', i)])
+                seen += 1
+                if seen > WARMUP_FRAMES:
+                    out.append((now - sent) / 1e6)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        print(next(iter(server.sockets)).getsockname()[1], flush=True)
+        await asyncio.get_running_loop().create_future()
+
+
+# -- the relay (its own process) -------------------------------------------------------------
+async def relay_main(upstream: str, compression: bool) -> None:
+    sys.path.insert(0, str(ROOT))
+    from costmodel.relay import Relay
+
+    relay = Relay(upstream, "1000", model="openai/gpt-realtime-1.5", proxy=None,
+                  compression=compression)
+    _, port = await relay.start("127.0.0.1:0")
+    print(port, flush=True)
+    await asyncio.get_running_loop().create_future()
+
+
+# -- the load generator ------------------------------------------------------------------------
+async def session(url: str, seconds: float, compression: str | None) -> int:
+    from websockets.asyncio.client import connect
+
+    frames = int(seconds * 1000 / FRAME_MS)
+    received = 0
+    async with connect(url, compression=compression, max_size=None, proxy=None) as ws:
+        async def drain() -> None:
+            nonlocal received
+            async for _ in ws:
+                received += 1
+        reader = asyncio.create_task(drain())
+        nxt = time.monotonic()
+        for _ in range(frames):
+            await ws.send('{"type":"input_audio_buffer.append","event_id":"t'
+                          f'{time.monotonic_ns()}","audio":"{PCM}"}}')
+            nxt += FRAME_MS / 1000
+            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
+        reader.cancel()
+    return received
+
+
+async def run_load(base: str, label: str, upstream_port: int, sessions: int, seconds: float,
+                   compression: str | None) -> tuple[list[float], int]:
+    """One run: `sessions` concurrent sessions; returns (latencies in ms, deltas received)."""
+    from websockets.asyncio.client import connect
+
+    url = f"{base}/{label}?model=gpt-realtime-1.5"
+    received = await asyncio.gather(*(session(url, seconds, compression)
+                                      for _ in range(sessions)))
+    async with connect(f"ws://127.0.0.1:{upstream_port}/stats?label={label}",
+                       proxy=None) as ws:
+        return json.loads(await ws.recv()), sum(received)
+
+
+def summary(label: str, lat: list[float], received: int) -> dict:
+    return {"label": label, "frames": len(lat), "p50_ms": _pct(lat, 0.50),
+            "p90_ms": _pct(lat, 0.90), "p99_ms": _pct(lat, 0.99), "max_ms": max(lat),
+            "mean_ms": statistics.fmean(lat), "deltas_received": received}
+
+
+def _spawn(*args: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
+                            text=True)
+    return proc, int(proc.stdout.readline())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--compression", choices=["deflate", "none"], default="deflate",
+                    help="permessage-deflate offered by the clients (the websockets default)")
+    ap.add_argument("--relay-compression", action="store_true",
+                    help="let the relay negotiate deflate too (Relay(compression=True))")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="alternating runs per path (ABBA order); --seconds is split among them")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("role", nargs="?", default="bench", help=argparse.SUPPRESS)
+    ap.add_argument("upstream", nargs="?", help=argparse.SUPPRESS)
+    ap.add_argument("relay_deflate", nargs="?", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.role == "_upstream":
+        return asyncio.run(upstream_main())
+    if args.role == "_relay":
+        return asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate"))
+
+    compression = None if args.compression == "none" else "deflate"
+    up, up_port = _spawn("_upstream")
+    relay, relay_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}",
+                               "deflate" if args.relay_compression else "off")
+    try:
+        # Rounds in ABBA order (direct, relay, relay, direct, ...) so neither path gets
+        # the warm-up or a quieter machine for itself; latencies are pooled per path.
+        pooled: dict[str, list] = {"direct": [[], 0], "relay": [[], 0]}
+        ports = {"direct": up_port, "relay": relay_port}
+        order = [("direct", "relay"), ("relay", "direct")]
+        for r in range(args.rounds):
+            for label in order[r % 2]:
+                lat, got = asyncio.run(run_load(f"ws://127.0.0.1:{ports[label]}", label,
+                                                up_port, args.sessions,
+                                                args.seconds / args.rounds, compression))
+                pooled[label][0] += lat
+                pooled[label][1] += got
+        direct = summary("direct", *pooled["direct"])
+        relayed = summary("relay", *pooled["relay"])
+    finally:
+        for p in (relay, up):
+            p.terminate()
+            p.wait(5)
+    added = {k: relayed[k] - direct[k] for k in ("p50_ms", "p90_ms", "p99_ms")}
+    result = {"sessions": args.sessions, "seconds": args.seconds, "rounds": args.rounds,
+              "frame_ms": FRAME_MS,
+              "compression": args.compression, "relay_compression": args.relay_compression,
+              "cpus": os.cpu_count(),
+              "processes": "load generator, fake upstream and relay in 3 separate processes",
+              "direct": direct, "relay": relayed, "added_ms": added,
+              "goal_p99_added_ms": 2.0, "goal_met": added["p99_ms"] <= 2.0}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{args.sessions} sessions x {args.seconds:g} s of {FRAME_MS} ms frames, "
+          f"clients offer compression: {args.compression}, relay negotiates it: "
+          f"{'yes' if args.relay_compression else 'no'}; {os.cpu_count()} CPUs, 3 processes")
+    print(f"{'path':<8}{'frames':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for r in (direct, relayed):
+        print(f"{r['label']:<8}{r['frames']:>8}{r['p50_ms']:>9.3f}{r['p90_ms']:>9.3f}"
+              f"{r['p99_ms']:>9.3f}{r['max_ms']:>9.3f}")
+    print(f"{'added':<8}{'':>8}{added['p50_ms']:>9.3f}{added['p90_ms']:>9.3f}"
+          f"{added['p99_ms']:>9.3f}   goal p99 <= 2 ms: {'met' if result['goal_met'] else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
