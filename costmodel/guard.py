@@ -40,7 +40,7 @@ from .catalog import Catalog, default_catalog
 from .errors import CostModelError, UsageError
 from .events import READERS, detect_format
 from .ledger import Ledger, LedgerError, SpendRecord
-from .pricing import Cost, price, rates_for
+from .pricing import Cost, Rates, price, rates_for, token_cost
 from .usage import MODALITIES, TOKEN_KEYS, Usage
 
 log = logging.getLogger("costmodel.guard")
@@ -89,6 +89,7 @@ class _ModelInfo:
     limit: int | None
     cacheable: frozenset[str]
     time_billed: bool
+    rates: Rates
 
 
 # "text.cache_write_5m" -> ("text", "input"): how each bucket counts for the next response.
@@ -96,8 +97,9 @@ _KEY_CLASS = {key: (key.partition(".")[0],
                     "output" if key.endswith(".output")
                     else "cached" if key.endswith(".cached") else "input")
               for key in TOKEN_KEYS}
-_PREFIX_ORDER = ("text", "audio", "image")
-_KEYS = {(m, state): f"{m}.{state}" for m in MODALITIES for state in ("input", "cached", "output")}
+_IN_KEY = {m: f"{m}.input" for m in MODALITIES}
+_CACHED_KEY = {m: f"{m}.cached" for m in MODALITIES}
+_OUT_KEY = {m: f"{m}.output" for m in MODALITIES}
 
 
 @dataclass
@@ -112,6 +114,8 @@ class _Context:
     max_user_tokens: int = 0
     last_input_total: int = 0
     cache_share: float = 0.0
+    base: dict[str, int] = field(default_factory=dict)  # last input + last output
+    base_total: int = 0
 
 
 class SessionGuard:
@@ -186,7 +190,7 @@ class SessionGuard:
     # -- observe ----------------------------------------------------------------------------
     def observe(self, event: Mapping[str, Any] | Usage) -> Decision:
         """Take one event (or a `Usage`) and return the guard's decision."""
-        if isinstance(event, Usage):
+        if type(event) is not dict and isinstance(event, Usage):
             self._account(event)
             return self._decide(project=True)
         t = event.get("type")
@@ -231,7 +235,8 @@ class SessionGuard:
             raise
         self.costs.append(cost)
         self.spent_usd += cost.total_usd
-        self.estimated = self.estimated or usage.estimated
+        if usage.estimated:
+            self.estimated = True
         # Only the session model's own responses shape the next one (not transcription).
         info = self._model_info()
         if usage.tokens and (info is None or cost.rates.model == info.model_id):
@@ -274,6 +279,12 @@ class SessionGuard:
                            if ctx.last_input_total else 0.0)
         ctx.last_input_total = total_in
         ctx.last_input, ctx.last_cached, ctx.last_output = inp, cached, out
+        # What the next response re-sends (re-billing models): this input plus this reply.
+        base = inp.copy()
+        for m, n in out.items():
+            base[m] = base.get(m, 0) + n
+        ctx.base = base
+        ctx.base_total = total_in + sum(out.values())
         for m, n in out.items():
             if n > ctx.max_output.get(m, 0):
                 ctx.max_output[m] = n
@@ -314,7 +325,8 @@ class SessionGuard:
             return None
         model_id = self.catalog.resolve(model)
         facts = self.catalog.entries[model_id].facts
-        per_token = rates_for(model_id, None, self.catalog).per_token
+        rates = rates_for(model_id, None, self.catalog)
+        per_token = rates.per_token
         info = self._info = _ModelInfo(
             name=model, model_id=model_id,
             tps_in=facts.audio_tokens_per_second_in or Decimal(10),
@@ -323,11 +335,17 @@ class SessionGuard:
             limit=facts.truncation_threshold_tokens,
             cacheable=frozenset(m for m in ("text", "audio", "image")
                                 if f"{m}.cached" in per_token),
-            time_billed=facts.bills_tokens is False)
+            time_billed=facts.bills_tokens is False, rates=rates)
         return info
 
     def _projected_usage(self, output_seconds: Decimal | None = None) -> Usage:
         """The next response as a `Usage`: last input + last output + new user audio."""
+        info = self._model_info()
+        assert info is not None
+        return Usage._unchecked(info.model_id, self._projected_tokens(output_seconds),
+                                "projected")
+
+    def _projected_tokens(self, output_seconds: Decimal | None = None) -> dict[str, int]:
         info = self._model_info()
         assert info is not None
         ctx = self._ctx
@@ -341,38 +359,33 @@ class SessionGuard:
             out = ctx.max_output
         else:
             out = {"audio": int(_DEFAULT_AGENT_SECONDS * info.tps_out), "text": _DEFAULT_TEXT_OUT}
+        # Input: what the context re-sends (re-billing models), plus the new user audio.
         if info.rebills:
-            inp = ctx.last_input.copy()
-            for m, n in ctx.last_output.items():  # the last reply is input now
-                inp[m] = inp.get(m, 0) + n
-            inp["audio"] = inp.get("audio", 0) + user
+            base, total = ctx.base, ctx.base_total + user
+            text, audio, image = base.get("text", 0), base.get("audio", 0) + user, \
+                base.get("image", 0)
         else:
-            inp = {"audio": user}
-        limit = info.limit
-        if limit is not None:
-            over = sum(inp.values()) - limit
-            if over > 0:  # the server truncates the oldest audio
-                inp["audio"] = max(0, inp["audio"] - over)
+            text, audio, image, total = 0, user, 0, user
+        if info.limit is not None and total > info.limit:
+            audio = max(0, audio - (total - info.limit))  # the server drops the oldest audio
+        # The cached prefix: the share seen last time, of the context as it was, text first
+        # (the instructions lead the context).
+        cacheable = info.cacheable
+        left = int(ctx.cache_share * ctx.last_input_total) if cacheable else 0
         tokens: dict[str, int] = {}
-        cacheable, keys = info.cacheable, _KEYS
-        # The cached prefix: the share seen last time, of the context as it was (text first:
-        # the instructions lead the context).
-        to_cache = int(ctx.cache_share * ctx.last_input_total) if cacheable else 0
-        for m in _PREFIX_ORDER:
-            n = inp.get(m)
+        for m, n in (("text", text), ("audio", audio), ("image", image)):
             if not n:
                 continue
-            cached = min(to_cache, n) if m in cacheable else 0
-            to_cache -= cached
+            cached = (n if left > n else left) if m in cacheable else 0
+            left -= cached
             if n - cached:
-                tokens[keys[m, "input"]] = n - cached
+                tokens[_IN_KEY[m]] = n - cached
             if cached:
-                tokens[keys[m, "cached"]] = cached
+                tokens[_CACHED_KEY[m]] = cached
         for m, n in out.items():
             if n:
-                tokens[keys[m, "output"]] = n
-        # Buckets built from known keys and non-negative counts: skip re-validation.
-        return Usage._unchecked(info.model_id, tokens, "projected")
+                tokens[_OUT_KEY[m]] = n
+        return tokens
 
     def projected_next_usd(self) -> Decimal:
         """What the next response is expected to cost (0 before the model is known)."""
@@ -388,7 +401,13 @@ class SessionGuard:
             self._time_spent = now
             return later - now
         try:
-            return price(self._projected_usage(), self.catalog).total_usd
+            # The token part of `price` on the compiled rates: no Usage or Cost to build,
+            # since a projection is never billed.
+            return token_cost(self._projected_tokens(), info.rates)
+        except KeyError as exc:
+            log.warning("guard %s: cannot project the next response: no rate for %s",
+                        self.session_id, exc)
+            return Decimal(0)
         except CostModelError as exc:
             log.warning("guard %s: cannot project the next response: %s", self.session_id, exc)
             return Decimal(0)

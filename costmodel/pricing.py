@@ -237,6 +237,15 @@ def _unknown(usage: Usage, rates: Rates) -> None:
         raise UnknownRateError(rates.model, "characters", rates.known())
 
 
+def token_cost(tokens: Mapping[str, int], rates: Rates) -> Decimal:
+    """The token part of `price`, on compiled `Rates`: exact USD for disjoint buckets.
+
+    For hot paths that price hypothetical usage (the guard's projection of the next
+    response); `price` itself uses it. Raises KeyError for a bucket without a rate.
+    """
+    return _token_total(tokens, rates) if rates.bills_tokens else _ZERO
+
+
 def _token_total(tokens: Mapping[str, int], rates: Rates) -> Decimal:
     pico = rates.per_token_pico
     if pico is not None:

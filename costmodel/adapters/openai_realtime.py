@@ -146,8 +146,12 @@ def usage_from_response_done(event: Mapping[str, Any], model: str, *, at: date |
     >>> usage_from_response_done(ev, "openai/gpt-realtime-1.5").tokens
     {'audio.input': 10, 'audio.output': 20}
     """
-    response = mapping(event, "response", "response.done")
-    usage = mapping(response, "usage", "response.done.response")
+    response = event.get("response")
+    if type(response) is dict and type(usage := response.get("usage")) is dict:
+        pass  # the common case, checked without the generic helpers
+    else:
+        response = mapping(event, "response", "response.done")
+        usage = mapping(response, "usage", "response.done.response")
     if usage is None:
         return None
     tokens = tokens_from_realtime_usage(usage, "response.usage")  # validated buckets
@@ -245,6 +249,8 @@ class OpenAIRealtimeReader:
 
     def feed(self, event: Mapping[str, Any]) -> list[Usage]:
         t = event.get("type")
+        if t == "response.done":
+            return self._response_done(event)
         if t in _SESSION_EVENTS:
             model, tmodel = session_models(event)
             if model and not self._fixed_model:
@@ -252,17 +258,6 @@ class OpenAIRealtimeReader:
             if tmodel and not self._fixed_tmodel:
                 self.transcription_model = tmodel
             return []
-        if t == "response.done":
-            if self.model is None:
-                raise MissingModelError("response.done before any session event named the "
-                                        "model; pass the model explicitly (--model)")
-            usage = usage_from_response_done(event, self.model,
-                                             label=f"response {self.responses + 1}")
-            if usage is None:
-                raise UsageError("response.done without usage; it cannot be priced from the "
-                                 "event alone")
-            self.responses += 1
-            return [usage]
         if t == "conversation.item.input_audio_transcription.completed":
             if self.transcription_model is None:
                 raise MissingModelError("transcription event but no session event named the "
@@ -275,3 +270,15 @@ class OpenAIRealtimeReader:
             self.transcriptions += 1
             return [usage]
         return []
+
+    def _response_done(self, event: Mapping[str, Any]) -> list[Usage]:
+        if self.model is None:
+            raise MissingModelError("response.done before any session event named the "
+                                    "model; pass the model explicitly (--model)")
+        usage = usage_from_response_done(event, self.model,
+                                         label=f"response {self.responses + 1}")
+        if usage is None:
+            raise UsageError("response.done without usage; it cannot be priced from the "
+                             "event alone")
+        self.responses += 1
+        return [usage]
