@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from .catalog import Catalog, default_catalog
-from .errors import CostModelError, UsageError
+from .errors import CostModelError, MissingModelError, UsageError
 from .events import READERS, detect_format
 from .ledger import Ledger, LedgerError, SpendRecord
 from .pricing import Cost, Rates, price, rates_for, token_cost
@@ -51,6 +51,9 @@ _RANK = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
 # OpenAI events after which a response is about to be requested: the moments to project.
 _PRE_RESPONSE = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.committed",
                            "response.create", "response.created"})
+# Client events after which the cached prefix cannot be trusted any more.
+_CACHE_BUSTERS = frozenset({"session.update", "conversation.item.delete",
+                            "conversation.item.truncate"})
 _AUDIO_DELTA = frozenset({"response.output_audio.delta", "response.audio.delta"})
 _OPENAI_USAGE = frozenset({"response.done",
                            "conversation.item.input_audio_transcription.completed",
@@ -73,6 +76,7 @@ class Decision(NamedTuple):
     responses: int              # responses priced so far
     reason: str = ""
     estimated: bool = False     # some spend was estimated (a response without usage)
+    pending: int = 0            # responses requested or in flight, not yet priced
 
     @property
     def remaining_usd(self) -> Decimal:
@@ -136,6 +140,7 @@ class SessionGuard:
                  catalog: Catalog | None = None, ledger: Ledger | None = None,
                  session_id: str | None = None, scope: str = "default",
                  on_ledger_error: Literal["fail_open", "fail_closed"] = "fail_open",
+                 on_unpriced: Literal["fail_open", "fail_closed"] = "fail_closed",
                  callbacks: list[Callable[[Decision], None]] | None = None,
                  clock: Callable[[], float] = time.monotonic, fmt: str = "auto") -> None:
         self.limit_usd = Decimal(str(limit_usd))
@@ -151,13 +156,23 @@ class SessionGuard:
         self.session_id = session_id or uuid.uuid4().hex
         self.scope = scope
         self.on_ledger_error = on_ledger_error
+        self.on_unpriced = on_unpriced
         self.callbacks = list(callbacks or [])
         self.clock = clock
         self._model_arg, self._tmodel_arg, self._fmt = model, transcription_model, fmt
         self._reader: Any = None
         self._ctx = _Context()
-        self.spent_usd = Decimal(0)
+        self._token_spent = Decimal(0)
         self.responses = 0
+        self._requested = 0      # client response.create not yet confirmed by the server
+        self._in_flight = 0      # responses created and not yet done
+        self._speech_start_ms: float | None = None
+        self._audio_bytes_per_s = 48000   # pcm16 at 24 kHz, the realtime default
+        self._transcription_usd = Decimal(0)  # the last transcription's cost
+        self._max_response_usd = Decimal(0)
+        self._unpriced: str | None = None
+        self._bad_model: str | None = None
+        self._finalized = False
         self.estimated = False
         self.history: list[Decision] = []   # decisions whose action changed
         self.costs: list[Cost] = []
@@ -169,6 +184,11 @@ class SessionGuard:
         self._info: _ModelInfo | None = None
         self._warn_reason = f"{self.warn_at:.0%} of the ${self.limit_usd} limit spent"
         self._warn_usd = self.warn_at * self.limit_usd
+
+    @property
+    def spent_usd(self) -> Decimal:
+        """Everything spent so far: priced usage plus connection time (time-billed models)."""
+        return self._token_spent + self._time_spent
 
     # -- the model ------------------------------------------------------------------------
     @property
@@ -194,6 +214,10 @@ class SessionGuard:
             self._account(event)
             return self._decide(project=True)
         t = event.get("type")
+        if not isinstance(t, str):
+            if t is not None:
+                return self._last  # not an event of any provider: passes through
+            # (Gemini Live and Nova Sonic messages have no "type" at all)
         if t in _AUDIO_DELTA:  # hot path: audio frames, counted for responses without usage
             delta = event.get("delta")
             if isinstance(delta, str):
@@ -206,12 +230,22 @@ class SessionGuard:
             self._reader = READERS[name](model=self._model_arg,
                                          transcription_model=self._tmodel_arg)
         if t in _PRE_RESPONSE:
-            return self._decide(project=True)
+            return self._pre_response(t, event)
         if t == "input_audio_buffer.speech_stopped":
             self._measure_user_turn(event)
             return self._decide(project=True)
+        if t in _CACHE_BUSTERS:
+            # New instructions or tools, or edited history: the cached prefix is gone.
+            self._ctx.cache_share = 0.0
+            return self._decide(project=True)
         if t is not None and t not in _OPENAI_USAGE:
             return self._last if not self._time_billed() else self._decide(project=True)
+        if t in ("session.created", "session.updated"):
+            self._read_audio_format(event)
+        if t == "response.done":
+            self._in_flight = max(0, self._in_flight - 1)
+        elif t == "error" and self._requested:
+            self._requested -= 1  # most likely the request the server just refused
         try:
             usages = self._reader.feed(event)
         except UsageError as exc:
@@ -219,12 +253,97 @@ class SessionGuard:
                 usages = self._estimate_missing_usage(exc)
             else:
                 log.warning("guard %s: unusable event %s: %s", self.session_id, t, exc)
-                return self._last
+                return self._fail_unpriced(str(exc)) if isinstance(exc, MissingModelError) \
+                    else self._last
         if not usages:
             return self._decide(project=True) if self._time_billed() else self._last
         for usage in usages:
-            self._account(usage)
+            try:
+                self._account(usage)
+            except CostModelError as exc:
+                return self._fail_unpriced(str(exc))
         return self._decide(project=True)
+
+    def _pre_response(self, t: str, event: Mapping[str, Any]) -> Decision:
+        """A response is about to be requested (or was just created): count it in flight."""
+        if t == "input_audio_buffer.speech_started":
+            start = event.get("audio_start_ms")
+            self._speech_start_ms = start if isinstance(start, int | float) else None
+            return self._decide(project=True)
+        decision = self._decide(project=True)
+        if t == "response.create":
+            if decision.action != "cut":
+                self._requested += 1  # it will be forwarded
+        elif t == "response.created":
+            if self._requested:
+                self._requested -= 1
+            self._in_flight += 1
+        return decision
+
+    def _fail_unpriced(self, reason: str) -> Decision:
+        """Usage the catalog cannot price: the budget cannot be enforced (loudly)."""
+        log.error("guard %s: CANNOT METER (%s): %s", self.session_id, self.on_unpriced, reason)
+        if self.on_unpriced == "fail_closed":
+            self._unpriced = reason
+        return self._decide(project=False)
+
+    def _read_audio_format(self, event: Mapping[str, Any]) -> None:
+        """Output audio bytes per second, to estimate responses that come without usage."""
+        session = event.get("session")
+        fmt = None
+        if isinstance(session, dict):
+            audio = session.get("audio")
+            if isinstance(audio, dict) and isinstance(audio.get("output"), dict):
+                fmt = audio["output"].get("format")  # GA: {"type": "audio/pcm", "rate": 24000}
+            if fmt is None:
+                fmt = session.get("output_audio_format")  # beta: "pcm16" | "g711_ulaw" | ...
+        if isinstance(fmt, dict):
+            kind, rate = fmt.get("type"), fmt.get("rate")
+            if kind in ("audio/pcmu", "audio/pcma"):
+                self._audio_bytes_per_s = 8000
+            elif isinstance(rate, int) and rate > 0:
+                self._audio_bytes_per_s = 2 * rate
+        elif fmt in ("g711_ulaw", "g711_alaw"):
+            self._audio_bytes_per_s = 8000
+        elif fmt == "pcm16":
+            self._audio_bytes_per_s = 48000
+
+    @property
+    def in_flight(self) -> int:
+        """Responses the server has created and not yet finished (their usage is due)."""
+        return self._in_flight
+
+    def tick(self) -> Decision:
+        """Re-check a time-billed session against the clock (a relay calls this every second:
+        silence is billed too, and may bring no events)."""
+        return self._decide(project=True) if self._time_billed() else self._last
+
+    def finalize(self) -> Decision:
+        """End the session's accounting, once: responses still in flight (cut or dropped
+        mid-response; their input is billed) are estimated from the audio they streamed and
+        flagged, and a time-billed session's connection time is committed as a usage."""
+        if self._finalized:
+            return self._last
+        self._finalized = True
+        info = self._model_info()
+        if info is None:
+            return self._last
+        try:
+            for _ in range(self._in_flight):
+                seconds = self._output_seconds()
+                usage = self._projected_usage(output_seconds=seconds)
+                log.warning("guard %s: a response was in flight at the end; estimated from %s s "
+                            "of audio", self.session_id, seconds)
+                self._account(usage.with_(estimated=True, label="estimated (in flight)"))
+            self._in_flight = self._requested = 0
+            if info.time_billed:
+                elapsed = Decimal(repr(self.clock() - self._started))
+                self._time_spent = Decimal(0)
+                self._account(Usage(info.model_id, connection_seconds=elapsed,
+                                    label="connection"))
+        except CostModelError as exc:
+            return self._fail_unpriced(str(exc))
+        return self._decide(project=False)
 
     # -- accounting -------------------------------------------------------------------------
     def _account(self, usage: Usage) -> None:
@@ -234,14 +353,18 @@ class SessionGuard:
             log.error("guard %s: cannot price %s: %s", self.session_id, usage.model, exc)
             raise
         self.costs.append(cost)
-        self.spent_usd += cost.total_usd
+        self._token_spent += cost.total_usd
         if usage.estimated:
             self.estimated = True
         # Only the session model's own responses shape the next one (not transcription).
         info = self._model_info()
         if usage.tokens and (info is None or cost.rates.model == info.model_id):
             self.responses += 1
+            if cost.total_usd > self._max_response_usd:
+                self._max_response_usd = cost.total_usd
             self._learn(usage)
+        elif info is not None and usage.tokens or usage.audio_seconds:
+            self._transcription_usd = cost.total_usd  # the next turn likely has one too
         self._audio_bytes = 0
         if self.ledger is not None:
             self._commit(usage, cost)
@@ -293,7 +416,9 @@ class SessionGuard:
         ctx.user_tokens = None
 
     def _measure_user_turn(self, event: Mapping[str, Any]) -> None:
-        start, end = event.get("audio_start_ms"), event.get("audio_end_ms")
+        # The real speech_stopped carries only audio_end_ms; the start came on speech_started.
+        start = event.get("audio_start_ms", self._speech_start_ms)
+        end = event.get("audio_end_ms")
         entry = self._entry()
         if entry is None or entry.facts.audio_tokens_per_second_in is None:
             return
@@ -311,8 +436,7 @@ class SessionGuard:
         return [projected.with_(estimated=True, label="estimated response")]
 
     def _output_seconds(self) -> Decimal:
-        # pcm16 at 24 kHz is 48,000 bytes per second (the realtime default format).
-        return Decimal(self._audio_bytes) / 48000
+        return Decimal(self._audio_bytes) / self._audio_bytes_per_s
 
     # -- projection -------------------------------------------------------------------------
     def _model_info(self) -> _ModelInfo | None:
@@ -323,7 +447,16 @@ class SessionGuard:
             return info
         if model is None:
             return None
-        model_id = self.catalog.resolve(model)
+        try:
+            model_id = self.catalog.resolve(model)
+        except CostModelError as exc:
+            if self._bad_model != model:  # say it once, loudly
+                self._bad_model = model
+                log.error("guard %s: CANNOT METER (%s): %s", self.session_id,
+                          self.on_unpriced, exc)
+                if self.on_unpriced == "fail_closed":
+                    self._unpriced = str(exc)
+            return None
         facts = self.catalog.entries[model_id].facts
         rates = rates_for(model_id, None, self.catalog)
         per_token = rates.per_token
@@ -366,12 +499,15 @@ class SessionGuard:
                 base.get("image", 0)
         else:
             text, audio, image, total = 0, user, 0, user
-        if info.limit is not None and total > info.limit:
+        truncated = info.limit is not None and total > info.limit
+        if truncated:
             audio = max(0, audio - (total - info.limit))  # the server drops the oldest audio
         # The cached prefix: the share seen last time, of the context as it was, text first
-        # (the instructions lead the context).
+        # (the instructions lead the context). Truncation busts the cache past the start.
         cacheable = info.cacheable
         left = int(ctx.cache_share * ctx.last_input_total) if cacheable else 0
+        if truncated:
+            left = min(left, text)
         tokens: dict[str, int] = {}
         for m, n in (("text", text), ("audio", audio), ("image", image)):
             if not n:
@@ -403,7 +539,10 @@ class SessionGuard:
         try:
             # The token part of `price` on the compiled rates: no Usage or Cost to build,
             # since a projection is never billed.
-            return token_cost(self._projected_tokens(), info.rates)
+            cost = token_cost(self._projected_tokens(), info.rates)
+            if not info.rebills and self._max_response_usd > cost:
+                cost = self._max_response_usd  # usage events split a turn: bound by the largest
+            return cost + self._transcription_usd
         except KeyError as exc:
             log.warning("guard %s: cannot project the next response: no rate for %s",
                         self.session_id, exc)
@@ -415,15 +554,20 @@ class SessionGuard:
     # -- decisions --------------------------------------------------------------------------
     def _decide(self, project: bool) -> Decision:
         projected = self.projected_next_usd() if project else self._last.projected_next_usd
-        spent = self.spent_usd + self._time_spent if self._time_spent else self.spent_usd
+        spent = self._token_spent + self._time_spent if self._time_spent else self._token_spent
         limit = self.limit_usd
-        after_next = spent + projected
+        # Responses already requested but not done will cost about a projection each.
+        pending = self._in_flight + self._requested
+        after_next = spent + projected * (pending + 1) if pending else spent + projected
         if self._ledger_failed and self.on_ledger_error == "fail_closed":
             action, reason = "cut", "the spend ledger failed and the policy is fail-closed"
+        elif self._unpriced is not None:
+            action, reason = "cut", f"cannot meter this session: {self._unpriced}"
         elif after_next > limit:
             action = "cut"
             reason = (f"spent ${spent:.6f}; the next response (~${projected:.6f}) would pass "
-                      f"the ${limit} limit")
+                      f"the ${limit} limit"
+                      + (f" with {pending} response(s) in flight" if pending else ""))
         elif after_next + projected > limit:
             action, reason = "wrap_up", "room for about one more response: time to close"
         elif spent >= self._warn_usd:
@@ -434,7 +578,7 @@ class SessionGuard:
         if _RANK[action] < _RANK[self._last.action]:
             action, reason = self._last.action, self._last.reason
         decision = Decision(action, spent, projected, limit, self.responses, reason,
-                            self.estimated)
+                            self.estimated, pending)
         changed = decision.action != self._last.action
         self._last = decision
         if changed:

@@ -31,6 +31,7 @@ class ReplayResult:
     cut_at_response: int | None        # the response the guard would not have requested
     decisions: list[Decision] = field(default_factory=list)
     skipped_lines: list[int] = field(default_factory=list)
+    estimated: bool = False            # some responses had no usage: estimated from audio
 
     @property
     def saved_usd(self) -> Decimal:
@@ -42,6 +43,10 @@ class ReplayResult:
             "spent_usd": float(self.spent_usd),
             "unguarded_usd": float(self.unguarded_usd),
             "saved_usd": float(self.saved_usd),
+            "spent_usd_exact": _exact(self.spent_usd),
+            "unguarded_usd_exact": _exact(self.unguarded_usd),
+            "saved_usd_exact": _exact(self.saved_usd),
+            "estimated": self.estimated,
             "warned_at_response": self.warned_at_response,
             "wrap_up_at_response": self.wrap_up_at_response,
             "cut_at_response": self.cut_at_response,
@@ -51,6 +56,10 @@ class ReplayResult:
                            "reason": d.reason} for d in self.decisions],
             "skipped_lines": self.skipped_lines,
         }
+
+
+def _exact(d: Decimal) -> str:
+    return format(d.normalize(), "f")
 
 
 def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
@@ -67,7 +76,6 @@ def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
         raise UsageError(f"the recorded session cannot be priced: {reasons}")
     guard = SessionGuard(limit_usd, model=model, transcription_model=transcription_model,
                          warn_at=warn_at, catalog=catalog, fmt=fmt)
-    firsts: dict[str, int] = {}
     skipped: list[int] = []
     for lineno, text in enumerate(lines, start=1):
         if not text.strip():
@@ -80,27 +88,27 @@ def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
         if not isinstance(event, dict):
             skipped.append(lineno)
             continue
-        decision = guard.observe(event)
-        for action in ("warn", "wrap_up", "cut"):
-            if action not in firsts and _reached(decision.action, action):
-                # warn is about the spend so far; wrap_up and cut about the next response
-                firsts[action] = decision.responses + (0 if action == "warn" else 1)
-        if decision.action == "cut":
+        if guard.observe(event).action == "cut":
             break  # the guard closes the session here: nothing later is requested
+    guard.finalize()
+    # Only what the guard actually did counts (a jump from ok to cut asked no wrap-up).
+    # warned: the first budget signal of any level, after response n had been spent;
+    # wrap_up and cut: the response that would be requested next (the goodbye, or the one
+    # never requested).
+    firsts: dict[str, int] = {}
+    for d in guard.history:
+        firsts.setdefault(d.action, d.responses + (0 if d.action == "warn" else 1))
+        if d.action != "ok":
+            firsts.setdefault("warned", d.responses)
+    cut = "cut" in firsts
     return ReplayResult(
         limit_usd=guard.limit_usd,
-        spent_usd=guard.last.spent_usd if "cut" in firsts else unguarded.total_usd,
-        unguarded_usd=unguarded.total_usd,
-        warned_at_response=firsts.get("warn") or None,
+        spent_usd=guard.spent_usd if cut else max(unguarded.total_usd, guard.spent_usd),
+        unguarded_usd=max(unguarded.total_usd, guard.spent_usd),
+        warned_at_response=firsts.get("warned"),
         wrap_up_at_response=firsts.get("wrap_up"),
         cut_at_response=firsts.get("cut"),
         decisions=list(guard.history),
         skipped_lines=skipped,
+        estimated=guard.estimated,
     )
-
-
-_ORDER = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
-
-
-def _reached(action: str, target: str) -> bool:
-    return _ORDER[action] >= _ORDER[target]

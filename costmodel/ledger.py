@@ -1,9 +1,10 @@
 """The spend ledger: reserve budget before spending, then commit what was actually spent.
 
-A guard *reserves* the projected cost of a response against a scope's limit (atomically: the
+A caller *reserves* the projected cost of a response against a scope's limit (atomically: the
 check and the hold are one step, so concurrent sessions cannot both pass a nearly-full budget),
 then *commits* the actual spend, which drops the reservation. Reservations expire, so a crashed
-worker leaks none. Amounts are exact `Decimal` USD throughout; floats are refused.
+worker leaks none. (The per-session guard records its spend with `record`; shared budgets
+across sessions, issue 6, reserve before each response.) Amounts are exact `Decimal` USD throughout; floats are refused.
 
 Backends: `MemoryLedger` (the default, one process) and `SQLiteLedger` (a WAL-mode file shared
 by threads and processes; a crash after `commit()` returns loses nothing). A shared backend
@@ -415,6 +416,19 @@ class SQLiteLedger(Ledger):
         return LedgerError(f"{type(exc).__name__}: {exc}", path=self.path, operation=operation)
 
     def _open(self) -> sqlite3.Connection:
+        # Switching a new file to WAL takes a lock the busy timeout does not wait for, so
+        # several processes opening one new file at once retry briefly instead of failing.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return self._open_once()
+            except LedgerError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + 0.04 * (uuid.uuid4().int % 100) / 100)
+
+    def _open_once(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
                                    check_same_thread=False)

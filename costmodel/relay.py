@@ -57,6 +57,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import EXTERNAL_CLOSE_CODES
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from .errors import CostModelError, InputError
 from .guard import Decision, SessionGuard
@@ -79,7 +80,26 @@ _HOP_HEADERS = frozenset(h.lower() for h in (
 _CLIENT_AUDIO = frozenset({"input_audio_buffer.append"})
 _SERVER_AUDIO = frozenset({"response.output_audio.delta", "response.audio.delta"})
 _TYPE_RE = re.compile(r'"type"\s*:\s*"([^"\\]{1,80})"')
+_TICK_SECONDS = 1.0     # how often a time-billed session is re-checked
+_DRAIN_SECONDS = 3.0    # how long to wait for cancelled responses' final usage
 _MAX_SIZE = 16 * 2**20   # OpenAI accepts audio appends up to 15 MiB
+
+
+class _DuplicateType(ValueError):
+    pass
+
+
+def _no_duplicate_type(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if keys.count("type") > 1:
+        raise _DuplicateType
+    return dict(pairs)
+
+
+def _client_error(code: str, message: str) -> dict:
+    return {"type": "error", "event_id": f"relay_{uuid.uuid4().hex[:12]}",
+            "error": {"type": "invalid_request_error", "code": code, "message": message,
+                      "param": None}}
 
 
 def fast_type(text: str) -> str | None:
@@ -305,26 +325,76 @@ class _Session:
     def _on_decision(self, d: Decision) -> None:
         self.decisions.append({"action": d.action, "spent_usd": str(d.spent_usd),
                                "projected_next_usd": str(d.projected_next_usd),
+                               "pending_responses": d.pending,
                                "reason": d.reason, "at": _now()})
 
     async def run(self) -> None:
         pumps = [asyncio.create_task(self._client_to_upstream()),
-                 asyncio.create_task(self._upstream_to_client())]
+                 asyncio.create_task(self._upstream_to_client()),
+                 asyncio.create_task(self._tick())]
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in pumps:
                 task.cancel()
             results = await asyncio.gather(*pumps, return_exceptions=True)
+            try:
+                await self._drain()
+            finally:
+                self.guard.finalize()
         for res in results:
             if isinstance(res, Exception):
                 raise res
 
+    async def _tick(self) -> None:
+        """Time-billed sessions cost money in silence too: re-check them every second."""
+        while not self.end:
+            await asyncio.sleep(_TICK_SECONDS)
+            decision = self.guard.tick()
+            if decision.action == "cut" and not self.end:
+                await self._cut(decision)
+                return
+
+    async def _drain(self) -> None:
+        """Responses still in flight when the session ends (cut, or the client left) are
+        billed: cancel them and meter their final response.done, for a few seconds at most."""
+        if not self.guard.in_flight or self.up.state is not State.OPEN:
+            return
+        if self.end != "cut":  # _cut already cancelled
+            for ev in openai_cut_events():
+                await self._send_up(json.dumps(ev))
+        try:
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                while self.guard.in_flight:
+                    self._meter_only(await self.up.recv())
+        except (TimeoutError, ConnectionClosed):
+            pass  # what is still in flight is estimated by guard.finalize()
+
+    def _meter_only(self, msg: str | bytes) -> None:
+        """Feed an upstream frame to the guard without forwarding it."""
+        if not isinstance(msg, str):
+            return
+        t = fast_type(msg)
+        if t in _SERVER_AUDIO:
+            i = msg.rfind('"delta"')
+            self.guard.observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
+            return
+        try:
+            event = json.loads(msg)
+        except (ValueError, RecursionError):
+            return
+        if isinstance(event, dict):
+            self._observe(event)
+
     def _observe(self, event: dict) -> Decision:
         try:
             return self.guard.observe(event)
-        except CostModelError as exc:  # e.g. a model the catalog cannot price
+        except CostModelError as exc:  # the guard itself fails closed on unpriced usage
             log.error("session %s: cannot meter %s: %s", self.id, event.get("type"), exc)
+            return self.guard.last
+        except Exception:  # a bug must not take the session down unmetered: log it loudly
+            log.exception("session %s: guard error on a %r event", self.id,
+                          str(event.get("type"))[:80])
             return self.guard.last
 
     async def _client_to_upstream(self) -> None:
@@ -338,12 +408,23 @@ class _Session:
             if self.end:
                 return
             decision = None
-            if isinstance(msg, str) and fast_type(msg) not in _CLIENT_AUDIO:
+            if isinstance(msg, str):
+                # Every client frame is parsed (they are small): a client must not be able to
+                # disguise a response.create as an audio append. A frame with the "type" key
+                # twice is refused outright, since parsers disagree on which one wins.
                 try:
-                    event = json.loads(msg)
-                except ValueError:
-                    event = None
-                if isinstance(event, dict):
+                    event = json.loads(msg, object_pairs_hook=_no_duplicate_type)
+                except _DuplicateType:
+                    log.warning("session %s: refused a client frame with two 'type' keys",
+                                self.id)
+                    await self._send_client(json.dumps(_client_error(
+                        "invalid_event", "an event may have only one 'type' key")))
+                    continue
+                except (ValueError, RecursionError):
+                    event = None  # not JSON: the upstream will say so
+                kind = event.get("type") if isinstance(event, dict) else None
+                if isinstance(event, dict) and not (isinstance(kind, str)
+                                                    and kind in _CLIENT_AUDIO):
                     decision = self._observe(event)
                     if decision.action == "cut":
                         if event.get("type") != "response.create":
@@ -368,8 +449,11 @@ class _Session:
             except ConnectionClosed:
                 self.end = self.end or "upstream_closed"
                 return
-            if self.end:
-                return
+            if self.end:  # ending: still meter what a cancelled response reports
+                self._meter_only(msg)
+                if not self.guard.in_flight:
+                    return
+                continue
             decision = None
             if isinstance(msg, str):
                 t = fast_type(msg)
@@ -379,7 +463,7 @@ class _Session:
                 else:
                     try:
                         event = json.loads(msg)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         event = None
                     if isinstance(event, dict):
                         decision = self._observe(event)
@@ -419,6 +503,12 @@ class _Session:
             for ev in openai_wrap_up_events():
                 self.wrap_event_id = ev.get("event_id")
                 await self._send_up(json.dumps(ev))
+
+    async def _send_client(self, text: str) -> None:
+        try:
+            await self.client.send(text)
+        except ConnectionClosed:
+            pass
 
     async def _send_up(self, text: str) -> None:
         try:

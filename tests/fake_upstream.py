@@ -73,7 +73,16 @@ class Conn:
     close_code: int | None = None
 
     def events(self) -> list[dict]:
-        return [json.loads(f) for f in self.frames if isinstance(f, str)]
+        out = []
+        for f in self.frames:
+            if isinstance(f, str):
+                try:
+                    event = json.loads(f)
+                except ValueError:
+                    continue
+                if isinstance(event, dict):
+                    out.append(event)
+        return out
 
     def types(self) -> list[str]:
         return [e.get("type") for e in self.events()]
@@ -140,8 +149,11 @@ class FakeUpstream:
                 conn.frames.append(frame)
                 if not isinstance(frame, str):
                     continue
-                event = json.loads(frame)
-                t = event.get("type")
+                try:  # like the real API, a malformed frame is an error, not a crash
+                    event = json.loads(frame)
+                except ValueError:
+                    continue
+                t = event.get("type") if isinstance(event, dict) else None
                 if t == "input_audio_buffer.commit":
                     await ws.send(json.dumps({"type": "input_audio_buffer.committed",
                                               "event_id": "event_c", "item_id": "item_u"}))

@@ -170,3 +170,99 @@ def test_bad_limits_are_rejected(builtin):
         SessionGuard("0", catalog=builtin)
     with pytest.raises(UsageError):
         SessionGuard("1", warn_at="1.5", catalog=builtin)
+
+
+# ---- regressions from the review of issue #4 -------------------------------------------------
+
+def _started(builtin, limit="0.10", **kw):
+    guard = SessionGuard(limit, catalog=builtin, **kw)
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    return guard
+
+
+def test_requests_in_flight_count_against_the_budget(builtin):
+    guard = _started(builtin)
+    actions = [guard.observe({"type": "response.create", "response": {"conversation": "none"}})
+               .action for _ in range(20)]
+    # each request is projected at ~$0.023: a few fit under $0.10, then the rest are cut
+    assert "cut" in actions and actions.index("cut") <= 4
+    assert guard.last.pending >= 1
+
+
+def test_real_speech_stopped_shape_measures_the_user_turn(builtin):
+    guard = _started(builtin, limit="100")
+    guard.observe({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000})
+    short = guard.observe({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 4000})
+    guard2 = _started(builtin, limit="100")
+    guard2.observe({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000})
+    long = guard2.observe({"type": "input_audio_buffer.speech_stopped",
+                           "audio_end_ms": 601_000})
+    assert long.projected_next_usd > 10 * short.projected_next_usd
+
+
+def test_a_session_update_busts_the_cached_share(builtin):
+    guard = SessionGuard("100", catalog=builtin)
+    for ev in openai_session(builtin, turns=6, hit_ratio=1.0):
+        guard.observe(ev)
+    cached = guard.last.projected_next_usd
+    busted = guard.observe({"type": "session.update", "session": {"instructions": "new"}})
+    assert busted.projected_next_usd > 2 * cached
+
+
+@pytest.mark.parametrize("policy, action", [("fail_closed", "cut"), ("fail_open", "ok")])
+def test_a_model_the_catalog_cannot_price_fails_closed_by_default(builtin, caplog, policy,
+                                                                  action):
+    guard = SessionGuard("1", catalog=builtin, on_unpriced=policy)
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        d = guard.observe({"type": "session.created",
+                           "session": {"model": "gpt-4o-realtime-preview"}})
+        d = guard.observe({"type": "response.done", "response": {"usage": {
+            "input_tokens": 10, "output_tokens": 0, "input_token_details": {"audio_tokens": 10},
+            "output_token_details": {}}}})
+    assert d.action == action
+    assert "CANNOT METER" in caplog.text
+
+
+def test_time_billed_spend_reaches_the_ledger_and_the_total(builtin):
+    now = [0.0]
+    ledger = MemoryLedger()
+    guard = SessionGuard("10", catalog=builtin, model="xai/grok-voice-agent", ledger=ledger,
+                         session_id="x", clock=lambda: now[0])
+    guard.observe({"type": "session.created", "session": {"model": "grok-voice-latest"}})
+    now[0] = 60.0
+    assert guard.tick().spent_usd == D("0.05")
+    assert guard.spent_usd == D("0.05")
+    guard.finalize()
+    assert ledger.spent(session_id="x") == D("0.05")  # 60 s x $0.05/min, once
+    assert guard.finalize().spent_usd == D("0.05")    # idempotent
+
+
+def test_a_response_in_flight_at_the_end_is_estimated(builtin):
+    guard = SessionGuard("100", catalog=builtin)
+    events = openai_session(builtin, turns=2)
+    cut_at = max(i for i, e in enumerate(events) if e["type"] == "response.done")
+    for ev in events[:cut_at]:  # the second response.done never arrives
+        guard.observe(ev)
+    assert guard.in_flight == 1
+    before = guard.spent_usd
+    d = guard.finalize()
+    assert d.estimated and guard.spent_usd > before and guard.in_flight == 0
+
+
+def test_odd_event_types_do_not_crash(builtin):
+    guard = _started(builtin)
+    for ev in ({"type": ["x"]}, {"type": 7}, {"type": None}, {"type": {"a": 1}}):
+        assert guard.observe(ev).action == "ok"
+
+
+def test_g711_output_is_counted_at_8000_bytes_per_second(builtin):
+    guard = SessionGuard("100", catalog=builtin)
+    guard.observe({"type": "session.created", "session": {
+        "model": "gpt-realtime-1.5", "audio": {"output": {"format": {"type": "audio/pcmu"}}}}})
+    import base64
+    guard.observe({"type": "response.created"})
+    for _ in range(10):  # 10 x 8000 bytes = 10 s of G.711
+        guard.observe({"type": "response.output_audio.delta",
+                       "delta": base64.b64encode(bytes(8000)).decode()})
+    guard.observe({"type": "response.done", "response": {"usage": None}})
+    assert guard.costs[-1].usage.tokens["audio.output"] == 200  # 10 s x 20 tokens/s

@@ -229,7 +229,9 @@ def test_long_session_is_cut_before_the_cap(tmp_path, record_property):
     # requested upstream (all the upstream's responses are metered above).
     cut = rec["decisions"][-1]
     assert cut["action"] == "cut"
-    assert Decimal(cut["spent_usd"]) + Decimal(cut["projected_next_usd"]) > LIMIT
+    # ...counting the responses already requested or in flight (here the wrap-up goodbye)
+    pending = cut["pending_responses"]
+    assert Decimal(cut["spent_usd"]) + Decimal(cut["projected_next_usd"]) * (1 + pending) > LIMIT
     actual_next = cost_of(conn.responses + 1) - spent
     error = Decimal(cut["projected_next_usd"]) - actual_next
     record_property("projection_error_usd", str(error))
@@ -296,8 +298,10 @@ def test_client_drop_keeps_spend_and_relay_keeps_serving(tmp_path, caplog):
     first = run(main())
     assert len(first) == 1
     assert first[0]["end"] == "client_closed"
-    assert first[0]["responses"] == 2
-    assert Decimal(first[0]["spent_usd"]) == cost_of(2)
+    # The response in flight when the client vanished was cancelled upstream and its
+    # (billed) usage metered from the cancelled response.done.
+    assert first[0]["responses"] == 3
+    assert Decimal(first[0]["spent_usd"]) == cost_of(3)
     second = spend_log(tmp_path)[1]
     assert second["responses"] == 1 and second["end"] == "client_closed"
     no_loud_logs(caplog)
@@ -318,7 +322,9 @@ def test_upstream_drop_closes_client_and_writes_spend(tmp_path, caplog):
     assert code == 1014  # bad gateway: the upstream went away without a close frame
     [rec] = spend_log(tmp_path)
     assert rec["end"] == "upstream_closed"
-    assert rec["responses"] == 1 and Decimal(rec["spent_usd"]) == cost_of(1)
+    # The response in flight when the upstream dropped is estimated from its audio, flagged.
+    assert rec["responses"] == 2 and rec["estimated"] is True
+    assert Decimal(rec["spent_usd"]) > cost_of(1)
     no_loud_logs(caplog)
 
 
@@ -346,3 +352,28 @@ def test_ledger_total_matches_spend_log(tmp_path):
         assert ledger.spent() == sum(Decimal(r["spent_usd"]) for r in records)
     finally:
         ledger.close()
+
+
+# -- regressions from the review of issue #4 ------------------------------------------------
+
+def test_disguised_and_malformed_client_frames_are_handled(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    disguised = '{"type":"input_audio_buffer.append","\\u0074ype":"response.create"}'
+
+    async def main():
+        async with relay_stack(tmp_path, limit="0.001") as (up, _relay, url):
+            async with client(url) as ws:
+                await recv(ws)                  # session.created
+                await ws.send(disguised)        # must not sneak a response past the guard
+                refused = await recv(ws)
+                await ws.send("{not json")      # not an event: passed on, no crash
+                await ws.send('{"type": ["x"]}')
+                await ws.send(audio_frame(0))
+                await wait_for(lambda: len(up.conns[0].frames) >= 3)
+            return up.conns[0], refused
+
+    conn, refused = run(main())
+    assert refused["type"] == "error" and refused["error"]["code"] == "invalid_event"
+    assert disguised not in conn.frames
+    assert "response.create" not in conn.types()
+    no_loud_logs(caplog)

@@ -251,6 +251,8 @@ class OpenAIRealtimeReader:
         t = event.get("type")
         if t == "response.done":
             return self._response_done(event)
+        if not isinstance(t, str):
+            return []
         if t in _SESSION_EVENTS:
             model, tmodel = session_models(event)
             if model and not self._fixed_model:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
+from ..errors import CostModelError, InputError
 from ._common import err, handle_errors, out, usd
 
 app = typer.Typer(help="Meter live realtime sessions and cut them before they overspend.",
@@ -61,10 +61,25 @@ def serve_cmd(
     if not verbose:  # websockets logs every connection at INFO
         logging.getLogger("websockets").setLevel(logging.WARNING)
     store = None
-    if ledger is not None:
+    try:  # bad arguments exit 2, before anything starts
+        from decimal import Decimal, InvalidOperation
+
         from ..ledger import open_ledger
-        store = open_ledger(ledger)
-    relay = Relay(upstream, limit_usd, warn_at=warn_at, spend_log=spend_log, ledger=store,
+        limit, warn = Decimal(limit_usd), Decimal(warn_at)
+        if not limit.is_finite() or limit <= 0:
+            raise InputError(f"--limit-usd must be a positive amount, got {limit_usd!r}")
+        if not warn.is_finite() or not 0 < warn <= 1:
+            raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
+        if ledger is not None:
+            store = open_ledger(ledger)
+    except InvalidOperation:
+        raise InputError(f"--limit-usd and --warn-at must be numbers, got {limit_usd!r} and "
+                         f"{warn_at!r}") from None
+    except CostModelError as exc:  # a ledger URL we cannot open
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(str(exc)) from None
+    relay = Relay(upstream, limit, warn_at=warn, spend_log=spend_log, ledger=store,
                   model=model, on_ledger_error=on_ledger_error, on_session_end=_print_session,
                   compression=compression)
     try:

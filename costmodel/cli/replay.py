@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..guard_replay import replay
-from ._common import JsonOpt, PricingOpt, handle_errors, load_catalog, out, print_json, usd
+from ._common import (JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json,
+                      usd)
 
 
 @handle_errors
@@ -25,6 +26,9 @@ def replay_cmd(
     = None,
     format: Annotated[str, typer.Option("--format", help="auto|openai-realtime|gemini-live|"
                                         "nova-sonic")] = "auto",
+    transcription_model: Annotated[str | None, typer.Option(
+        help="Input-transcription model (OpenAI); default: from session events.")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when any line was skipped.")] = False,
     pricing: PricingOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -39,10 +43,19 @@ def replay_cmd(
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     catalog = load_catalog(pricing, quiet=json_)
     result = replay(lines, limit_usd=repr(limit_usd), warn_at=repr(warn_at), model=model,
-                    fmt=format, catalog=catalog)
+                    fmt=format, transcription_model=transcription_model, catalog=catalog)
     if json_:
         print_json(result.to_json())
-        return
+    else:
+        _print(result, limit_usd)
+    if result.skipped_lines:
+        err.print(f"[yellow]skipped {len(result.skipped_lines)} malformed lines "
+                  f"(first: line {result.skipped_lines[0]})[/]")
+        if strict:
+            raise typer.Exit(1)
+
+
+def _print(result, limit_usd: float) -> None:
     table = Table(title=f"guard replay at a ${limit_usd} limit", title_justify="left",
                   show_header=False)
     table.add_column("what")
@@ -55,7 +68,8 @@ def replay_cmd(
     table.add_row("warned at", at(result.warned_at_response))
     table.add_row("wrap-up asked at", at(result.wrap_up_at_response))
     table.add_row("cut before", at(result.cut_at_response))
-    table.add_row("guarded session cost", usd(result.spent_usd))
+    table.add_row("guarded session cost", usd(result.spent_usd)
+                  + (" (some estimated)" if result.estimated else ""))
     table.add_row("saved", usd(result.saved_usd))
     out.print(table)
     for d in result.decisions:
