@@ -223,6 +223,18 @@ class SessionGuard:
             if isinstance(delta, str):
                 self._audio_bytes += len(delta) * 3 // 4
             return self._last
+        if t == "response.done" and self._reader is not None:  # hot path: one per response
+            if self._in_flight:
+                self._in_flight -= 1
+            try:
+                usages = self._reader.feed(event)
+            except UsageError as exc:
+                usages = self._estimate_missing_usage(exc)
+            return self._after_usage(usages)
+        if t == "error":
+            if self._requested:
+                self._requested -= 1  # most likely the request the server just refused
+            return self._last
         if self._reader is None:
             name = self._fmt if self._fmt != "auto" else detect_format(event)
             if name is None:
@@ -242,19 +254,18 @@ class SessionGuard:
             return self._last if not self._time_billed() else self._decide(project=True)
         if t in ("session.created", "session.updated"):
             self._read_audio_format(event)
-        if t == "response.done":
-            self._in_flight = max(0, self._in_flight - 1)
-        elif t == "error" and self._requested:
-            self._requested -= 1  # most likely the request the server just refused
         try:
             usages = self._reader.feed(event)
         except UsageError as exc:
-            if t == "response.done":
+            if t == "response.done":  # (the first one, before the reader existed)
                 usages = self._estimate_missing_usage(exc)
             else:
                 log.warning("guard %s: unusable event %s: %s", self.session_id, t, exc)
                 return self._fail_unpriced(str(exc)) if isinstance(exc, MissingModelError) \
                     else self._last
+        return self._after_usage(usages)
+
+    def _after_usage(self, usages: list[Usage]) -> Decision:
         if not usages:
             return self._decide(project=True) if self._time_billed() else self._last
         for usage in usages:
@@ -542,7 +553,7 @@ class SessionGuard:
             cost = token_cost(self._projected_tokens(), info.rates)
             if not info.rebills and self._max_response_usd > cost:
                 cost = self._max_response_usd  # usage events split a turn: bound by the largest
-            return cost + self._transcription_usd
+            return cost + self._transcription_usd if self._transcription_usd else cost
         except KeyError as exc:
             log.warning("guard %s: cannot project the next response: no rate for %s",
                         self.session_id, exc)
