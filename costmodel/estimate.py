@@ -53,6 +53,9 @@ class StackEstimate:
     line_items: list[tuple[str, float]]     # (model item, USD per month), sums to monthly_usd
     mean_minutes: float
     notes: list[str] = field(default_factory=list)
+    # Per-call costs of the simulated calls (USD, one per sampled call), only when
+    # `estimate(..., keep_samples=True)`; None otherwise (the arrays are large).
+    samples_usd: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -201,7 +204,8 @@ def _monthly_band(costs: np.ndarray, n_month: float, rng: np.random.Generator) -
 
 
 def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog: Catalog,
-                   day: date, calls_per_month: float, rng: np.random.Generator) -> StackEstimate:
+                   day: date, calls_per_month: float, rng: np.random.Generator, *,
+                   keep_samples: bool = False) -> StackEstimate:
     """One stack's estimate over sampled call lengths (`seconds`)."""
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
     distinct, inverse = np.unique(seconds, return_inverse=True)
@@ -240,17 +244,20 @@ def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog
                     for name, v in zip(tables.items, per_call_items, strict=False) if v],
         mean_minutes=float(minutes.mean()),
         notes=notes,
+        samples_usd=costs if keep_samples else None,
     )
 
 
 def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[str] | None = None,
              calls_per_month: float | None = None, seed: int | None = None,
              calls: int | None = None, on: date | None = None,
-             progress: Callable[[str], None] | None = None) -> Estimate:
+             progress: Callable[[str], None] | None = None,
+             keep_samples: bool = False) -> Estimate:
     """Estimate every stack of a scenario (or only `stacks`, by id) by Monte Carlo.
 
     All stacks see the same sampled call lengths (common random numbers), so differences
-    between stacks are not sampling noise.
+    between stacks are not sampling noise. With `keep_samples`, each result also carries
+    the per-call cost of every simulated call (`StackEstimate.samples_usd`), for histograms.
     """
     catalog = catalog or default_catalog()
     day = on or date.today()
@@ -281,7 +288,8 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
         if progress:
             progress(model.id)
         results.append(estimate_stack(model, seconds, sc, catalog, day, volume,
-                                      np.random.default_rng(seed + 1)))
+                                      np.random.default_rng(seed + 1),
+                                      keep_samples=keep_samples))
     return Estimate(sc.name, volume, seed, day, results)
 
 
