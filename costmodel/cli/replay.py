@@ -11,8 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..guard_replay import replay
-from ._common import (JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json,
-                      usd)
+from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json, usd
 
 
 @handle_errors
