@@ -37,9 +37,9 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from .catalog import Catalog, default_catalog
-from .errors import CostModelError, MissingModelError, UsageError
+from .errors import BudgetExceeded, CostModelError, MissingModelError, UsageError
 from .events import READERS, detect_format
-from .ledger import Ledger, LedgerError, SpendRecord
+from .ledger import Ledger, LedgerError, Reservation, SpendRecord, period_start
 from .pricing import Cost, Rates, price, rates_for, token_cost
 from .usage import MODALITIES, TOKEN_KEYS, Usage
 
@@ -62,7 +62,8 @@ _OPENAI_USAGE = frozenset({"response.done",
 _DEFAULT_USER_SECONDS = Decimal(10)   # user speech assumed before any turn was measured
 _DEFAULT_AGENT_SECONDS = Decimal(15)  # agent speech assumed before any response was seen
 _DEFAULT_TEXT_OUT = 60
-_LOOKAHEAD_SECONDS = Decimal(15)      # time-billed models: what one more turn costs
+_LOOKAHEAD_SECONDS = Decimal(15)
+_RESERVATION_TTL = 120.0  # s: a crashed worker's hold on the scope budget lapses      # time-billed models: what one more turn costs
 
 
 class Decision(NamedTuple):
@@ -141,6 +142,8 @@ class SessionGuard:
                  session_id: str | None = None, scope: str = "default",
                  on_ledger_error: Literal["fail_open", "fail_closed"] = "fail_open",
                  on_unpriced: Literal["fail_open", "fail_closed"] = "fail_closed",
+                 scope_limit_usd: Decimal | str | float | None = None,
+                 period: Literal["day", "month", "all"] = "day",
                  callbacks: list[Callable[[Decision], None]] | None = None,
                  clock: Callable[[], float] = time.monotonic, fmt: str = "auto") -> None:
         self.limit_usd = Decimal(str(limit_usd))
@@ -157,6 +160,16 @@ class SessionGuard:
         self.scope = scope
         self.on_ledger_error = on_ledger_error
         self.on_unpriced = on_unpriced
+        # A budget shared by every session of the scope (tenant) for the period, held in the
+        # ledger: each response reserves its projection there before it is requested.
+        self.scope_limit_usd = None if scope_limit_usd is None else Decimal(str(scope_limit_usd))
+        if self.scope_limit_usd is not None and ledger is None:
+            raise UsageError("a scope budget needs a ledger shared by the sessions")
+        if period not in ("day", "month", "all"):
+            raise UsageError("period must be day, month or all")
+        self.period = period
+        self._reservation: Reservation | None = None
+        self._scope_refused: str | None = None
         self.callbacks = list(callbacks or [])
         self.clock = clock
         self._model_arg, self._tmodel_arg, self._fmt = model, transcription_model, fmt
@@ -281,6 +294,8 @@ class SessionGuard:
             start = event.get("audio_start_ms")
             self._speech_start_ms = start if isinstance(start, int | float) else None
             return self._decide(project=True)
+        if self.scope_limit_usd is not None and self._reservation is None:
+            self._reserve_in_scope()
         decision = self._decide(project=True)
         if t == "response.create":
             if decision.action != "cut":
@@ -336,6 +351,13 @@ class SessionGuard:
         if self._finalized:
             return self._last
         self._finalized = True
+        if self._reservation is not None and self.ledger is not None:
+            try:
+                self.ledger.release(self._reservation)
+            except LedgerError as exc:  # it expires anyway
+                log.error("guard %s: LEDGER ERROR releasing a reservation: %s",
+                          self.session_id, exc)
+            self._reservation = None
         info = self._model_info()
         if info is None:
             return self._last
@@ -385,8 +407,32 @@ class SessionGuard:
                              usd=cost.total_usd, at=datetime.now(UTC),
                              kind="estimate" if usage.estimated else "response",
                              detail={"label": usage.label})
+        info = self._info
+        if info is not None and cost.model == info.model_id:  # a response: pays its hold
+            held, self._reservation = self._reservation, None
+        else:
+            held = None
         try:
-            self.ledger.record(record)  # type: ignore[union-attr]
+            self.ledger.commit(held, record)  # type: ignore[union-attr]
+        except LedgerError as exc:
+            self._ledger_failed = True
+            log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
+                      self.on_ledger_error, exc)
+
+    def period_start(self) -> datetime | None:
+        """Start of the scope budget's current period (UTC), or None for all time."""
+        return period_start(self.period)
+
+    def _reserve_in_scope(self) -> None:
+        """Hold the next response's projected cost in the scope's shared budget, atomically
+        (so concurrent sessions cannot all pass a nearly-spent budget)."""
+        projected = self.projected_next_usd()
+        try:
+            self._reservation = self.ledger.reserve(  # type: ignore[union-attr]
+                self.scope, self.session_id, projected, ttl_seconds=_RESERVATION_TTL,
+                limit_usd=self.scope_limit_usd, since=self.period_start())
+        except BudgetExceeded as exc:
+            self._scope_refused = f"the {self.scope!r} {self.period} budget: {exc}"
         except LedgerError as exc:
             self._ledger_failed = True
             log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
@@ -574,6 +620,8 @@ class SessionGuard:
             action, reason = "cut", "the spend ledger failed and the policy is fail-closed"
         elif self._unpriced is not None:
             action, reason = "cut", f"cannot meter this session: {self._unpriced}"
+        elif self._scope_refused is not None:
+            action, reason = "cut", f"the next response would pass {self._scope_refused}"
         elif after_next > limit:
             action = "cut"
             reason = (f"spent ${spent:.6f}; the next response (~${projected:.6f}) would pass "

@@ -575,6 +575,23 @@ _FORMS = ("'memory', 'sqlite:///relative/file.db', 'sqlite:////absolute/file.db'
           "ending in .db, .sqlite or .sqlite3")
 
 
+
+def period_start(period: str, now: datetime | None = None) -> datetime | None:
+    """Start of the current UTC ``day`` or ``month`` (budget periods), or None for ``all``.
+
+    >>> period_start("month", datetime(2026, 11, 25, 17, 3, tzinfo=UTC)).isoformat()
+    '2026-11-01T00:00:00+00:00'
+    """
+    now = now or datetime.now(UTC)
+    if period == "day":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if period == "all":
+        return None
+    raise ValueError(f"period must be day, month or all, got {period!r}")
+
+
 def open_ledger(url: str | os.PathLike[str] | None) -> Ledger:
     """The ledger a URL names: ``None``/``"memory"`` -> `MemoryLedger`; ``"sqlite:///x.db"``
     (relative, as in SQLAlchemy; ``sqlite:////abs/x.db`` is absolute) or a path ending in

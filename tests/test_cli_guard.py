@@ -54,3 +54,25 @@ def test_serve_rejects_a_bad_listen_address():
     r = run("guard", "serve", "--upstream", "ws://127.0.0.1:9", "--limit-usd", "1",
             "--listen", "nowhere")
     assert r.exit_code == 2 and "listen" in r.stderr.lower()
+
+
+def test_ledger_show_reports_spend_per_tenant(builtin, tmp_path):
+    from costmodel.guard import SessionGuard
+    from costmodel.ledger import open_ledger
+    url = f"sqlite:///{tmp_path / 'spend.db'}"
+    with open_ledger(url) as store:
+        for tenant, turns in (("acme", 3), ("globex", 2)):
+            guard = SessionGuard("100", catalog=builtin, ledger=store, scope=tenant)
+            for ev in openai_session(builtin, turns=turns):
+                guard.observe(ev)
+            guard.finalize()
+        expected = store.spent(scope="acme")
+    r = run("ledger", "show", "--ledger", url, "--json")
+    assert r.exit_code == 0, r.output
+    tenants = {t["tenant"]: t for t in json.loads(r.stdout)["tenants"]}
+    assert set(tenants) == {"acme", "globex"}
+    assert tenants["acme"]["spent_usd_exact"] == format(expected.normalize(), "f")
+    assert tenants["acme"]["records"] == 3 and tenants["acme"]["reserved_usd"] == 0
+    table = run("ledger", "show", "--ledger", url, "--tenant", "globex", "--period", "month")
+    assert table.exit_code == 0 and "globex" in table.stdout and "acme" not in table.stdout
+    assert run("ledger", "show").exit_code == 2

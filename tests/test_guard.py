@@ -266,3 +266,34 @@ def test_g711_output_is_counted_at_8000_bytes_per_second(builtin):
                        "delta": base64.b64encode(bytes(8000)).decode()})
     guard.observe({"type": "response.done", "response": {"usage": None}})
     assert guard.costs[-1].usage.tokens["audio.output"] == 200  # 10 s x 20 tokens/s
+
+
+# ---- shared scope (tenant) budgets (issue #6 item 2) -----------------------------------------
+
+def test_scope_budget_is_shared_and_refuses_the_session_that_would_pass_it(builtin, tmp_path):
+    from costmodel.ledger import open_ledger
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    events = openai_session(builtin, turns=30)
+    first = SessionGuard("100", catalog=builtin, ledger=ledger, scope="acme",
+                         scope_limit_usd="1.00", session_id="a")
+    d, _ = _run(first, events)
+    assert d.action == "cut" and "'acme' day budget" in d.reason
+    first.finalize()
+    spent = ledger.spent(scope="acme")
+    assert spent <= D("1.00") and ledger.reserved(scope="acme") == 0
+    # a second session of the same tenant is refused before its first response
+    second = SessionGuard("100", catalog=builtin, ledger=ledger, scope="acme",
+                          scope_limit_usd="1.00", session_id="b")
+    d, at = _run(second, events)
+    assert d.action == "cut" and second.responses == 0
+    # another tenant is not affected
+    other = SessionGuard("100", catalog=builtin, ledger=ledger, scope="globex",
+                         scope_limit_usd="1.00", session_id="c")
+    d, _ = _run(other, events[:200])
+    assert d.action == "ok" and other.responses >= 1
+
+
+def test_a_scope_budget_needs_a_ledger(builtin):
+    from costmodel import UsageError
+    with pytest.raises(UsageError, match="needs a ledger"):
+        SessionGuard("1", catalog=builtin, scope_limit_usd="10")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..tokens import DEFAULT_ENCODING, count_tokens
-from . import guard, prices
+from . import guard, ledger, prices
 from ._common import JsonOpt, err, handle_errors, out, print_json
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
@@ -27,6 +27,7 @@ app.command("compare")(compare_cmd)
 app.command("curve")(curve_cmd)
 app.add_typer(guard.app, name="guard")
 guard.app.command("replay")(replay_cmd)
+app.add_typer(ledger.app, name="ledger")
 
 
 @app.command("tokens")
