@@ -97,11 +97,10 @@ class _ModelInfo:
     rates: Rates
 
 
-# "text.cache_write_5m" -> ("text", "input"): how each bucket counts for the next response.
-_KEY_CLASS = {key: (key.partition(".")[0],
-                    "output" if key.endswith(".output")
-                    else "cached" if key.endswith(".cached") else "input")
-              for key in TOKEN_KEYS}
+# Each bucket's counter in `_learn`: input text/audio/image 0-2 (cache writes are input),
+# cached 3-5, output 6-8.
+_SLOT = {key: (6 if key.endswith(".output") else 3 if key.endswith(".cached") else 0)
+         + MODALITIES.index(key.partition(".")[0]) for key in TOKEN_KEYS}
 _IN_KEY = {m: f"{m}.input" for m in MODALITIES}
 _CACHED_KEY = {m: f"{m}.cached" for m in MODALITIES}
 _OUT_KEY = {m: f"{m}.output" for m in MODALITIES}
@@ -111,16 +110,14 @@ _OUT_KEY = {m: f"{m}.output" for m in MODALITIES}
 class _Context:
     """What the last response looked like, to project the next one."""
 
-    last_input: dict[str, int] = field(default_factory=dict)   # modality -> tokens
-    last_cached: dict[str, int] = field(default_factory=dict)
-    last_output: dict[str, int] = field(default_factory=dict)
-    max_output: dict[str, int] = field(default_factory=dict)
+    max_output: dict[str, int] = field(default_factory=dict)   # modality -> tokens
     user_tokens: int | None = None        # the coming user turn's audio tokens, when measured
     max_user_tokens: int = 0
     last_input_total: int = 0
     cache_share: float = 0.0
-    base: dict[str, int] = field(default_factory=dict)  # last input + last output
-    base_total: int = 0
+    base_text: int = 0     # what the next response re-sends: last input + last output
+    base_audio: int = 0
+    base_image: int = 0
 
 
 class SessionGuard:
@@ -439,38 +436,35 @@ class SessionGuard:
                       self.on_ledger_error, exc)
 
     def _learn(self, usage: Usage) -> None:
-        # One pass over the buckets (this runs for every response the guard meters).
-        inp: dict[str, int] = {}
-        cached: dict[str, int] = {}
-        out: dict[str, int] = {}
+        # One pass over the buckets into nine counters (this runs for every response):
+        # input (cached included) text/audio/image, cached text/audio/image, output t/a/i.
+        acc = [0, 0, 0, 0, 0, 0, 0, 0, 0]
         for key, n in usage.tokens.items():
-            modality, kind = _KEY_CLASS[key]
-            if kind == "output":
-                out[modality] = out.get(modality, 0) + n
-            else:
-                inp[modality] = inp.get(modality, 0) + n
-                if kind == "cached":
-                    cached[modality] = n
+            i = _SLOT[key]
+            acc[i] += n
+            if 3 <= i <= 5:
+                acc[i - 3] += n  # cached tokens are input too
         ctx = self._ctx
-        total_in = sum(inp.values())
+        total_in = acc[0] + acc[1] + acc[2]
         # Share of the previous input that this response read from cache: the next response
         # will likely read the same share of this one's input.
-        ctx.cache_share = (min(1.0, sum(cached.values()) / ctx.last_input_total)
-                           if ctx.last_input_total else 0.0)
+        if ctx.last_input_total:
+            share = (acc[3] + acc[4] + acc[5]) / ctx.last_input_total
+            ctx.cache_share = share if share < 1.0 else 1.0
+        else:
+            ctx.cache_share = 0.0
         ctx.last_input_total = total_in
-        ctx.last_input, ctx.last_cached, ctx.last_output = inp, cached, out
         # What the next response re-sends (re-billing models): this input plus this reply.
-        base = inp.copy()
-        for m, n in out.items():
-            base[m] = base.get(m, 0) + n
-        ctx.base = base
-        ctx.base_total = total_in + sum(out.values())
-        for m, n in out.items():
-            if n > ctx.max_output.get(m, 0):
-                ctx.max_output[m] = n
+        ctx.base_text, ctx.base_audio, ctx.base_image = acc[0] + acc[6], acc[1] + acc[7], \
+            acc[2] + acc[8]
+        mo = ctx.max_output
+        if acc[6] > mo.get("text", 0):
+            mo["text"] = acc[6]
+        if acc[7] > mo.get("audio", 0):
+            mo["audio"] = acc[7]
         if ctx.user_tokens is not None:
             ctx.max_user_tokens = max(ctx.max_user_tokens, ctx.user_tokens)
-        ctx.user_tokens = None
+            ctx.user_tokens = None
 
     def _measure_user_turn(self, event: Mapping[str, Any]) -> None:
         # The real speech_stopped carries only audio_end_ms; the start came on speech_started.
@@ -535,8 +529,9 @@ class SessionGuard:
         return Usage._unchecked(info.model_id, self._projected_tokens(output_seconds),
                                 "projected")
 
-    def _projected_tokens(self, output_seconds: Decimal | None = None) -> dict[str, int]:
-        info = self._model_info()
+    def _projected_tokens(self, output_seconds: Decimal | None = None,
+                          info: _ModelInfo | None = None) -> dict[str, int]:
+        info = info or self._model_info()
         assert info is not None
         ctx = self._ctx
         user = ctx.user_tokens
@@ -551,9 +546,8 @@ class SessionGuard:
             out = {"audio": int(_DEFAULT_AGENT_SECONDS * info.tps_out), "text": _DEFAULT_TEXT_OUT}
         # Input: what the context re-sends (re-billing models), plus the new user audio.
         if info.rebills:
-            base, total = ctx.base, ctx.base_total + user
-            text, audio, image = base.get("text", 0), base.get("audio", 0) + user, \
-                base.get("image", 0)
+            text, audio, image = ctx.base_text, ctx.base_audio + user, ctx.base_image
+            total = text + audio + image
         else:
             text, audio, image, total = 0, user, 0, user
         truncated = info.limit is not None and total > info.limit
@@ -596,7 +590,7 @@ class SessionGuard:
         try:
             # The token part of `price` on the compiled rates: no Usage or Cost to build,
             # since a projection is never billed.
-            cost = token_cost(self._projected_tokens(), info.rates)
+            cost = token_cost(self._projected_tokens(info=info), info.rates)
             if not info.rebills and self._max_response_usd > cost:
                 cost = self._max_response_usd  # usage events split a turn: bound by the largest
             return cost + self._transcription_usd if self._transcription_usd else cost
