@@ -95,6 +95,8 @@ class _ModelInfo:
     cacheable: frozenset[str]
     time_billed: bool
     rates: Rates
+    speech_in: bool    # has an audio input rate (else the user's turn arrives as text)
+    speech_out: bool
 
 
 # Each bucket's counter in `_learn`: input text/audio/image 0-2 (cache writes are input),
@@ -519,7 +521,8 @@ class SessionGuard:
             limit=facts.truncation_threshold_tokens,
             cacheable=frozenset(m for m in ("text", "audio", "image")
                                 if f"{m}.cached" in per_token),
-            time_billed=facts.bills_tokens is False, rates=rates)
+            time_billed=facts.bills_tokens is False, rates=rates,
+            speech_in="audio.input" in per_token, speech_out="audio.output" in per_token)
         return info
 
     def _projected_usage(self, output_seconds: Decimal | None = None) -> Usage:
@@ -542,14 +545,20 @@ class SessionGuard:
                    "text": ctx.max_output.get("text", 0)}
         elif ctx.max_output:
             out = ctx.max_output
-        else:
+        elif info.speech_out:
             out = {"audio": int(_DEFAULT_AGENT_SECONDS * info.tps_out), "text": _DEFAULT_TEXT_OUT}
-        # Input: what the context re-sends (re-billing models), plus the new user audio.
+        else:
+            out = {"text": _DEFAULT_TEXT_OUT}  # a text LLM (the LLM of a chained pipeline)
+        # Input: what the context re-sends (re-billing models), plus the new user turn: audio
+        # for a speech model, its transcript for a text LLM.
+        user_audio, user_text = (user, 0) if info.speech_in else (0, user)
         if info.rebills:
-            text, audio, image = ctx.base_text, ctx.base_audio + user, ctx.base_image
+            text, audio, image = (ctx.base_text + user_text, ctx.base_audio + user_audio,
+                                  ctx.base_image)
             total = text + audio + image
         else:
-            text, audio, image, total = 0, user, 0, user
+            text, audio, image = user_text, user_audio, 0
+            total = user
         truncated = info.limit is not None and total > info.limit
         if truncated:
             audio = max(0, audio - (total - info.limit))  # the server drops the oldest audio

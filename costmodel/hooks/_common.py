@@ -1,0 +1,61 @@
+"""What the framework hooks share: building the guard, naming its session model, logging."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from ..catalog import Catalog
+from ..errors import CostModelError, UsageError
+from ..guard import Decision, SessionGuard
+
+#: Catalog kinds whose responses shape the next one (the guard's "session model").
+_SESSION_KINDS = frozenset({"llm", "realtime"})
+
+
+def session_model(ids: Iterable[str], catalog: Catalog) -> str | None:
+    """The one LLM / realtime model among catalog `ids` (None when there are none or several)."""
+    found = set()
+    for model_id in ids:
+        try:
+            entry = catalog.get(model_id)
+        except CostModelError:
+            continue
+        if entry.kind in _SESSION_KINDS:
+            found.add(entry.id)
+    return found.pop() if len(found) == 1 else None
+
+
+def build_guard(guard: SessionGuard | None, limit_usd: Decimal | str | float | None,
+                llm_model: str | None, guard_kwargs: Mapping[str, Any],
+                log: logging.Logger) -> SessionGuard:
+    """`guard` itself, or a new one for `limit_usd` whose session model is `llm_model`."""
+    if guard is not None:
+        if limit_usd is not None or llm_model is not None or guard_kwargs:
+            raise UsageError("pass either guard= or limit_usd= (with llm_model= and guard "
+                             "options), not both")
+        return guard
+    if limit_usd is None:
+        raise UsageError("pass guard= (a SessionGuard) or limit_usd=")
+    if llm_model is None:
+        log.warning("no LLM model known for the guard: it cannot project the next response, "
+                    "so it cuts only once the spend has passed the limit; pass llm_model=")
+    return SessionGuard(limit_usd, model=llm_model, **guard_kwargs)
+
+
+def unpriced_decision(guard: SessionGuard, reason: str) -> Decision:
+    """A cut for usage the hook could not price under a fail-closed policy."""
+    last = guard.last
+    return Decision("cut", guard.spent_usd, last.projected_next_usd, guard.limit_usd,
+                    guard.responses, f"cannot meter this session: {reason}", guard.estimated,
+                    last.pending)
+
+
+def log_decision(log: logging.Logger, name: str, decision: Decision) -> None:
+    level = {"ok": logging.INFO, "warn": logging.WARNING, "wrap_up": logging.WARNING,
+             "cut": logging.ERROR}[decision.action]
+    log.log(level, "%s: budget %s: spent $%s of $%s, next ~$%s%s", name, decision.action,
+            decision.spent_usd, decision.limit_usd, decision.projected_next_usd,
+            f" ({decision.reason})" if decision.reason else "")

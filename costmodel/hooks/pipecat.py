@@ -1,0 +1,361 @@
+"""Pipecat hook: price the usage a pipeline reports and end the pipeline before it overspends.
+
+Pipecat services report usage in ``MetricsFrame``\\ s (``LLMUsageMetricsData``,
+``STTUsageMetricsData``, ``TTSUsageMetricsData``; enable them with
+``PipelineParams(enable_usage_metrics=True)``). Each one is priced with
+`costmodel.adapters.pipecat` and fed to a `SessionGuard`; when the guard says
+
+- ``wrap_up``: the optional ``on_wrap_up`` frame(s) are pushed upstream from the end of the
+  pipeline (e.g. an ``LLMMessagesAppendFrame(messages=[...], run_llm=True)`` asking the bot to
+  close politely: the assistant context aggregator appends it and runs the LLM), or
+  ``on_wrap_up(decision)`` is called (it may return frames to push, and may be async);
+- ``cut``: the pipeline is ended with ``EndWorkerFrame`` (graceful: queued frames are flushed;
+  ``end="cancel"``: ``CancelWorkerFrame``, immediate). Pipecat releases before 1.4 have the
+  older names ``EndTaskFrame`` / ``CancelTaskFrame``, used when the new ones do not exist.
+
+Two ways to plug it in (``pip install costmodel[pipecat]``)::
+
+    from costmodel.hooks.pipecat import BudgetObserver
+
+    budget = BudgetObserver(limit_usd="0.50", models={
+        "DeepgramSTTService": "deepgram/nova-3",
+        "OpenAILLMService": "openai/gpt-4o-mini",
+        "CartesiaTTSService": "cartesia/sonic-3"})
+    task = PipelineWorker(pipeline, params=PipelineParams(enable_usage_metrics=True),
+                          observers=[budget])        # PipelineTask in older releases
+    budget.task = task                               # the observer ends the pipeline through it
+
+or ``BudgetProcessor(...)`` placed **last** in the pipeline (it sees only the metrics that flow
+through it, and pushes the end frame itself). The observer sees every processor's metrics
+wherever it sits, each frame once.
+
+Model names: a metric carries ``processor`` (``"OpenAILLMService#0"``) and ``model``
+(``"gpt-4o-mini"``). ``models`` maps either to a catalog id (tried in that order: full
+processor name, processor class name, model name), or is a callable ``(processor, model) ->
+catalog id | None``; a model name the catalog knows (an id, alias or unambiguous bare name) is
+used as is. When a metric cannot be mapped or priced, the guard's ``on_unpriced`` policy
+decides: ``fail_closed`` (default) ends the pipeline, ``fail_open`` logs and goes on.
+
+The guard's session model (the LLM whose next response is projected) is ``llm_model=``, or
+the one LLM among the ``models`` values. Or pass your own ``guard=SessionGuard(...)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+from ..adapters.pipecat import usage_from_pipecat_metrics
+from ..errors import CostModelError, UsageError
+from ..guard import Decision, SessionGuard
+from ..usage import Usage
+from ._common import build_guard, log_decision, session_model, unpriced_decision
+
+__all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]
+
+log = logging.getLogger("costmodel.hooks.pipecat")
+
+# Built from Pipecat's base classes on first access (module __getattr__ below), so that this
+# module imports without pipecat; declared here for readers and linters.
+BudgetObserver: type
+BudgetProcessor: type
+
+INSTALL_HINT = ("the Pipecat hook needs pipecat-ai, which is not installed: "
+                "pip install costmodel[pipecat]")
+
+_USAGE_CLASSES = frozenset({"LLMUsageMetricsData", "STTUsageMetricsData", "TTSUsageMetricsData"})
+_INSTANCE = re.compile(r"#\d+$")
+
+Models = Mapping[str, str] | Callable[[str, str | None], str | None] | None
+
+
+def _frames_module():
+    try:
+        from pipecat.frames import frames
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(INSTALL_HINT) from exc
+    return frames
+
+
+def end_frame(cancel: bool = False, reason: str | None = None) -> tuple[Any, Any]:
+    """The frame that ends the pipeline in the installed Pipecat, and the direction to push it.
+
+    ``EndWorkerFrame`` / ``CancelWorkerFrame`` (Pipecat >= 1.4) go downstream, as their
+    docstrings ask, so frames queued ahead are flushed first; the older ``EndTaskFrame`` /
+    ``CancelTaskFrame`` go upstream to the task, as those releases expected.
+    """
+    frames = _frames_module()
+    from pipecat.processors.frame_processor import FrameDirection
+
+    new, old = ("CancelWorkerFrame", "CancelTaskFrame") if cancel else \
+        ("EndWorkerFrame", "EndTaskFrame")
+    cls = getattr(frames, new, None)
+    direction = FrameDirection.DOWNSTREAM
+    if cls is None:
+        cls, direction = getattr(frames, old), FrameDirection.UPSTREAM
+    try:
+        return cls(reason=reason), direction
+    except TypeError:  # old releases: no reason field
+        return cls(), direction
+
+
+def _as_dict(data: Any) -> tuple[str, Any]:
+    """(class name, dict) of one MetricsData (pydantic model) or a recorded dict."""
+    if isinstance(data, Mapping):
+        return "", data
+    dump = getattr(data, "model_dump", None)
+    if dump is None:
+        raise UsageError(f"not a Pipecat MetricsData: {data!r}")
+    return type(data).__name__, dump()
+
+
+def _is_usage(cls_name: str, data: Mapping[str, Any]) -> bool:
+    if cls_name:
+        return cls_name in _USAGE_CLASSES
+    value = data.get("value")
+    return (isinstance(value, Mapping) and ("prompt_tokens" in value or "audio_seconds" in value)
+            or type(value) is int)
+
+
+class PipecatBudget:
+    """Prices Pipecat usage metrics against a `SessionGuard`; framework-free (the observer and
+    processor wrap it). See the module docstring for the arguments."""
+
+    def __init__(self, guard: SessionGuard | None = None, *,
+                 limit_usd: Decimal | str | float | None = None, models: Models = None,
+                 llm_model: str | None = None, on_wrap_up: Any = None,
+                 end: Literal["end", "cancel"] = "end", name: str = "pipecat",
+                 **guard_kwargs: Any) -> None:
+        if end not in ("end", "cancel"):
+            raise UsageError("end must be 'end' (graceful) or 'cancel' (immediate)")
+        self.models = models
+        if guard is None and llm_model is None and isinstance(models, Mapping):
+            catalog = guard_kwargs.get("catalog")
+            if catalog is None:
+                from ..catalog import default_catalog
+                catalog = default_catalog()
+            llm_model = session_model(models.values(), catalog)
+        self.guard = build_guard(guard, limit_usd, llm_model, guard_kwargs, log)
+        self.on_wrap_up = on_wrap_up
+        self.end = end
+        self.name = name
+        self.last: Decision = self.guard.last
+        self.ended = False          # the end frame was pushed
+        self.wrapped_up = False     # the wrap-up was delivered
+        self._ids: dict[tuple[str, str | None], str] = {}
+
+    # -- pricing ------------------------------------------------------------------------------
+    def catalog_id(self, processor: str, model: str | None) -> str:
+        """The catalog id for a metric's ``processor`` and ``model`` (see the module doc)."""
+        key = (processor, model)
+        hit = self._ids.get(key)
+        if hit is not None:
+            return hit
+        found: str | None = None
+        models = self.models
+        if callable(models):
+            found = models(processor, model)
+        elif models:
+            for name in (processor, _INSTANCE.sub("", processor), model):
+                if name is not None and name in models:
+                    found = models[name]
+                    break
+        if found is None and model:
+            try:
+                found = self.guard.catalog.resolve(model)
+            except CostModelError:
+                pass
+        if found is None:
+            raise UsageError(f"no catalog id for Pipecat processor {processor!r} (model "
+                             f"{model!r}): add it to models=, e.g. "
+                             f"{{{_INSTANCE.sub('', processor)!r}: '<provider>/<model>'}}")
+        self._ids[key] = found
+        return found
+
+    def usages(self, frame: Any) -> list[Usage]:
+        """The priced `Usage`\\ s in a ``MetricsFrame`` (or a list of MetricsData, or recorded
+        ``{"processor", "model", "value"}`` dicts); timing metrics are skipped."""
+        items = getattr(frame, "data", frame)
+        if isinstance(items, Mapping) or not isinstance(items, Iterable):
+            items = [items]
+        out = []
+        for data in items:
+            cls_name, d = _as_dict(data)
+            if not _is_usage(cls_name, d):
+                continue
+            processor = str(d.get("processor") or "")
+            model = d.get("model")
+            out.append(usage_from_pipecat_metrics(d, self.catalog_id(processor, model),
+                                                  label=processor))
+        return out
+
+    def observe(self, frame: Any) -> Decision | None:
+        """Price the usage in `frame` and return the guard's decision (None: nothing priced)."""
+        try:
+            usages = self.usages(frame)
+        except CostModelError as exc:
+            return self._unpriced(str(exc))
+        if not usages:
+            return None
+        decision = self.last
+        for usage in usages:
+            try:
+                decision = self.guard.observe(usage)
+            except CostModelError as exc:
+                return self._unpriced(str(exc))
+            log.debug("%s: %s priced; spent $%s", self.name, usage.model, decision.spent_usd)
+        self._note(decision)
+        return decision
+
+    def _unpriced(self, reason: str) -> Decision | None:
+        if self.guard.on_unpriced == "fail_open":
+            log.error("%s: CANNOT METER (fail_open, going on): %s", self.name, reason)
+            return None
+        log.error("%s: CANNOT METER (fail_closed, ending the pipeline): %s", self.name, reason)
+        decision = unpriced_decision(self.guard, reason)
+        self._note(decision)
+        return decision
+
+    def _note(self, decision: Decision) -> None:
+        if decision.action != self.last.action:
+            log_decision(log, self.name, decision)
+        self.last = decision
+
+    def finalize(self) -> Decision:
+        return self.guard.finalize()
+
+    # -- acting -------------------------------------------------------------------------------
+    async def act(self, decision: Decision | None, push: Callable[[Any, Any], Any]) -> None:
+        """Carry out `decision` once: push the wrap-up frames, or end the pipeline.
+
+        ``push(frame, direction)`` is awaited for each frame to push."""
+        if decision is None or self.ended:
+            return
+        if decision.action == "cut":
+            self.ended = True
+            frame, direction = end_frame(self.end == "cancel", f"budget: {decision.reason}")
+            log.error("%s: ending the pipeline (%s): %s", self.name, type(frame).__name__,
+                      decision.reason)
+            await push(frame, direction)
+        elif decision.action == "wrap_up" and not self.wrapped_up:
+            self.wrapped_up = True
+            frames = self.on_wrap_up
+            if callable(frames) and not isinstance(frames, type):
+                frames = frames(decision)
+                if inspect.isawaitable(frames):
+                    frames = await frames
+            if frames is None:
+                return
+            from pipecat.processors.frame_processor import FrameDirection
+            for frame in frames if isinstance(frames, list | tuple) else [frames]:
+                log.warning("%s: wrap-up: pushing %s", self.name, type(frame).__name__)
+                # Upstream from the end: the assistant context aggregator (last but the
+                # budget processor) takes an LLMMessagesAppendFrame in either direction.
+                await push(frame, FrameDirection.UPSTREAM)
+
+
+def _budget(budget: PipecatBudget | None, kwargs: dict[str, Any]) -> PipecatBudget:
+    if budget is not None:
+        if kwargs:
+            raise UsageError("pass either a PipecatBudget or the arguments to build one")
+        return budget
+    return PipecatBudget(**kwargs)
+
+
+def _build_classes() -> dict[str, type]:
+    frames = _frames_module()
+    from pipecat.observers.base_observer import BaseObserver, FramePushed
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+    metrics_frame = frames.MetricsFrame
+    terminal = (frames.EndFrame, frames.CancelFrame)
+    watched = (metrics_frame, *terminal)
+
+    class BudgetProcessor(FrameProcessor):
+        """A pass-through processor that prices the usage metrics reaching it and ends the
+        pipeline on a cut; place it last. Takes a `PipecatBudget` or its arguments."""
+
+        def __init__(self, budget: PipecatBudget | None = None, **kwargs: Any) -> None:
+            super().__init__(name=kwargs.pop("processor_name", None))
+            self.budget = _budget(budget, kwargs)
+
+        @property
+        def guard(self) -> SessionGuard:
+            return self.budget.guard
+
+        async def process_frame(self, frame: Any, direction: Any) -> None:
+            await super().process_frame(frame, direction)
+            await self.push_frame(frame, direction)
+            if isinstance(frame, metrics_frame):
+                try:
+                    decision = self.budget.observe(frame)
+                except Exception as exc:
+                    log.exception("%s: the budget hook failed", self.budget.name)
+                    decision = self.budget._unpriced(f"the budget hook failed: {exc!r}")
+                await self.budget.act(decision, self.push_frame)
+            elif isinstance(frame, terminal):
+                self.budget.finalize()
+
+    class BudgetObserver(BaseObserver):
+        """An observer that prices every usage metric once, wherever it is pushed, and ends the
+        pipeline through ``task`` (set ``observer.task = task`` after building the task).
+        Without a task it pushes the end frame from the processor that pushed the metric."""
+
+        def __init__(self, budget: PipecatBudget | None = None, *, task: Any = None,
+                     **kwargs: Any) -> None:
+            try:
+                super().__init__(observe_every_push=False)
+            except TypeError:  # releases before observe_every_push: deduplicated below
+                super().__init__()
+            self.budget = _budget(budget, kwargs)
+            self.task = task
+            self._seen: deque[int] = deque(maxlen=256)
+
+        @property
+        def guard(self) -> SessionGuard:
+            return self.budget.guard
+
+        async def on_push_frame(self, data: FramePushed) -> None:
+            frame = data.frame
+            if not isinstance(frame, watched):
+                return
+            if getattr(data, "first_push", True) is False or frame.id in self._seen:
+                return
+            self._seen.append(frame.id)
+            if isinstance(frame, terminal):
+                self.budget.finalize()
+                return
+
+            async def push(out: Any, direction: Any) -> None:
+                if self.task is not None:
+                    if direction == FrameDirection.DOWNSTREAM:
+                        await self.task.queue_frame(out)
+                    else:
+                        await self.task.queue_frame(out, direction)
+                else:
+                    log.warning("%s: no task attached (observer.task = task); pushing %s from "
+                                "%s", self.budget.name, type(out).__name__, data.source)
+                    await data.source.push_frame(out, direction)
+
+            try:
+                decision = self.budget.observe(frame)
+            except Exception as exc:  # an observer that raises is dropped by pipecat: never
+                log.exception("%s: the budget hook failed", self.budget.name)
+                decision = self.budget._unpriced(f"the budget hook failed: {exc!r}")
+            await self.budget.act(decision, push)
+
+    return {"BudgetProcessor": BudgetProcessor, "BudgetObserver": BudgetObserver}
+
+
+def __getattr__(name: str) -> Any:
+    # The Pipecat subclasses are built on first use, so this module imports without pipecat.
+    if name in ("BudgetProcessor", "BudgetObserver"):
+        classes = _build_classes()
+        globals().update(classes)
+        return classes[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
