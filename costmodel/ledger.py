@@ -6,9 +6,9 @@ then *commits* the actual spend, which drops the reservation. Reservations expir
 worker leaks none. (The per-session guard records its spend with `record`; shared budgets
 across sessions, issue 6, reserve before each response.) Amounts are exact `Decimal` USD throughout; floats are refused.
 
-Backends: `MemoryLedger` (the default, one process) and `SQLiteLedger` (a WAL-mode file shared
-by threads and processes; a crash after `commit()` returns loses nothing). A shared backend
-(Redis, issue 6) implements the same `Ledger` interface.
+Backends: `MemoryLedger` (the default, one process), `SQLiteLedger` (a WAL-mode file shared
+by threads and processes; a crash after `commit()` returns loses nothing) and `RedisLedger`
+(`costmodel.ledger_redis`: budgets shared by every worker of a fleet, Lua-scripted).
 
 >>> from decimal import Decimal
 >>> from costmodel.ledger import SpendRecord, open_ledger
@@ -571,8 +571,8 @@ class SQLiteLedger(Ledger):
         return f"SQLiteLedger({self.path!r})"
 
 
-_FORMS = ("'memory', 'sqlite:///relative/file.db', 'sqlite:////absolute/file.db' or a path "
-          "ending in .db, .sqlite or .sqlite3")
+_FORMS = ("'memory', 'sqlite:///relative/file.db', 'sqlite:////absolute/file.db', a path "
+          "ending in .db, .sqlite or .sqlite3, or 'redis://host:port/db'")
 
 
 
@@ -595,7 +595,9 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
 def open_ledger(url: str | os.PathLike[str] | None) -> Ledger:
     """The ledger a URL names: ``None``/``"memory"`` -> `MemoryLedger`; ``"sqlite:///x.db"``
     (relative, as in SQLAlchemy; ``sqlite:////abs/x.db`` is absolute) or a path ending in
-    ``.db``/``.sqlite``/``.sqlite3`` -> `SQLiteLedger`. Anything else raises `LedgerError`.
+    ``.db``/``.sqlite``/``.sqlite3`` -> `SQLiteLedger`; ``"redis://host:port/db"`` (or
+    ``rediss://``) -> `RedisLedger` (``pip install 'costmodel[redis]'``). Anything else raises
+    `LedgerError`.
     """
     if url is None:
         return MemoryLedger()
@@ -606,7 +608,12 @@ def open_ledger(url: str | os.PathLike[str] | None) -> Ledger:
     if lower.startswith("sqlite:///") and len(text) > len("sqlite:///"):
         return SQLiteLedger(Path(text[len("sqlite:///"):]).expanduser())
     if lower.startswith(("redis://", "rediss://")):
-        raise LedgerError(f"Redis backend: not available yet; use {_FORMS}", path=shown)
+        try:
+            from .ledger_redis import RedisLedger
+        except ImportError as exc:
+            raise LedgerError(f"the Redis backend needs the redis package ({exc}); "
+                              "pip install 'costmodel[redis]'", path=shown) from None
+        return RedisLedger(text)
     if "://" not in text and lower.endswith((".db", ".sqlite", ".sqlite3")):
         return SQLiteLedger(Path(text).expanduser())
     raise LedgerError(f"unsupported ledger URL; use {_FORMS}", path=shown)

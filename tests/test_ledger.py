@@ -346,13 +346,12 @@ def test_open_ledger_forms(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("url, words", [
-    ("redis://localhost:6379/0", "Redis backend: not available yet"),
-    ("rediss://user:s3cret@cache:6380", "Redis backend: not available yet"),
     ("postgres://db/x", "unsupported ledger URL"),
     ("ledger.txt", "unsupported ledger URL"),
     ("sqlite:///", "unsupported ledger URL"),
 ])
 def test_open_ledger_refuses_other_forms_and_names_the_accepted_ones(url, words):
+    # (redis:// URLs open a RedisLedger: tests/test_ledger_redis.py)
     with pytest.raises(LedgerError, match=words) as info:
         open_ledger(url)
     assert "sqlite:///" in str(info.value) and "memory" in str(info.value)

@@ -1,0 +1,409 @@
+"""A ledger in Redis: per-tenant budgets shared by every worker process (issue 6).
+
+``open_ledger("redis://host:6379/0")`` returns a `RedisLedger`. Each write is one Lua script run
+with ``EVALSHA`` (loaded on first use), so Redis executes it atomically: no other client's
+command runs between a reservation's check and its hold, or between a commit's record and the
+release of its reservation.
+
+Money stays exact without floats: amounts travel and are stored as plain decimal strings, and
+the scripts add, subtract and compare them digit by digit (a small fixed-point library in Lua,
+below). Redis integers would hold nano-dollars only, and Lua numbers are doubles, exact only up
+to 2**53; decimal strings have neither limit, so one code path serves every amount, including
+ones finer than a nano-dollar, where `SQLiteLedger` falls back to summing text in Python.
+
+Keys (``P`` is ``{prefix}``; the braces are a hash tag, so every key shares one cluster slot;
+``S`` a scope, ``D`` a UTC day ``YYYY-MM-DD``, ``M`` a month ``YYYY-MM``)::
+
+    P:held              ZSET  reservation id -> expires_at (unix s); expired ones are purged
+    P:hold              HASH  reservation id -> "usd scope"
+    P:heldsum           HASH  scope -> sum of its reservations (kept in step with P:hold)
+    P:scopes            SET   the scopes with committed spend
+    P:sums:S            HASH  committed spend of scope S: "all" (all time), M, D -> total
+    P:months:S P:days:S ZSET  M -> yyyymm, D -> yyyymmdd: the periods with spend, in order
+    P:dayrec:S:D        LIST  "at_us usd" per record, for a ``since`` inside a day
+    P:seq  P:rec        the last record number; HASH number -> record JSON (commit order)
+    P:log:S             LIST  record numbers of scope S
+    P:paid              HASH  reservation id -> the record number it paid for (idempotent commit)
+
+``spent(scope=S, since=...)`` reads the period totals: a month start costs one month entry per
+month from then on, a day start also the later days of that month, any other instant adds one
+scan of that day's list. Reservation expiry uses the callers' clocks (``now``), so workers need
+synchronised clocks (NTP), as a TTL of minutes tolerates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import LedgerError
+from .ledger import (
+    _EPOCH,
+    _MICRO,
+    Ledger,
+    Reservation,
+    SpendRecord,
+    _exact_sum,
+    _refuse,
+    _same,
+    _tidy,
+)
+
+__all__ = ["RedisLedger"]
+
+_LIB = r"""
+-- Exact non-negative decimals as plain strings ("12.5"). A number is split into 15-digit
+-- chunks: a chunk sum stays below 2^53, so the doubles Lua computes with are exact.
+local CH, find, sub_, rep, fmt = 15, string.find, string.sub, string.rep, string.format
+local function parse(s)            -- digits without the point, number of decimals
+  local i = find(s, ".", 1, true)
+  if not i then return s, 0 end
+  return sub_(s, 1, i - 1) .. sub_(s, i + 1), #s - i
+end
+local function align(a, b)         -- equal-length digit strings, same number of decimals
+  local x, xf = parse(a)
+  local y, yf = parse(b)
+  if xf < yf then x = x .. rep("0", yf - xf) elseif yf < xf then y = y .. rep("0", xf - yf) end
+  if #x < #y then x = rep("0", #y - #x) .. x elseif #y < #x then y = rep("0", #x - #y) .. y end
+  return x, y, (xf > yf and xf or yf)
+end
+local function join(digits, fl)    -- digits with fl decimals -> canonical plain decimal
+  if fl > 0 then
+    local z = find(digits, "0+$")  -- drop trailing zeros of the fraction only
+    if z then
+      if z <= #digits - fl then z = #digits - fl + 1 end
+      fl, digits = fl - (#digits - z + 1), sub_(digits, 1, z - 1)
+    end
+  end
+  if #digits <= fl then digits = rep("0", fl - #digits + 1) .. digits end
+  local nz = find(digits, "[^0]")
+  local cut = #digits - fl
+  if not nz or nz > cut then nz = cut end
+  if fl == 0 then return sub_(digits, nz) end
+  return sub_(digits, nz, cut) .. "." .. sub_(digits, cut + 1)
+end
+local function cmp(a, b)
+  if a == b then return 0 end
+  local x, y = align(a, b)
+  for i = 1, #x, CH do
+    local p, q = tonumber(sub_(x, i, i + CH - 1)), tonumber(sub_(y, i, i + CH - 1))
+    if p ~= q then return p < q and -1 or 1 end
+  end
+  return 0
+end
+local function arith(a, b, sign)   -- a + b, or a - b (sign -1, needs a >= b)
+  local x, y, fl = align(a, b)
+  local n = #x
+  if n <= CH then                  -- one chunk: the common case
+    return join(fmt("%0" .. n .. ".0f", tonumber(x) + sign * tonumber(y)), fl)
+  end
+  local out, carry, e = {}, 0, n
+  while e >= 1 do
+    local s = e - CH + 1
+    if s < 1 then s = 1 end
+    local m = 10 ^ (e - s + 1)
+    local v = tonumber(sub_(x, s, e)) + sign * tonumber(sub_(y, s, e)) + carry
+    if v >= m then v, carry = v - m, 1 elseif v < 0 then v, carry = v + m, -1 else carry = 0 end
+    table.insert(out, 1, fmt("%0" .. (e - s + 1) .. ".0f", v))
+    e = s - 1
+  end
+  return join((carry > 0 and "1" or "") .. table.concat(out), fl)
+end
+local function add(a, b)
+  if a == "0" then return b elseif b == "0" then return a end
+  return arith(a, b, 1)
+end
+local function sub(a, b)           -- never below zero
+  if b == "0" then return a end
+  if cmp(a, b) <= 0 then return "0" end
+  return arith(a, b, -1)
+end
+local function drop(kheld, khold, kheldsum, id)   -- remove one reservation, if held
+  local v = redis.call("HGET", khold, id)
+  redis.call("ZREM", kheld, id)
+  if not v then return end
+  redis.call("HDEL", khold, id)
+  local sp = string.find(v, " ", 1, true)
+  local scope = string.sub(v, sp + 1)
+  local left = sub(redis.call("HGET", kheldsum, scope) or "0", string.sub(v, 1, sp - 1))
+  if left == "0" then redis.call("HDEL", kheldsum, scope)
+  else redis.call("HSET", kheldsum, scope, left) end
+end
+local function sum_periods(kz, ksums, lo, hi, acc)
+  for _, p in ipairs(redis.call("ZRANGEBYSCORE", kz, lo, hi)) do
+    acc = add(acc, redis.call("HGET", ksums, p) or "0")
+  end
+  return acc
+end
+-- Committed spend of one scope at or after an instant. k: sums, months, days, dayrec keys;
+-- a: mode ("" = all time | "month" | "day" | "exact"), yyyymm, yyyymm99, yyyymmdd, D, at_us.
+local function since(k, a)
+  if a[1] == "" then return redis.call("HGET", k[1], "all") or "0" end
+  if a[1] == "month" then return sum_periods(k[2], k[1], a[2], "+inf", "0") end
+  local acc = sum_periods(k[2], k[1], "(" .. a[2], "+inf", "0")
+  acc = sum_periods(k[3], k[1], "(" .. a[4], a[3], acc)
+  if a[1] == "day" then return add(acc, redis.call("HGET", k[1], a[5]) or "0") end
+  local from, n = tonumber(a[6]), redis.call("LLEN", k[4])
+  for i = 0, n - 1, 1000 do
+    for _, e in ipairs(redis.call("LRANGE", k[4], i, i + 999)) do
+      local sp = string.find(e, " ", 1, true)
+      if tonumber(string.sub(e, 1, sp - 1)) >= from then acc = add(acc, string.sub(e, sp + 1)) end
+    end
+  end
+  return acc
+end
+"""
+
+# KEYS held hold heldsum sums months days dayrec(since)
+# ARGV id scope usd expires_at now limit|"" + the 6 `since` arguments
+_RESERVE = _LIB + r"""
+for _, id in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[5])) do
+  drop(KEYS[1], KEYS[2], KEYS[3], id)
+end
+local scope, usd = ARGV[2], ARGV[3]
+local held = redis.call("HGET", KEYS[3], scope) or "0"
+local after = add(held, usd)
+if ARGV[6] ~= "" then
+  local committed = since({KEYS[4], KEYS[5], KEYS[6], KEYS[7]},
+                          {ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]})
+  if cmp(add(committed, after), ARGV[6]) > 0 then return {"refused", committed, held} end
+end
+redis.call("ZADD", KEYS[1], ARGV[4], ARGV[1])
+redis.call("HSET", KEYS[2], ARGV[1], usd .. " " .. scope)
+redis.call("HSET", KEYS[3], scope, after)
+return {"ok"}
+"""
+
+# KEYS held hold heldsum sums months days dayrec seq rec log paid scopes
+# ARGV reservation id|"" scope usd json M yyyymm D yyyymmdd at_us
+_COMMIT = _LIB + r"""
+local rid, scope, usd, m, d = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[7]
+if rid ~= "" then
+  local paid = redis.call("HGET", KEYS[11], rid)
+  if paid then return {"paid", redis.call("HGET", KEYS[9], paid)} end
+  drop(KEYS[1], KEYS[2], KEYS[3], rid)
+end
+local seq = redis.call("INCR", KEYS[8])
+redis.call("HSET", KEYS[9], seq, ARGV[4])
+redis.call("RPUSH", KEYS[10], seq)
+if rid ~= "" then redis.call("HSET", KEYS[11], rid, seq) end
+local old = redis.call("HMGET", KEYS[4], "all", m, d)
+if not old[1] then redis.call("SADD", KEYS[12], scope) end
+if not old[2] then redis.call("ZADD", KEYS[5], ARGV[6], m) end
+if not old[3] then redis.call("ZADD", KEYS[6], ARGV[8], d) end
+redis.call("HSET", KEYS[4], "all", add(old[1] or "0", usd), m, add(old[2] or "0", usd),
+           d, add(old[3] or "0", usd))
+redis.call("RPUSH", KEYS[7], ARGV[9] .. " " .. usd)
+return {"ok"}
+"""
+
+_RELEASE = _LIB + r"""
+drop(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return 0
+"""
+
+# KEYS sums months days dayrec(since) dayrec(until)
+# ARGV 6 `since` arguments, 6 `until` arguments (mode "" = unbounded)
+_SPENT = _LIB + r"""
+local k = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local total = since(k, {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
+if ARGV[7] == "" then return total end
+k[4] = KEYS[5]
+return sub(total, since(k, {ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]}))
+"""
+
+# KEYS held hold; ARGV now -> "usd scope" of every reservation live at now
+_LIVE = r"""
+local out = {}
+for _, id in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. ARGV[1], "+inf")) do
+  local v = redis.call("HGET", KEYS[2], id)
+  if v then out[#out + 1] = v end
+end
+return out
+"""
+
+
+def _shown(url: str) -> str:
+    """The URL with any user name and password replaced by ``***``."""
+    return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+def _plain(amount: Decimal) -> str:
+    """Canonical plain notation, as the scripts expect: ``1E+3`` -> ``1000``, ``0.50`` ->
+    ``0.5``, ``-0`` -> ``0``."""
+    return f"{_tidy(amount.copy_abs()):f}"
+
+
+def _since_args(at: datetime | None) -> tuple[list[str], str]:
+    """The scripts' six arguments for "at or after ``at``" (UTC), and that day's ``D``."""
+    if at is None:
+        return ["", "", "", "", "", ""], ""
+    day = at.date()
+    midnight = at.hour == at.minute == at.second == at.microsecond == 0
+    mode = ("month" if day.day == 1 else "day") if midnight else "exact"
+    month = day.year * 100 + day.month
+    return [mode, str(month), str(month * 100 + 99), str(month * 100 + day.day),
+            day.isoformat(), str((at - _EPOCH) // _MICRO)], day.isoformat()
+
+
+class RedisLedger(Ledger):
+    """A ledger in one Redis database, shared by any number of threads and processes.
+
+    ``url`` is a redis-py URL (``redis://[user:password@]host:port/db``, ``rediss://`` for
+    TLS; query options such as ``?socket_timeout=1`` win over the defaults here). ``prefix``
+    namespaces the keys. Commands are never retried automatically: a failure raises
+    `LedgerError` naming the URL (password hidden) and the operation. Retrying `commit` with
+    its reservation is safe (idempotent); retrying a bare `record` after a timeout may count
+    it twice. Opening checks that the server answers.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "costmodel", socket_timeout: float = 5.0,
+                 connect_timeout: float = 2.0) -> None:
+        self.url, self._shown, self._closed = url, _shown(url), False
+        self._p = "{" + prefix + "}:"
+        try:
+            self._r = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=socket_timeout,
+                socket_connect_timeout=connect_timeout, retry=Retry(NoBackoff(), 0))
+        except (ValueError, redis.RedisError) as exc:
+            raise LedgerError(f"{type(exc).__name__}: {exc}", path=self._shown,
+                              operation="open") from exc
+        self._scripts = {name: self._r.register_script(src) for name, src in (
+            ("reserve", _RESERVE), ("commit", _COMMIT), ("release", _RELEASE),
+            ("spent", _SPENT), ("live", _LIVE))}
+        with self._redis("open") as r:
+            r.ping()
+            pipe = r.pipeline(transaction=False)
+            for script in self._scripts.values():
+                pipe.script_load(script.script)
+            for script, sha in zip(self._scripts.values(), pipe.execute(), strict=True):
+                script.sha = sha
+
+    @contextmanager
+    def _redis(self, operation: str) -> Iterator[redis.Redis]:
+        if self._closed:
+            raise LedgerError("the ledger is closed", path=self._shown, operation=operation)
+        try:
+            yield self._r
+        except redis.RedisError as exc:
+            raise LedgerError(f"{type(exc).__name__}: {exc}", path=self._shown,
+                              operation=operation) from exc
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        with self._redis(name) as r:
+            return self._scripts[name](keys, args, client=r)
+
+    def _scope_keys(self, scope: str, day: str) -> list[str]:
+        p = self._p
+        return [f"{p}sums:{scope}", f"{p}months:{scope}", f"{p}days:{scope}",
+                f"{p}dayrec:{scope}:{day}"]
+
+    def _held_keys(self) -> list[str]:
+        return [f"{self._p}held", f"{self._p}hold", f"{self._p}heldsum"]
+
+    # -- writes -------------------------------------------------------------------------------
+    def _reserve(self, hold: Reservation, now: float, limit: Decimal | None,
+                 since: datetime | None) -> None:
+        args, day = _since_args(since)
+        out = self._run("reserve", self._held_keys() + self._scope_keys(hold.scope, day), [
+            hold.id, hold.scope, _plain(hold.usd), repr(hold.expires_at), repr(now),
+            "" if limit is None else _plain(limit), *args])
+        if out[0] == "refused":
+            assert limit is not None
+            _refuse(hold.scope, hold.usd, limit, Decimal(out[1]), Decimal(out[2]))
+            raise LedgerError("the reservation script refused what the limit allows",
+                              path=self._shown, operation="reserve")
+
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+        usd, at_us, day = _plain(record.usd), (record.at - _EPOCH) // _MICRO, record.at.date()
+        month, p = day.year * 100 + day.month, self._p
+        payload = json.dumps({"session_id": record.session_id, "scope": record.scope,
+                              "model": record.model, "kind": record.kind, "usd": usd,
+                              "at_us": at_us, "detail": dict(record.detail)},
+                             separators=(",", ":"))
+        keys = self._held_keys() + self._scope_keys(record.scope, day.isoformat()) + [
+            f"{p}seq", f"{p}rec", f"{p}log:{record.scope}", f"{p}paid", f"{p}scopes"]
+        out = self._run("commit", keys, [
+            reservation_id or "", record.scope, usd, payload, f"{day.year:04d}-{day.month:02d}",
+            str(month), day.isoformat(), str(month * 100 + day.day), str(at_us)])
+        if out[0] == "paid" and not _same(self._decode(out[1]), record):
+            raise LedgerError(f"reservation {reservation_id} was already committed with a "
+                              "different record", path=self._shown, operation="commit")
+
+    def _release(self, reservation_id: str) -> None:
+        self._run("release", self._held_keys(), [reservation_id])
+
+    # -- reads --------------------------------------------------------------------------------
+    def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
+               until: datetime | None) -> Decimal:
+        if session_id is not None:
+            return _exact_sum(r.usd for r in self._select(scope, session_id)
+                              if (since is None or r.at >= since)
+                              and (until is None or r.at < until))
+        if scope is None:     # every scope: each one exactly, not one snapshot of them all
+            with self._redis("spent") as r:
+                scopes = r.smembers(f"{self._p}scopes")
+            return _exact_sum(self._spent(s, None, since, until) for s in scopes)
+        since_args, since_day = _since_args(since)
+        until_args, until_day = _since_args(until)
+        keys = self._scope_keys(scope, since_day) + [f"{self._p}dayrec:{scope}:{until_day}"]
+        return _tidy(Decimal(self._run("spent", keys, [*since_args, *until_args])))
+
+    def _reserved(self, scope: str | None, now: float) -> Decimal:
+        held = self._run("live", self._held_keys()[:2], [repr(now)])
+        return _exact_sum(Decimal(usd) for usd, _, s in (v.partition(" ") for v in held)
+                          if scope is None or s == scope)
+
+    @staticmethod
+    def _decode(payload: str) -> SpendRecord:
+        d = json.loads(payload)
+        return SpendRecord(session_id=d["session_id"], scope=d["scope"], model=d["model"],
+                           kind=d["kind"], usd=Decimal(d["usd"]),
+                           at=_EPOCH + d["at_us"] * _MICRO, detail=d["detail"])
+
+    def _seqs(self, scope: str | None, last: int | None) -> list[str]:
+        """Record numbers in commit order (the last ``last`` of them, if given)."""
+        with self._redis("records") as r:
+            if scope is not None:
+                return r.lrange(f"{self._p}log:{scope}", -last if last else 0, -1)
+            n = int(r.get(f"{self._p}seq") or 0)
+        return [str(i) for i in range(max(1, n - last + 1) if last else 1, n + 1)]
+
+    def _select(self, scope: str | None, session_id: str | None,
+                last: int | None = None) -> Iterator[SpendRecord]:
+        seqs = self._seqs(scope, last)
+        for i in range(0, len(seqs), 1000):
+            with self._redis("records") as r:
+                payloads = r.hmget(f"{self._p}rec", seqs[i:i + 1000])
+            for payload in payloads:
+                record = self._decode(payload)
+                if session_id is None or record.session_id == session_id:
+                    yield record
+
+    def _records(self, scope: str | None, session_id: str | None,
+                 limit: int | None) -> list[SpendRecord]:
+        found = list(self._select(scope, session_id, limit if session_id is None else None))
+        return found if limit is None else found[-limit:]
+
+    def _scopes(self, now: float) -> list[str]:
+        with self._redis("scopes") as r:
+            spent = r.smembers(f"{self._p}scopes")
+        live = self._run("live", self._held_keys()[:2], [repr(now)])
+        return sorted(set(spent) | {v.partition(" ")[2] for v in live})
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._r.close()
+
+    def __repr__(self) -> str:
+        return f"RedisLedger({self._shown!r})"
