@@ -192,6 +192,7 @@ class Cost:
     usage: Usage
     rates: Rates
     total_usd: Decimal
+    _items: list[LineItem] | None = None  # kept when pricing already built them
 
     @property
     def model(self) -> str:
@@ -199,7 +200,9 @@ class Cost:
 
     @property
     def line_items(self) -> list[LineItem]:
-        return _line_items(self.usage, self.rates)
+        if self._items is None:
+            self._items = _line_items(self.usage, self.rates)
+        return self._items
 
 
 def _line_items(usage: Usage, rates: Rates) -> list[LineItem]:
@@ -280,9 +283,11 @@ def price(usage: Usage, catalog: Catalog | None = None, *, on: date | None = Non
         total = _token_total({k: n for k, n in usage.tokens.items() if n}, rates)
     if usage.connection_seconds or usage.audio_seconds or usage.characters:
         _unknown(usage, rates)
-        for item in _line_items(usage, rates):
+        items = _line_items(usage, rates)
+        for item in items:
             if item.unit != "tokens":
                 total += item.usd
+        return Cost(usage, rates, total, items)
     return Cost(usage, rates, total)
 
 
