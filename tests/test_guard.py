@@ -297,3 +297,23 @@ def test_a_scope_budget_needs_a_ledger(builtin):
     from costmodel import UsageError
     with pytest.raises(UsageError, match="needs a ledger"):
         SessionGuard("1", catalog=builtin, scope_limit_usd="10")
+
+
+class _UnreachableLedger(MemoryLedger):
+    """A shared ledger that has gone away (Redis down): every reservation fails."""
+
+    def _reserve(self, *args, **kwargs):
+        raise LedgerError("Error 111 connecting to 127.0.0.1:6379", path="redis://127.0.0.1",
+                          operation="reserve")
+
+
+@pytest.mark.parametrize("policy, action", [("fail_open", "ok"), ("fail_closed", "cut")])
+def test_an_unreachable_shared_ledger_follows_the_policy_loudly(builtin, caplog, policy,
+                                                                action):
+    guard = SessionGuard("100", catalog=builtin, ledger=_UnreachableLedger(), scope="acme",
+                         scope_limit_usd="50", on_ledger_error=policy)
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        for ev in openai_session(builtin, turns=2):
+            d = guard.observe(ev)
+    assert d.action == action
+    assert "LEDGER ERROR" in caplog.text and "reserve" in caplog.text
