@@ -59,3 +59,50 @@ def log_decision(log: logging.Logger, name: str, decision: Decision) -> None:
     log.log(level, "%s: budget %s: spent $%s of $%s, next ~$%s%s", name, decision.action,
             decision.spent_usd, decision.limit_usd, decision.projected_next_usd,
             f" ({decision.reason})" if decision.reason else "")
+
+
+class MeteredHook:
+    """What the framework hooks share: feed priced usages to the guard, apply the
+    ``on_unpriced`` policy to what cannot be priced, and log each change of decision.
+
+    Subclasses set `name`, `guard` (attribute or property), `_last` and `_stop_words`.
+    """
+
+    name: str
+    guard: SessionGuard
+    _last: Decision | None = None
+    _stop_words = "stopping"
+    _log = logging.getLogger("costmodel.hooks")
+
+    @property
+    def last(self) -> Decision:
+        return self._last if self._last is not None else self.guard.last
+
+    def _feed(self, usages: Iterable[Any]) -> Decision | None:
+        """Observe each usage; the last decision (None when there was nothing to price)."""
+        decision = None
+        for usage in usages:
+            try:
+                decision = self.guard.observe(usage)
+            except CostModelError as exc:
+                return self._unpriced(str(exc))
+            self._log.debug("%s: %s priced; spent $%s", self.name, usage.model,
+                            decision.spent_usd)
+        if decision is not None:
+            self._note(decision)
+        return decision
+
+    def _unpriced(self, reason: str) -> Decision | None:
+        if self.guard.on_unpriced == "fail_open":
+            self._log.error("%s: CANNOT METER (fail_open, going on): %s", self.name, reason)
+            return None
+        self._log.error("%s: CANNOT METER (fail_closed, %s): %s", self.name, self._stop_words,
+                        reason)
+        decision = unpriced_decision(self.guard, reason)
+        self._note(decision)
+        return decision
+
+    def _note(self, decision: Decision) -> None:
+        if decision.action != self.last.action:
+            log_decision(self._log, self.name, decision)
+        self._last = decision

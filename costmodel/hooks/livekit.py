@@ -51,7 +51,7 @@ from ..errors import CostModelError, UsageError
 from ..guard import Decision, SessionGuard
 from ..pricing import rates_for
 from ..usage import Usage
-from ._common import build_guard, log_decision, session_model, unpriced_decision
+from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["LiveKitBudget"]
 
@@ -84,9 +84,12 @@ def _items(event: Any) -> list[Mapping[str, Any]]:
     return out
 
 
-class LiveKitBudget:
+class LiveKitBudget(MeteredHook):
     """Meters a LiveKit ``AgentSession`` from its ``session_usage_updated`` events; see the
     module docstring."""
+
+    _stop_words = "shutting down"
+    _log = log
 
     def __init__(self, guard: SessionGuard | None = None, *,
                  limit_usd: Decimal | str | float | None = None,
@@ -142,10 +145,6 @@ class LiveKitBudget:
                         catalog = default_catalog()
                     llm_model = session_model([candidate], catalog)
         return build_guard(None, limit_usd, llm_model, guard_kwargs, log)
-
-    @property
-    def last(self) -> Decision:
-        return self._last if self._last is not None else self.guard.last
 
     # -- wiring --------------------------------------------------------------------------------
     def attach(self, session: Any) -> LiveKitBudget:
@@ -243,30 +242,7 @@ class LiveKitBudget:
             usages = self.deltas(event)
         except CostModelError as exc:
             return self._unpriced(str(exc))
-        decision = None
-        for usage in usages:
-            try:
-                decision = self.guard.observe(usage)
-            except CostModelError as exc:
-                return self._unpriced(str(exc))
-            log.debug("%s: %s priced; spent $%s", self.name, usage.model, decision.spent_usd)
-        if decision is not None:
-            self._note(decision)
-        return decision
-
-    def _unpriced(self, reason: str) -> Decision | None:
-        if self.guard.on_unpriced == "fail_open":
-            log.error("%s: CANNOT METER (fail_open, going on): %s", self.name, reason)
-            return None
-        log.error("%s: CANNOT METER (fail_closed, shutting down): %s", self.name, reason)
-        decision = unpriced_decision(self.guard, reason)
-        self._note(decision)
-        return decision
-
-    def _note(self, decision: Decision) -> None:
-        if decision.action != self.last.action:
-            log_decision(log, self.name, decision)
-        self._last = decision
+        return self._feed(usages)
 
     # -- acting ----------------------------------------------------------------------------------
     def _run(self, result: Any) -> None:

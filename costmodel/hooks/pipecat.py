@@ -54,7 +54,7 @@ from ..adapters.pipecat import usage_from_pipecat_metrics
 from ..errors import CostModelError, UsageError
 from ..guard import Decision, SessionGuard
 from ..usage import Usage
-from ._common import build_guard, log_decision, session_model, unpriced_decision
+from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]
 
@@ -122,9 +122,12 @@ def _is_usage(cls_name: str, data: Mapping[str, Any]) -> bool:
             or type(value) is int)
 
 
-class PipecatBudget:
+class PipecatBudget(MeteredHook):
     """Prices Pipecat usage metrics against a `SessionGuard`; framework-free (the observer and
     processor wrap it). See the module docstring for the arguments."""
+
+    _stop_words = "ending the pipeline"
+    _log = log
 
     def __init__(self, guard: SessionGuard | None = None, *,
                  limit_usd: Decimal | str | float | None = None, models: Models = None,
@@ -144,7 +147,7 @@ class PipecatBudget:
         self.on_wrap_up = on_wrap_up
         self.end = end
         self.name = name
-        self.last: Decision = self.guard.last
+        self._last: Decision | None = None
         self.ended = False          # the end frame was pushed
         self.wrapped_up = False     # the wrap-up was delivered
         self._ids: dict[tuple[str, str | None], str] = {}
@@ -202,29 +205,7 @@ class PipecatBudget:
             return self._unpriced(str(exc))
         if not usages:
             return None
-        decision = self.last
-        for usage in usages:
-            try:
-                decision = self.guard.observe(usage)
-            except CostModelError as exc:
-                return self._unpriced(str(exc))
-            log.debug("%s: %s priced; spent $%s", self.name, usage.model, decision.spent_usd)
-        self._note(decision)
-        return decision
-
-    def _unpriced(self, reason: str) -> Decision | None:
-        if self.guard.on_unpriced == "fail_open":
-            log.error("%s: CANNOT METER (fail_open, going on): %s", self.name, reason)
-            return None
-        log.error("%s: CANNOT METER (fail_closed, ending the pipeline): %s", self.name, reason)
-        decision = unpriced_decision(self.guard, reason)
-        self._note(decision)
-        return decision
-
-    def _note(self, decision: Decision) -> None:
-        if decision.action != self.last.action:
-            log_decision(log, self.name, decision)
-        self.last = decision
+        return self._feed(usages)
 
     def finalize(self) -> Decision:
         return self.guard.finalize()
