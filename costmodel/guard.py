@@ -293,9 +293,10 @@ class SessionGuard:
             start = event.get("audio_start_ms")
             self._speech_start_ms = start if isinstance(start, int | float) else None
             return self._decide(project=True)
+        projected = None
         if self.scope_limit_usd is not None and self._reservation is None:
-            self._reserve_in_scope()
-        decision = self._decide(project=True)
+            projected = self._reserve_in_scope()
+        decision = self._decide(project=True, projected=projected)
         if t == "response.create":
             if decision.action != "cut":
                 self._requested += 1  # it will be forwarded
@@ -422,7 +423,7 @@ class SessionGuard:
         """Start of the scope budget's current period (UTC), or None for all time."""
         return period_start(self.period)
 
-    def _reserve_in_scope(self) -> None:
+    def _reserve_in_scope(self) -> Decimal:
         """Hold the next response's projected cost in the scope's shared budget, atomically
         (so concurrent sessions cannot all pass a nearly-spent budget)."""
         projected = self.projected_next_usd()
@@ -436,6 +437,7 @@ class SessionGuard:
             self._ledger_failed = True
             log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
                       self.on_ledger_error, exc)
+        return projected
 
     def _learn(self, usage: Usage) -> None:
         # One pass over the buckets into nine counters (this runs for every response):
@@ -612,8 +614,9 @@ class SessionGuard:
             return Decimal(0)
 
     # -- decisions --------------------------------------------------------------------------
-    def _decide(self, project: bool) -> Decision:
-        projected = self.projected_next_usd() if project else self._last.projected_next_usd
+    def _decide(self, project: bool, projected: Decimal | None = None) -> Decision:
+        if projected is None:  # (a caller that already projected passes it in)
+            projected = self.projected_next_usd() if project else self._last.projected_next_usd
         spent = self._token_spent + self._time_spent if self._time_spent else self._token_spent
         limit = self.limit_usd
         # Responses already requested but not done will cost about a projection each.

@@ -366,25 +366,28 @@ class _Session:
         try:
             async with asyncio.timeout(_DRAIN_SECONDS):
                 while self.guard.in_flight:
-                    self._meter_only(await self.up.recv())
+                    self._meter(await self.up.recv())
         except (TimeoutError, ConnectionClosed):
             pass  # what is still in flight is estimated by guard.finalize()
 
-    def _meter_only(self, msg: str | bytes) -> None:
-        """Feed an upstream frame to the guard without forwarding it."""
+    def _meter(self, msg: str | bytes) -> tuple[dict | None, Decision | None]:
+        """Feed an upstream frame to the guard: an audio delta by its length only (the hot
+        path, never parsed), anything else parsed. Returns the event and the decision, or
+        (None, None) for audio, binary and unparseable frames."""
         if not isinstance(msg, str):
-            return
+            return None, None
         t = fast_type(msg)
         if t in _SERVER_AUDIO:
             i = msg.rfind('"delta"')
             self.guard.observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
-            return
+            return None, None
         try:
             event = json.loads(msg)
         except (ValueError, RecursionError):
-            return
-        if isinstance(event, dict):
-            self._observe(event)
+            return None, None
+        if not isinstance(event, dict):
+            return None, None
+        return event, self._observe(event)
 
     def _observe(self, event: dict) -> Decision:
         try:
@@ -442,37 +445,25 @@ class _Session:
                 await self._act(decision)
 
     async def _upstream_to_client(self) -> None:
-        client, up, observe = self.client, self.up, self.guard.observe
+        client, up = self.client, self.up
         while True:
             try:
                 msg = await up.recv()
             except ConnectionClosed:
                 self.end = self.end or "upstream_closed"
                 return
+            event, decision = self._meter(msg)
             if self.end:  # ending: still meter what a cancelled response reports
-                self._meter_only(msg)
                 if not self.guard.in_flight:
                     return
                 continue
-            decision = None
-            if isinstance(msg, str):
-                t = fast_type(msg)
-                if t in _SERVER_AUDIO:  # hot path: the guard only counts the delta's length
-                    i = msg.rfind('"delta"')
-                    observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
-                else:
-                    try:
-                        event = json.loads(msg)
-                    except (ValueError, RecursionError):
-                        event = None
-                    if isinstance(event, dict):
-                        decision = self._observe(event)
-                        self._track(event)
-                        if decision.action == "cut":
-                            await self._cut(decision, forward=msg)
-                            return
-                        # Wrap-up goes upstream before the client can answer this event.
-                        await self._act(decision)
+            if event is not None:
+                self._track(event)
+                if decision.action == "cut":
+                    await self._cut(decision, forward=msg)
+                    return
+                # Wrap-up goes upstream before the client can answer this event.
+                await self._act(decision)
             try:
                 await client.send(msg)
             except ConnectionClosed:
