@@ -59,11 +59,19 @@ _OPENAI_USAGE = frozenset({"response.done",
                            "conversation.item.input_audio_transcription.completed",
                            "session.created", "session.updated",
                            "transcription_session.created", "transcription_session.updated"})
+# What a client (untrusted) may tell the guard: it asks for responses and edits the context;
+# it can never name the model, report usage or record spend (only the provider's frames can).
+_CLIENT_REQUEST = "response.create"
+_CLIENT_SIGNALS = frozenset({"input_audio_buffer.append", "input_audio_buffer.commit",
+                             "input_audio_buffer.clear", "conversation.item.create",
+                             "conversation.item.retrieve", "response.cancel",
+                             "output_audio_buffer.clear", "transcription_session.update"})
+Source = Literal["server", "client"]
 _DEFAULT_USER_SECONDS = Decimal(10)   # user speech assumed before any turn was measured
 _DEFAULT_AGENT_SECONDS = Decimal(15)  # agent speech assumed before any response was seen
 _DEFAULT_TEXT_OUT = 60
 _LOOKAHEAD_SECONDS = Decimal(15)
-_RESERVATION_TTL = 120.0  # s: a crashed worker's hold on the scope budget lapses      # time-billed models: what one more turn costs
+_RESERVATION_TTL = 120.0  # s: a crashed worker's hold on the scope budget lapses
 
 
 class Decision(NamedTuple):
@@ -192,6 +200,7 @@ class SessionGuard:
         self._started = clock()
         self._time_spent = Decimal(0)
         self._ledger_failed = False
+        self.ignored_client_events = 0   # server-shaped events a client sent (never metered)
         self._last = Decision("ok", Decimal(0), Decimal(0), self.limit_usd, 0)
         self._info: _ModelInfo | None = None
         self._warn_reason = f"{self.warn_at:.0%} of the ${self.limit_usd} limit spent"
@@ -220,8 +229,17 @@ class SessionGuard:
         return info is not None and info.time_billed
 
     # -- observe ----------------------------------------------------------------------------
-    def observe(self, event: Mapping[str, Any] | Usage) -> Decision:
-        """Take one event (or a `Usage`) and return the guard's decision."""
+    def observe(self, event: Mapping[str, Any] | Usage, source: Source = "server") -> Decision:
+        """Take one event (or a `Usage`) and return the guard's decision.
+
+        ``source`` says who sent the event. ``"server"`` (the default): the provider, trusted
+        to name the model and report usage. ``"client"``: the app's own client, untrusted; its
+        events only signal requests (``response.create``) and cache busts (``session.update``,
+        item edits). A client event shaped like a server event (``response.done``,
+        ``session.updated``...) is never metered: it is counted in `ignored_client_events`.
+        """
+        if source != "server":
+            return self._observe_client(event, source)
         if type(event) is not dict and isinstance(event, Usage):
             self._account(event)
             return self._decide(project=True)
@@ -276,6 +294,26 @@ class SessionGuard:
                 return self._fail_unpriced(str(exc)) if isinstance(exc, MissingModelError) \
                     else self._last
         return self._after_usage(usages)
+
+    def _observe_client(self, event: Mapping[str, Any] | Usage, source: str) -> Decision:
+        if source != "client":
+            raise UsageError(f"source must be 'server' or 'client', not {source!r}")
+        if not isinstance(event, Mapping):
+            raise UsageError("usage comes from the provider, never from a client")
+        t = event.get("type")
+        if t == _CLIENT_REQUEST:
+            return self._pre_response(t, event)
+        if not isinstance(t, str):
+            t = None
+        if t in _CACHE_BUSTERS:
+            self._ctx.cache_share = 0.0
+            return self._decide(project=True)
+        if t not in _CLIENT_SIGNALS:
+            self.ignored_client_events += 1
+            if self.ignored_client_events == 1:  # once a session: a client can send many
+                log.warning("guard %s: ignored a client event of type %.80r: only the "
+                            "provider's events are metered", self.session_id, t)
+        return self._last
 
     def _after_usage(self, usages: list[Usage]) -> Decision:
         if not usages:

@@ -8,6 +8,11 @@ through unchanged (the exact text or bytes). The relay parses JSON only where it
 * server audio deltas are fed to the guard as a cheap stand-in ``{"type", "delta"}``;
 * every other event is parsed and observed; unknown events pass through untouched.
 
+Only the provider's frames are trusted: client frames reach the guard as
+``source="client"``, so they can ask for a response or bust the cache, but a client frame shaped
+like a server event (``session.updated`` naming a cheaper model, a forged ``response.done``) is
+passed on to the provider, which refuses it, and never metered.
+
 On ``wrap_up`` the relay asks the agent to close politely (once, when no response is in
 flight); on ``cut`` it cancels the response upstream, drops a client ``response.create`` that
 would cross the cap, sends the client a final ``budget_exceeded`` error event and closes it
@@ -60,7 +65,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from .errors import CostModelError, InputError
-from .guard import Decision, SessionGuard
+from .guard import Decision, SessionGuard, Source
 from .guard_actions import (
     CLOSE_CODE_BUDGET,
     CLOSE_REASON_BUDGET,
@@ -387,11 +392,11 @@ class _Session:
             return None, None
         if not isinstance(event, dict):
             return None, None
-        return event, self._observe(event)
+        return event, self._observe(event, "server")
 
-    def _observe(self, event: dict) -> Decision:
+    def _observe(self, event: dict, source: Source) -> Decision:
         try:
-            return self.guard.observe(event)
+            return self.guard.observe(event, source)
         except CostModelError as exc:  # the guard itself fails closed on unpriced usage
             log.error("session %s: cannot meter %s: %s", self.id, event.get("type"), exc)
             return self.guard.last
@@ -428,7 +433,7 @@ class _Session:
                 kind = event.get("type") if isinstance(event, dict) else None
                 if isinstance(event, dict) and not (isinstance(kind, str)
                                                     and kind in _CLIENT_AUDIO):
-                    decision = self._observe(event)
+                    decision = self._observe(event, "client")
                     if decision.action == "cut":
                         if event.get("type") != "response.create":
                             await self._send_up(msg)

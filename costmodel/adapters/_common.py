@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import UsageError
 
-_MAX_COUNT = 10 ** 12  # more tokens than any session could use: a corrupt payload
+MAX_COUNT = 10 ** 12  # more tokens than any session could use: a corrupt payload
 
 
 def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
@@ -17,9 +17,9 @@ def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
     value = payload.get(key)
     if value is None:
         return 0
-    if type(value) is int and 0 <= value <= _MAX_COUNT:
+    if type(value) is int and 0 <= value <= MAX_COUNT:
         return value
-    if isinstance(value, float) and value.is_integer() and 0 <= value <= _MAX_COUNT:
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_COUNT:
         return int(value)
     raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, got {value!r}")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import MissingModelError, UsageError
 from ..usage import Usage, to_decimal
-from ._common import count, mapping, put, split_cached
+from ._common import MAX_COUNT, count, mapping, put, split_cached
 
 _MODALITIES = ("text", "audio", "image")
 
@@ -60,7 +60,8 @@ def tokens_from_realtime_usage(usage: Mapping[str, Any], where: str = "usage") -
                 and 0 <= ct <= ti and 0 <= ca <= ai and 0 <= ci <= ii and to >= 0 and ao >= 0
                 and ti + ai + ii == usage.get("input_tokens", ti + ai + ii)
                 and ct + ca + ci == itd.get("cached_tokens", ct + ca + ci)
-                and to + ao == usage.get("output_tokens", to + ao)):
+                and to + ao == usage.get("output_tokens", to + ao)
+                and ti + ai + ii + to + ao <= MAX_COUNT):  # (else: the careful path's bounds)
             tokens = {}
             if ti - ct:
                 tokens["text.input"] = ti - ct
