@@ -34,8 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel.errors import BudgetExceeded, LedgerError  # noqa: E402
-from costmodel.ledger import SpendRecord, _exact_sum  # noqa: E402
-from costmodel.ledger_redis import RedisLedger  # noqa: E402
+from costmodel.ledger import SpendRecord  # noqa: E402
+from costmodel.ledger.base import exact_sum  # noqa: E402
+from costmodel.ledger.redis import RedisLedger  # noqa: E402
 
 TENANT = "bench-tenant"
 
@@ -136,7 +137,7 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     pairs = sum(s["pairs"] for s in sessions)
-    clients = _exact_sum(Decimal(s["usd"]) for s in sessions)
+    clients = exact_sum(Decimal(s["usd"]) for s in sessions)
     lat = sorted(x for s in sessions for x in s["lat"])
     script_us = (after["usec"] - before["usec"]) / max(1, after["calls"] - before["calls"])
     result = {

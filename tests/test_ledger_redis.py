@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from costmodel.errors import BudgetExceeded, LedgerError
-from costmodel.ledger import MemoryLedger, _exact_sum, open_ledger
+from costmodel.ledger import MemoryLedger, open_ledger
+from costmodel.ledger.base import exact_sum
 from tests import test_ledger as shared
 
 SERVER = shutil.which("redis-server")
@@ -117,7 +118,7 @@ def test_the_lua_decimal_arithmetic_agrees_with_python_decimal(url):
 
     import redis
 
-    from costmodel import ledger_redis
+    from costmodel.ledger import redis as ledger_redis
     ctx, rng = decimal.Context(prec=200), random.Random(2026)
 
     def canon(d: D) -> str:
@@ -262,11 +263,11 @@ def test_64_sessions_in_8_processes_share_one_cap_exactly(url, overrun):
         assert p.exitcode == 0
     assert len(results) == PROCS * SESSIONS_PER_PROC == 64
     overruns = sorted((D(o) for _, _, os_ in results for o in os_ if D(o) > 0), reverse=True)
-    bound = _exact_sum(overruns[:64])
+    bound = exact_sum(overruns[:64])
     assert bool(overruns) == overrun
     with open_ledger(url) as ledger:
         total = ledger.spent(scope="tenant")
-        assert total == _exact_sum(D(mine) for _, mine, _ in results)   # exact, not ~micro
+        assert total == exact_sum(D(mine) for _, mine, _ in results)   # exact, not ~micro
         assert total <= CAP + bound
         assert total > CAP - D("0.02")        # the cap was actually reached
         assert ledger.reserved() == 0 and ledger.reserved(now=0) == 0

@@ -1,4 +1,4 @@
-"""A ledger in Redis: per-tenant budgets shared by every worker process (issue 6).
+"""A ledger in Redis: per-tenant budgets shared by every worker process.
 
 ``open_ledger("redis://host:6379/0")`` returns a `RedisLedger`. Each write is one Lua script run
 with ``EVALSHA`` (loaded on first use), so Redis executes it atomically: no other client's
@@ -9,7 +9,7 @@ Money stays exact without floats: amounts travel and are stored as plain decimal
 the scripts add, subtract and compare them digit by digit (a small fixed-point library in Lua,
 below). Redis integers would hold nano-dollars only, and Lua numbers are doubles, exact only up
 to 2**53; decimal strings have neither limit, so one code path serves every amount, including
-ones finer than a nano-dollar, where `SQLiteLedger` falls back to summing text in Python.
+ones finer than a nano-dollar, where the SQLite backend falls back to summing text in Python.
 
 Keys (``P`` is ``{prefix}``; the braces are a hash tag, so every key shares one cluster slot;
 ``S`` a scope, ``D`` a UTC day ``YYYY-MM-DD``, ``M`` a month ``YYYY-MM``)::
@@ -45,17 +45,17 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import LedgerError
-from .ledger import (
-    _EPOCH,
-    _MICRO,
+from ..errors import LedgerError
+from .base import (
+    EPOCH,
+    MICRO,
     Ledger,
     Reservation,
     SpendRecord,
-    _exact_sum,
-    _refuse,
-    _same,
-    _tidy,
+    exact_sum,
+    refuse,
+    same_record,
+    tidy,
 )
 
 __all__ = ["RedisLedger"]
@@ -240,7 +240,7 @@ def _shown(url: str) -> str:
 def _plain(amount: Decimal) -> str:
     """Canonical plain notation, as the scripts expect: ``1E+3`` -> ``1000``, ``0.50`` ->
     ``0.5``, ``-0`` -> ``0``."""
-    return f"{_tidy(amount.copy_abs()):f}"
+    return f"{tidy(amount.copy_abs()):f}"
 
 
 def _since_args(at: datetime | None) -> tuple[list[str], str]:
@@ -252,7 +252,7 @@ def _since_args(at: datetime | None) -> tuple[list[str], str]:
     mode = ("month" if day.day == 1 else "day") if midnight else "exact"
     month = day.year * 100 + day.month
     return [mode, str(month), str(month * 100 + 99), str(month * 100 + day.day),
-            day.isoformat(), str((at - _EPOCH) // _MICRO)], day.isoformat()
+            day.isoformat(), str((at - EPOCH) // MICRO)], day.isoformat()
 
 
 class RedisLedger(Ledger):
@@ -319,12 +319,12 @@ class RedisLedger(Ledger):
             "" if limit is None else _plain(limit), *args])
         if out[0] == "refused":
             assert limit is not None
-            _refuse(hold.scope, hold.usd, limit, Decimal(out[1]), Decimal(out[2]))
+            refuse(hold.scope, hold.usd, limit, Decimal(out[1]), Decimal(out[2]))
             raise LedgerError("the reservation script refused what the limit allows",
                               path=self._shown, operation="reserve")
 
     def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
-        usd, at_us, day = _plain(record.usd), (record.at - _EPOCH) // _MICRO, record.at.date()
+        usd, at_us, day = _plain(record.usd), (record.at - EPOCH) // MICRO, record.at.date()
         month, p = day.year * 100 + day.month, self._p
         payload = json.dumps({"session_id": record.session_id, "scope": record.scope,
                               "model": record.model, "kind": record.kind, "usd": usd,
@@ -335,7 +335,7 @@ class RedisLedger(Ledger):
         out = self._run("commit", keys, [
             reservation_id or "", record.scope, usd, payload, f"{day.year:04d}-{day.month:02d}",
             str(month), day.isoformat(), str(month * 100 + day.day), str(at_us)])
-        if out[0] == "paid" and not _same(self._decode(out[1]), record):
+        if out[0] == "paid" and not same_record(self._decode(out[1]), record):
             raise LedgerError(f"reservation {reservation_id} was already committed with a "
                               "different record", path=self._shown, operation="commit")
 
@@ -346,21 +346,21 @@ class RedisLedger(Ledger):
     def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
                until: datetime | None) -> Decimal:
         if session_id is not None:
-            return _exact_sum(r.usd for r in self._select(scope, session_id)
+            return exact_sum(r.usd for r in self._select(scope, session_id)
                               if (since is None or r.at >= since)
                               and (until is None or r.at < until))
         if scope is None:     # every scope: each one exactly, not one snapshot of them all
             with self._redis("spent") as r:
                 scopes = r.smembers(f"{self._p}scopes")
-            return _exact_sum(self._spent(s, None, since, until) for s in scopes)
+            return exact_sum(self._spent(s, None, since, until) for s in scopes)
         since_args, since_day = _since_args(since)
         until_args, until_day = _since_args(until)
         keys = self._scope_keys(scope, since_day) + [f"{self._p}dayrec:{scope}:{until_day}"]
-        return _tidy(Decimal(self._run("spent", keys, [*since_args, *until_args])))
+        return tidy(Decimal(self._run("spent", keys, [*since_args, *until_args])))
 
     def _reserved(self, scope: str | None, now: float) -> Decimal:
         held = self._run("live", self._held_keys()[:2], [repr(now)])
-        return _exact_sum(Decimal(usd) for usd, _, s in (v.partition(" ") for v in held)
+        return exact_sum(Decimal(usd) for usd, _, s in (v.partition(" ") for v in held)
                           if scope is None or s == scope)
 
     @staticmethod
@@ -368,7 +368,7 @@ class RedisLedger(Ledger):
         d = json.loads(payload)
         return SpendRecord(session_id=d["session_id"], scope=d["scope"], model=d["model"],
                            kind=d["kind"], usd=Decimal(d["usd"]),
-                           at=_EPOCH + d["at_us"] * _MICRO, detail=d["detail"])
+                           at=EPOCH + d["at_us"] * MICRO, detail=d["detail"])
 
     def _seqs(self, scope: str | None, last: int | None) -> list[str]:
         """Record numbers in commit order (the last ``last`` of them, if given)."""

@@ -1,0 +1,31 @@
+"""The spend ledger: reserve budget before spending, then commit what was actually spent.
+
+A caller *reserves* the projected cost of a response against a scope's limit (atomically: the
+check and the hold are one step, so concurrent sessions cannot both pass a nearly-full budget),
+then *commits* the actual spend, which drops the reservation. Reservations expire, so a crashed
+worker leaks none. Amounts are exact `Decimal` USD throughout; floats are refused.
+
+Backends, one module each: `MemoryLedger` (``memory``: the default, one process),
+`SQLiteLedger` (``sqlite``: a WAL-mode file shared by threads and processes; a crash after
+`commit()` returns loses nothing) and `RedisLedger` (``redis``: budgets shared by every worker
+of a fleet, Lua-scripted; ``pip install 'costmodel[redis]'``). ``base`` holds the contract they
+share; `open_ledger` picks one from a URL.
+
+>>> from decimal import Decimal
+>>> from costmodel.ledger import SpendRecord, open_ledger
+>>> with open_ledger("memory") as ledger:
+...     hold = ledger.reserve("acme", "call-1", Decimal("0.10"), limit_usd=Decimal("1.00"))
+...     ledger.commit(hold, SpendRecord(session_id="call-1", scope="acme",
+...                                     model="openai/gpt-realtime-1.5", usd=Decimal("0.0832")))
+...     ledger.spent(scope="acme"), ledger.reserved(scope="acme")
+(Decimal('0.0832'), Decimal('0'))
+"""
+
+from ..errors import BudgetExceeded, LedgerError
+from .base import DEFAULT_SCOPE, Ledger, Reservation, SpendRecord, period_start
+from .memory import MemoryLedger
+from .sqlite import SQLiteLedger
+from .url import open_ledger
+
+__all__ = ["DEFAULT_SCOPE", "BudgetExceeded", "Ledger", "LedgerError", "MemoryLedger",
+           "Reservation", "SQLiteLedger", "SpendRecord", "open_ledger", "period_start"]

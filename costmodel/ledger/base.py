@@ -1,0 +1,251 @@
+"""The ledger's contract: spend records, reservations, exact money, and the `Ledger` base.
+
+Backends implement the underscored primitives of `Ledger` (see its docstring); the helpers
+here (exact sums, the refusal check, record equality) are shared by every backend.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from types import MappingProxyType
+from typing import Any, Self
+
+from ..errors import BudgetExceeded
+
+DEFAULT_SCOPE = "default"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+# Sums are computed in a context wide enough never to round; Inexact would be a bug, so trap it.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def money(value: Any, what: str) -> Decimal:
+    """A finite, non-negative exact amount. Floats are refused: they are not exact."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}")
+    amount = Decimal(value)
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"{what} must be a finite amount >= 0, not {amount}")
+    return amount
+
+
+def utc(value: datetime, what: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime, not {value!r}")
+    return value.astimezone(UTC)
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, value)
+    return tidy(total)
+
+
+def tidy(amount: Decimal) -> Decimal:
+    """The same value without trailing fractional zeros, so every backend prints alike."""
+    if amount == amount.to_integral_value():
+        return amount.quantize(Decimal(1), context=EXACT)
+    return amount.normalize(EXACT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpendRecord:
+    """Money actually spent: one response, transcription, connection charge or estimate.
+
+    ``at`` is normalised to UTC (naive datetimes are refused); ``detail`` holds JSON-serialisable
+    extras and is stored read-only.
+    """
+
+    session_id: str
+    scope: str = DEFAULT_SCOPE
+    model: str
+    usd: Decimal
+    at: datetime = field(default_factory=_utcnow)
+    kind: str = "response"   # "response", "transcription", "connection", "estimate", ...
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.scope or not isinstance(self.scope, str):
+            raise ValueError(f"scope must be a non-empty string, not {self.scope!r}")
+        object.__setattr__(self, "usd", money(self.usd, "usd"))
+        object.__setattr__(self, "at", utc(self.at, "at"))
+        detail = dict(self.detail)
+        try:
+            json.dumps(detail)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"detail must be JSON-serialisable: {exc}") from None
+        object.__setattr__(self, "detail", MappingProxyType(detail))
+
+
+def same_record(a: SpendRecord, b: SpendRecord) -> bool:
+    def key(r: SpendRecord) -> tuple[Any, ...]:
+        return (r.session_id, r.scope, r.model, r.usd, r.at, r.kind,
+                json.dumps(dict(r.detail), sort_keys=True))
+    return key(a) == key(b)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Budget held for spending that is about to happen; live until ``expires_at`` (unix s)."""
+
+    id: str
+    scope: str
+    session_id: str
+    usd: Decimal
+    expires_at: float
+
+
+def refuse(scope: str, usd: Decimal, limit: Decimal, committed: Decimal,
+            held: Decimal) -> None:
+    """Raise `BudgetExceeded` if committed + held + usd would pass limit."""
+    total = EXACT.add(EXACT.add(committed, held), usd)
+    if total <= limit:
+        return
+    err = BudgetExceeded(
+        f"scope {scope!r}: reserving ${usd} would pass the ${limit} limit (committed "
+        f"${tidy(committed)} + reserved ${tidy(held)} + ${usd} = ${tidy(total)})")
+    err.scope, err.limit_usd, err.requested_usd = scope, limit, usd  # type: ignore[attr-defined]
+    err.spent_usd, err.reserved_usd = tidy(committed), tidy(held)  # type: ignore[attr-defined]
+    raise err
+
+
+class Ledger(ABC):
+    """Where spend is reserved and recorded; every method is atomic and thread-safe.
+
+    Storage failures raise `LedgerError`; a refused reservation raises `BudgetExceeded`.
+    The public methods validate their arguments once, for every backend; a backend implements
+    the underscored primitives, each as one atomic step (a lock, a transaction, a Lua script).
+    """
+
+    def reserve(self, scope: str, session_id: str, usd: Decimal, *, ttl_seconds: float = 120.0,
+                limit_usd: Decimal | None = None, since: datetime | None = None,
+                now: float | None = None) -> Reservation:
+        """Hold ``usd`` in ``scope`` for ``ttl_seconds`` (``now``: unix seconds, default now).
+
+        With ``limit_usd``: if committed spend in the scope (at or after ``since``, when given,
+        for period budgets) + live reservations in the scope + ``usd`` > ``limit_usd``, raise
+        `BudgetExceeded` and hold nothing. Check and hold are one atomic step. Expired
+        reservations never count; they are purged lazily.
+        """
+        if not scope or not isinstance(scope, str):
+            raise ValueError(f"scope must be a non-empty string, not {scope!r}")
+        if not ttl_seconds > 0:
+            raise ValueError(f"ttl_seconds must be > 0, not {ttl_seconds}")
+        t = time.time() if now is None else float(now)
+        hold = Reservation(uuid.uuid4().hex, scope, session_id, money(usd, "usd"),
+                           t + ttl_seconds)
+        self._reserve(hold, t, None if limit_usd is None else money(limit_usd, "limit_usd"),
+                      None if since is None else utc(since, "since"))
+        return hold
+
+    def commit(self, reservation: Reservation | None, record: SpendRecord) -> None:
+        """Append ``record`` and drop ``reservation`` (if any), atomically.
+
+        The spend is recorded even if the reservation expired or is unknown. Committing the
+        same reservation again with an equal record is a no-op (a safe retry); with a different
+        record it raises `LedgerError` (each reservation pays for one spend).
+        """
+        if not isinstance(record, SpendRecord):
+            raise TypeError(f"record must be a SpendRecord, not {type(record).__name__}")
+        self._commit(None if reservation is None else reservation.id, record)
+
+    def record(self, record: SpendRecord) -> None:
+        """Append spend that had no reservation: ``commit(None, record)``."""
+        self.commit(None, record)
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Drop a reservation without spending (idempotent; ``None`` is ignored)."""
+        if reservation is not None:
+            self._release(reservation.id)
+
+    def spent(self, *, scope: str | None = None, session_id: str | None = None,
+              since: datetime | None = None, until: datetime | None = None) -> Decimal:
+        """Exact sum of committed spend; ``since`` inclusive, ``until`` exclusive."""
+        return self._spent(scope, session_id, None if since is None else utc(since, "since"),
+                           None if until is None else utc(until, "until"))
+
+    def reserved(self, *, scope: str | None = None, now: float | None = None) -> Decimal:
+        """Exact sum of the live reservations (unexpired at ``now``, unix seconds)."""
+        return self._reserved(scope, time.time() if now is None else float(now))
+
+    def records(self, *, scope: str | None = None, session_id: str | None = None,
+                limit: int | None = None) -> list[SpendRecord]:
+        """Committed records in commit order; with ``limit``, the most recent ``limit`` ones."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        return [] if limit == 0 else self._records(scope, session_id, limit)
+
+    def scopes(self) -> list[str]:
+        """Sorted scopes that have committed spend or live reservations."""
+        return self._scopes(time.time())
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release resources (idempotent). Later calls raise `LedgerError`."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what a backend implements; arguments arrive validated, datetimes in UTC ------------
+    @abstractmethod
+    def _reserve(self, hold: Reservation, now: float, limit: Decimal | None,
+                 since: datetime | None) -> None:
+        """Atomically: purge reservations expired at ``now``; with ``limit``, call `_refuse`
+        on the scope's committed spend (since ``since``) and live reservations; store ``hold``."""
+
+    @abstractmethod
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+        """Atomically: if ``reservation_id`` already paid for a record, return when it is
+        `_same` as ``record`` and raise `LedgerError` otherwise; else drop that reservation and
+        append ``record``."""
+
+    @abstractmethod
+    def _release(self, reservation_id: str) -> None: ...
+
+    @abstractmethod
+    def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
+               until: datetime | None) -> Decimal: ...
+
+    @abstractmethod
+    def _reserved(self, scope: str | None, now: float) -> Decimal: ...
+
+    @abstractmethod
+    def _records(self, scope: str | None, session_id: str | None,
+                 limit: int | None) -> list[SpendRecord]: ...
+
+    @abstractmethod
+    def _scopes(self, now: float) -> list[str]: ...
+
+
+
+
+def period_start(period: str, now: datetime | None = None) -> datetime | None:
+    """Start of the current UTC ``day`` or ``month`` (budget periods), or None for ``all``.
+
+    >>> period_start("month", datetime(2026, 11, 25, 17, 3, tzinfo=UTC)).isoformat()
+    '2026-11-01T00:00:00+00:00'
+    """
+    now = now or datetime.now(UTC)
+    if period == "day":
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if period == "all":
+        return None
+    raise ValueError(f"period must be day, month or all, got {period!r}")
+

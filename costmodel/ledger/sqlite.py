@@ -1,0 +1,263 @@
+"""`SQLiteLedger`: a ledger in one SQLite file (WAL), shared by threads and processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from ..errors import LedgerError
+from .base import (
+    EPOCH,
+    EXACT,
+    MICRO,
+    Ledger,
+    Reservation,
+    SpendRecord,
+    exact_sum,
+    refuse,
+    same_record,
+    utc,
+)
+
+
+def _nano(amount: Decimal) -> tuple[int | None, int]:
+    """(nano-dollars rounded half-even, 1 if that rounding was exact else 0)."""
+    if amount.adjusted() >= 9:         # >= $10^9 a row: keep clear of int64 nano-dollars
+        return None, 0
+    scaled = amount.scaleb(9, EXACT)
+    nano = int(scaled.to_integral_value(rounding=ROUND_HALF_EVEN))
+    return nano, int(nano == scaled)
+
+
+
+
+_SCHEMA = (
+    """CREATE TABLE records (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order
+        reservation_id TEXT UNIQUE,                        -- NULL for record() without one
+        session_id     TEXT NOT NULL,
+        scope          TEXT NOT NULL,
+        model          TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        usd            TEXT NOT NULL,     -- exact decimal, plain notation
+        usd_nano       INTEGER,           -- usd x 1e9 rounded half-even (NULL from $10^9)
+        nano_exact     INTEGER NOT NULL,  -- 1 if usd_nano is exactly usd x 1e9
+        at_us          INTEGER NOT NULL,  -- unix microseconds, UTC
+        detail         TEXT NOT NULL      -- JSON object
+    )""",
+    "CREATE INDEX records_scope_at ON records (scope, at_us, nano_exact, usd_nano)",
+    "CREATE INDEX records_session ON records (session_id)",
+    """CREATE TABLE reservations (
+        id         TEXT PRIMARY KEY,
+        scope      TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        usd        TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX reservations_scope ON reservations (scope, expires_at)",
+)
+_COLUMNS = "session_id, scope, model, kind, usd, at_us, detail"
+
+
+def _where(clauses: list[str], args: list[Any], scope: str | None = None,
+           session_id: str | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> tuple[str, list[Any]]:
+    for column, op, value in (("scope", "=", scope), ("session_id", "=", session_id),
+                              ("at_us", ">=", since), ("at_us", "<", until)):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            args.append((utc(value, column) - EPOCH) // MICRO
+                        if isinstance(value, datetime) else value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class SQLiteLedger(Ledger):
+    """A ledger in one SQLite file, shared safely by threads and processes.
+
+    WAL journal with ``synchronous=FULL``: once `commit` returns, the spend survives a crash of
+    the process (or, with a disk that honours fsync, of the machine). `reserve` runs in a
+    ``BEGIN IMMEDIATE`` transaction, so its check and insert are atomic across processes.
+    Amounts are stored twice: ``usd`` as exact decimal text and ``usd_nano`` as integer
+    nano-dollars rounded half-even, with ``nano_exact`` marking rows where that rounding lost
+    nothing. `spent` sums ``usd_nano`` in SQL for exact rows and adds the decimal text of the
+    others in Python, so it returns exactly the sum of the committed amounts.
+    """
+
+    SCHEMA_VERSION = 1
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout_seconds: float = 10.0) -> None:
+        self.path = os.fspath(path)
+        self._timeout = timeout_seconds
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        with self._lock:
+            self._conn = self._open()
+
+    def _error(self, exc: BaseException, operation: str) -> LedgerError:
+        return LedgerError(f"{type(exc).__name__}: {exc}", path=self.path, operation=operation)
+
+    def _open(self) -> sqlite3.Connection:
+        # Switching a new file to WAL takes a lock the busy timeout does not wait for, so
+        # several processes opening one new file at once retry briefly instead of failing.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return self._open_once()
+            except LedgerError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01 + 0.04 * (uuid.uuid4().int % 100) / 100)
+
+    def _open_once(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise LedgerError(f"could not enable WAL (journal_mode is {mode})",
+                                  path=self.path, operation="open")
+            conn.execute("PRAGMA synchronous = FULL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != self.SCHEMA_VERSION:
+                conn.execute("BEGIN IMMEDIATE")   # one process creates the schema
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {self.SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+                if version not in (0, self.SCHEMA_VERSION):
+                    raise LedgerError(f"schema version {version} is not the one this costmodel "
+                                      f"uses ({self.SCHEMA_VERSION})",
+                                      path=self.path, operation="open")
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, "open") from exc
+            raise
+        return conn
+
+    def _db(self, operation: str) -> sqlite3.Connection:
+        if self._closed:
+            raise LedgerError("the ledger is closed", path=self.path, operation=operation)
+        if self._pid != os.getpid():      # forked: never use the parent's connection
+            self._conn, self._pid = self._open(), os.getpid()
+        assert self._conn is not None
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, operation: str, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._db(operation)
+            try:
+                conn.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise self._error(exc, operation) from exc
+
+    @staticmethod
+    def _sum(conn: sqlite3.Connection, table: str, where: str, args: list[Any]) -> Decimal:
+        if table == "records":
+            exact_where = where + (" AND" if where else " WHERE") + " nano_exact = 1"
+            nano = conn.execute(f"SELECT COALESCE(SUM(usd_nano), 0) FROM records{exact_where}",
+                                args).fetchone()[0]
+            rest = where + (" AND" if where else " WHERE") + " nano_exact = 0"
+            texts = conn.execute(f"SELECT usd FROM records{rest}", args).fetchall()
+            return exact_sum([Decimal(nano).scaleb(-9, EXACT), *(Decimal(t) for t, in texts)])
+        return exact_sum(Decimal(t) for t, in conn.execute(f"SELECT usd FROM {table}{where}",
+                                                             args))
+
+    def _reserve(self, hold: Reservation, now: float, limit: Decimal | None,
+                 since: datetime | None) -> None:
+        with self._transaction("reserve", "BEGIN IMMEDIATE") as conn:
+            conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            if limit is not None:
+                committed = self._sum(conn, "records", *_where([], [], hold.scope, since=since))
+                held = self._sum(conn, "reservations", " WHERE scope = ?", [hold.scope])
+                refuse(hold.scope, hold.usd, limit, committed, held)
+            conn.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?)", (
+                hold.id, hold.scope, hold.session_id, f"{hold.usd:f}", hold.expires_at))
+
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+        nano, exact = _nano(record.usd)
+        row = (reservation_id, nano, exact, record.session_id, record.scope, record.model,
+               record.kind, f"{record.usd:f}", (record.at - EPOCH) // MICRO,
+               json.dumps(dict(record.detail)))
+        with self._transaction("commit", "BEGIN IMMEDIATE") as conn:
+            if reservation_id is not None:
+                earlier = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE reservation_id = ?",
+                                       (reservation_id,)).fetchone()
+                if earlier is not None:
+                    if same_record(self._record(earlier), record):
+                        return
+                    raise LedgerError(f"reservation {reservation_id} was already committed with "
+                                      "a different record", path=self.path, operation="commit")
+                conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
+            conn.execute(f"INSERT INTO records (reservation_id, usd_nano, nano_exact, {_COLUMNS})"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def _release(self, reservation_id: str) -> None:
+        with self._transaction("release", "BEGIN IMMEDIATE") as conn:
+            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
+
+    def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
+               until: datetime | None) -> Decimal:
+        with self._transaction("spent") as conn:
+            return self._sum(conn, "records", *_where([], [], scope, session_id, since, until))
+
+    def _reserved(self, scope: str | None, now: float) -> Decimal:
+        with self._transaction("reserved") as conn:
+            return self._sum(conn, "reservations", *_where(["expires_at > ?"], [now], scope))
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> SpendRecord:
+        session_id, scope, model, kind, usd, at_us, detail = row
+        return SpendRecord(session_id=session_id, scope=scope, model=model, kind=kind,
+                           usd=Decimal(usd), at=EPOCH + at_us * MICRO,
+                           detail=json.loads(detail))
+
+    def _records(self, scope: str | None, session_id: str | None,
+                 limit: int | None) -> list[SpendRecord]:
+        where, args = _where([], [], scope, session_id)
+        sql = f"SELECT {_COLUMNS} FROM records{where} ORDER BY seq DESC LIMIT ?"
+        with self._transaction("records") as conn:
+            rows = conn.execute(sql, [*args, -1 if limit is None else limit]).fetchall()
+        return [self._record(row) for row in reversed(rows)]
+
+    def _scopes(self, now: float) -> list[str]:
+        with self._transaction("scopes") as conn:
+            rows = conn.execute("SELECT DISTINCT scope FROM records UNION SELECT scope FROM "
+                                "reservations WHERE expires_at > ? ORDER BY scope", (now,))
+            return [scope for scope, in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn, self._closed = None, True
+
+    def __repr__(self) -> str:
+        return f"SQLiteLedger({self.path!r})"
