@@ -115,3 +115,8 @@ class LedgerError(CostModelError):
         where = f"{path}: " if path else ""
         doing = f"{operation}: " if operation else ""
         super().__init__(f"ledger {where}{doing}{message}")
+
+
+class LedgerConflictError(LedgerError):
+    """A different record committed under an id (or a reservation) that already paid for one:
+    a bug or a tampered spool, never a passing fault, so retrying cannot help."""

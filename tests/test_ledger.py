@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.errors import BudgetExceeded, CostModelError, LedgerError
+from costmodel.errors import BudgetExceeded, CostModelError, LedgerConflictError, LedgerError
 from costmodel.ledger import (
     Ledger,
     MemoryLedger,
@@ -153,6 +153,21 @@ def test_commit_of_an_expired_reservation_still_records_once(ledger):
     unknown = Reservation("nope", "acme", "s1", D(1), NOW)
     ledger.commit(unknown, rec("0.05"))
     assert ledger.spent() == D("0.5")
+
+
+def test_a_record_id_is_stored_once_however_often_it_is_committed(ledger):
+    # The spool replays records whose first commit may or may not have reached the ledger:
+    # the id makes the replay harmless.
+    first = rec("0.30", id="resp-1")
+    ledger.record(first)
+    ledger.record(rec("0.30", id="resp-1"))                  # a replay: no double count
+    hold = ledger.reserve("acme", "s1", D("0.5"), now=NOW)
+    ledger.commit(hold, rec("0.30", id="resp-1"))            # ...even with a reservation
+    assert ledger.spent() == D("0.30") and [r.id for r in ledger.records()] == ["resp-1"]
+    with pytest.raises(LedgerConflictError, match="resp-1"):
+        ledger.record(rec("0.31", id="resp-1"))              # one id, one spend
+    ledger.record(rec("0.30"))                               # equal content, new id: counted
+    assert ledger.spent() == D("0.60")
 
 
 def test_commit_drops_only_its_own_reservation(ledger):
@@ -365,6 +380,28 @@ def test_a_file_that_is_not_a_database_gives_ledger_error_naming_the_path(tmp_pa
         open_ledger(str(bad))
     assert str(bad) in str(info.value) and info.value.path == str(bad)
     assert info.value.operation == "open"
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_records(tmp_path):
+    # Files written before records had ids: the rows keep their spend and get a stable name.
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    from costmodel.ledger.sqlite import _SCHEMA
+    for statement in _SCHEMA:
+        db.execute(statement)
+    db.execute("INSERT INTO records (session_id, scope, model, kind, usd, usd_nano, nano_exact,"
+               " at_us, detail) VALUES ('s1', 'acme', 'toy/realtime', 'response', '0.25',"
+               " 250000000, 1, 0, '{}')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with SQLiteLedger(path) as ledger:
+        [old] = ledger.records()
+        assert old.id == "sqlite-row-1" and old.usd == D("0.25")
+        ledger.record(rec("0.5", id="new"))
+        ledger.record(rec("0.5", id="new"))
+        assert ledger.spent() == D("0.75")
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_missing_directory_and_newer_schema_give_ledger_error(tmp_path):

@@ -17,7 +17,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
 from types import MappingProxyType
 from typing import Any, Self
 
-from ..errors import BudgetExceeded
+from ..errors import BudgetExceeded, LedgerConflictError
 
 DEFAULT_SCOPE = "default"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,7 +65,8 @@ class SpendRecord:
     """Money actually spent: one response, transcription, connection charge or estimate.
 
     ``at`` is normalised to UTC (naive datetimes are refused); ``detail`` holds JSON-serialisable
-    extras and is stored read-only.
+    extras and is stored read-only. ``id`` is the record's idempotency key: a ledger stores a
+    record once however many times it is committed (a retry, a spool replayed twice).
     """
 
     session_id: str
@@ -75,10 +76,13 @@ class SpendRecord:
     at: datetime = field(default_factory=_utcnow)
     kind: str = "response"   # "response", "transcription", "connection", "estimate", ...
     detail: Mapping[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         if not self.scope or not isinstance(self.scope, str):
             raise ValueError(f"scope must be a non-empty string, not {self.scope!r}")
+        if not isinstance(self.id, str) or not 0 < len(self.id) <= 128:
+            raise ValueError(f"id must be a string of 1 to 128 characters, not {self.id!r}")
         object.__setattr__(self, "usd", money(self.usd, "usd"))
         object.__setattr__(self, "at", utc(self.at, "at"))
         detail = dict(self.detail)
@@ -90,10 +94,43 @@ class SpendRecord:
 
 
 def same_record(a: SpendRecord, b: SpendRecord) -> bool:
+    """Equal spend (the ids aside): a retry of a commit, not a second spend."""
     def key(r: SpendRecord) -> tuple[Any, ...]:
         return (r.session_id, r.scope, r.model, r.usd, r.at, r.kind,
                 json.dumps(dict(r.detail), sort_keys=True))
     return key(a) == key(b)
+
+
+def conflict(what: str, path: str, earlier: SpendRecord | None = None) -> LedgerConflictError:
+    """The error for a second, different record under an id or reservation already paid."""
+    return LedgerConflictError(f"{what} was already committed with a different record"
+                               + (f" ({earlier.id})" if earlier is not None else ""),
+                               path=path, operation="commit")
+
+
+def record_to_json(record: SpendRecord) -> dict[str, Any]:
+    """A record as a JSON object, money as an exact decimal string, time in unix microseconds.
+
+    >>> r = SpendRecord(id="r1", session_id="s", model="m", usd=Decimal("0.0125"),
+    ...                 at=datetime(2026, 11, 29, tzinfo=UTC))
+    >>> record_from_json(record_to_json(r)) == r
+    True
+    """
+    return {"id": record.id, "session_id": record.session_id, "scope": record.scope,
+            "model": record.model, "kind": record.kind, "usd": f"{tidy(record.usd):f}",
+            "at_us": (record.at - EPOCH) // MICRO, "detail": dict(record.detail)}
+
+
+def record_from_json(d: Mapping[str, Any], default_id: str | None = None) -> SpendRecord:
+    """The inverse of `record_to_json`; ``default_id`` for records stored before ids existed.
+    Raises ValueError (or KeyError/TypeError) on a malformed object."""
+    at_us = d["at_us"]
+    if type(at_us) is not int:
+        raise ValueError(f"at_us must be an integer, not {at_us!r}")
+    return SpendRecord(id=d.get("id") or default_id or uuid.uuid4().hex,
+                       session_id=d["session_id"], scope=d["scope"], model=d["model"],
+                       kind=d["kind"], usd=Decimal(d["usd"]), at=EPOCH + at_us * MICRO,
+                       detail=d["detail"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +190,10 @@ class Ledger(ABC):
     def commit(self, reservation: Reservation | None, record: SpendRecord) -> None:
         """Append ``record`` and drop ``reservation`` (if any), atomically.
 
-        The spend is recorded even if the reservation expired or is unknown. Committing the
-        same reservation again with an equal record is a no-op (a safe retry); with a different
-        record it raises `LedgerError` (each reservation pays for one spend).
+        The spend is recorded even if the reservation expired or is unknown. Committing a
+        record whose ``id`` is already stored, or the same reservation again, with an equal
+        record is a no-op (a safe retry); with a different record it raises
+        `LedgerConflictError` (each id, and each reservation, pays for one spend).
         """
         if not isinstance(record, SpendRecord):
             raise TypeError(f"record must be a SpendRecord, not {type(record).__name__}")
@@ -191,6 +229,12 @@ class Ledger(ABC):
         """Sorted scopes that have committed spend or live reservations."""
         return self._scopes(time.time())
 
+    @property
+    @abstractmethod
+    def key(self) -> str:
+        """What names this store across processes (no credentials): spend spooled for it
+        while it was down is kept under this key and flushed back into it only."""
+
     @abstractmethod
     def close(self) -> None:
         """Release resources (idempotent). Later calls raise `LedgerError`."""
@@ -210,9 +254,9 @@ class Ledger(ABC):
 
     @abstractmethod
     def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
-        """Atomically: if ``reservation_id`` already paid for a record, return when it is
-        `_same` as ``record`` and raise `LedgerError` otherwise; else drop that reservation and
-        append ``record``."""
+        """Atomically: if ``record.id`` is stored, or ``reservation_id`` already paid for a
+        record, return when that record is `same_record` as ``record`` and raise `conflict`
+        otherwise; else drop that reservation and append ``record``."""
 
     @abstractmethod
     def _release(self, reservation_id: str) -> None: ...

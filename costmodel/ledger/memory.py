@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..errors import LedgerError
-from .base import EXACT, Ledger, Reservation, SpendRecord, exact_sum, refuse, same_record
+from .base import (
+    EXACT,
+    Ledger,
+    Reservation,
+    SpendRecord,
+    conflict,
+    exact_sum,
+    refuse,
+    same_record,
+)
 
 
 class MemoryLedger(Ledger):
@@ -21,6 +31,7 @@ class MemoryLedger(Ledger):
         self._totals: dict[str, Decimal] = {}
         self._held: dict[str, Reservation] = {}
         self._paid: dict[str, SpendRecord] = {}   # reservation id -> the record it paid for
+        self._ids: dict[str, SpendRecord] = {}    # record id -> the record
         self._closed = False
 
     @contextmanager
@@ -44,14 +55,18 @@ class MemoryLedger(Ledger):
 
     def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
         with self._locked():
+            earlier = self._ids.get(record.id)
+            if earlier is None and reservation_id is not None:
+                earlier = self._paid.get(reservation_id)
+            if earlier is not None:
+                if same_record(earlier, record):
+                    return
+                raise conflict(f"record {record.id} / reservation {reservation_id}", "memory",
+                               earlier)
             if reservation_id is not None:
-                if reservation_id in self._paid:
-                    if same_record(self._paid[reservation_id], record):
-                        return
-                    raise LedgerError(f"reservation {reservation_id} was already committed "
-                                      "with a different record", path="memory", operation="commit")
                 self._held.pop(reservation_id, None)
                 self._paid[reservation_id] = record
+            self._ids[record.id] = record
             self._records_.append(record)
             self._totals[record.scope] = EXACT.add(self._totals.get(record.scope, 0), record.usd)
 
@@ -85,6 +100,10 @@ class MemoryLedger(Ledger):
         with self._locked():
             return sorted(set(self._totals)
                           | {r.scope for r in self._held.values() if r.expires_at > now})
+
+    @property
+    def key(self) -> str:
+        return f"memory-{os.getpid()}-{id(self):x}"   # private to this object
 
     def close(self) -> None:
         with self._lock:

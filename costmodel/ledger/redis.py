@@ -24,6 +24,7 @@ Keys (``P`` is ``{prefix}``; the braces are a hash tag, so every key shares one 
     P:seq  P:rec        the last record number; HASH number -> record JSON (commit order)
     P:log:S             LIST  record numbers of scope S
     P:paid              HASH  reservation id -> the record number it paid for (idempotent commit)
+    P:ids               HASH  record id -> its record number (a record is stored once)
 
 ``spent(scope=S, since=...)`` reads the period totals: a month start costs one month entry per
 month from then on, a day start also the later days of that month, any other instant adds one
@@ -33,6 +34,7 @@ synchronised clocks (NTP), as a TTL of minutes tolerates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -52,7 +54,10 @@ from .base import (
     Ledger,
     Reservation,
     SpendRecord,
+    conflict,
     exact_sum,
+    record_from_json,
+    record_to_json,
     refuse,
     same_record,
     tidy,
@@ -183,10 +188,12 @@ redis.call("HSET", KEYS[3], scope, after)
 return {"ok"}
 """
 
-# KEYS held hold heldsum sums months days dayrec seq rec log paid scopes
-# ARGV reservation id|"" scope usd json M yyyymm D yyyymmdd at_us
+# KEYS held hold heldsum sums months days dayrec seq rec log paid scopes ids
+# ARGV reservation id|"" scope usd json M yyyymm D yyyymmdd at_us record-id
 _COMMIT = _LIB + r"""
 local rid, scope, usd, m, d = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[7]
+local known = redis.call("HGET", KEYS[13], ARGV[10])
+if known then return {"paid", redis.call("HGET", KEYS[9], known)} end
 if rid ~= "" then
   local paid = redis.call("HGET", KEYS[11], rid)
   if paid then return {"paid", redis.call("HGET", KEYS[9], paid)} end
@@ -195,6 +202,7 @@ end
 local seq = redis.call("INCR", KEYS[8])
 redis.call("HSET", KEYS[9], seq, ARGV[4])
 redis.call("RPUSH", KEYS[10], seq)
+redis.call("HSET", KEYS[13], ARGV[10], seq)
 if rid ~= "" then redis.call("HSET", KEYS[11], rid, seq) end
 local old = redis.call("HMGET", KEYS[4], "all", m, d)
 if not old[1] then redis.call("SADD", KEYS[12], scope) end
@@ -326,18 +334,18 @@ class RedisLedger(Ledger):
     def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
         usd, at_us, day = _plain(record.usd), (record.at - EPOCH) // MICRO, record.at.date()
         month, p = day.year * 100 + day.month, self._p
-        payload = json.dumps({"session_id": record.session_id, "scope": record.scope,
-                              "model": record.model, "kind": record.kind, "usd": usd,
-                              "at_us": at_us, "detail": dict(record.detail)},
-                             separators=(",", ":"))
+        payload = json.dumps(record_to_json(record), separators=(",", ":"))
         keys = self._held_keys() + self._scope_keys(record.scope, day.isoformat()) + [
-            f"{p}seq", f"{p}rec", f"{p}log:{record.scope}", f"{p}paid", f"{p}scopes"]
+            f"{p}seq", f"{p}rec", f"{p}log:{record.scope}", f"{p}paid", f"{p}scopes",
+            f"{p}ids"]
         out = self._run("commit", keys, [
             reservation_id or "", record.scope, usd, payload, f"{day.year:04d}-{day.month:02d}",
-            str(month), day.isoformat(), str(month * 100 + day.day), str(at_us)])
-        if out[0] == "paid" and not same_record(self._decode(out[1]), record):
-            raise LedgerError(f"reservation {reservation_id} was already committed with a "
-                              "different record", path=self._shown, operation="commit")
+            str(month), day.isoformat(), str(month * 100 + day.day), str(at_us), record.id])
+        if out[0] == "paid":
+            earlier = self._decode(out[1])
+            if not same_record(earlier, record):
+                raise conflict(f"record {record.id} / reservation {reservation_id}",
+                               self._shown, earlier)
 
     def _release(self, reservation_id: str) -> None:
         self._run("release", self._held_keys(), [reservation_id])
@@ -365,10 +373,9 @@ class RedisLedger(Ledger):
 
     @staticmethod
     def _decode(payload: str) -> SpendRecord:
-        d = json.loads(payload)
-        return SpendRecord(session_id=d["session_id"], scope=d["scope"], model=d["model"],
-                           kind=d["kind"], usd=Decimal(d["usd"]),
-                           at=EPOCH + d["at_us"] * MICRO, detail=d["detail"])
+        # Records stored before ids existed are named by their content.
+        return record_from_json(json.loads(payload), default_id="redis-" + hashlib.sha256(
+            payload.encode()).hexdigest()[:24])
 
     def _seqs(self, scope: str | None, last: int | None) -> list[str]:
         """Record numbers in commit order (the last ``last`` of them, if given)."""
@@ -399,6 +406,10 @@ class RedisLedger(Ledger):
             spent = r.smembers(f"{self._p}scopes")
         live = self._run("live", self._held_keys()[:2], [repr(now)])
         return sorted(set(spent) | {v.partition(" ")[2] for v in live})
+
+    @property
+    def key(self) -> str:
+        return f"{self._shown.split('?')[0]}#{self._p}"
 
     def close(self) -> None:
         if not self._closed:

@@ -22,6 +22,7 @@ from .base import (
     Ledger,
     Reservation,
     SpendRecord,
+    conflict,
     exact_sum,
     refuse,
     same_record,
@@ -65,7 +66,16 @@ _SCHEMA = (
     )""",
     "CREATE INDEX reservations_scope ON reservations (scope, expires_at)",
 )
-_COLUMNS = "session_id, scope, model, kind, usd, at_us, detail"
+# Schema version -> the statements that bring a file at that version to the next one. A new
+# file gets _SCHEMA (version 1) and then every migration, so the migrations are always run.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE records ADD COLUMN record_id TEXT",  # the idempotency key
+        "CREATE UNIQUE INDEX records_record_id ON records (record_id)"),
+}
+_COLUMNS = "session_id, scope, model, kind, usd, at_us, detail, record_id"
+# Rows from before version 2 have no id: name them by their row number.
+_SELECT = ("session_id, scope, model, kind, usd, at_us, detail, "
+           "COALESCE(record_id, 'sqlite-row-' || seq)")
 
 
 def _where(clauses: list[str], args: list[Any], scope: str | None = None,
@@ -92,7 +102,7 @@ class SQLiteLedger(Ledger):
     others in Python, so it returns exactly the sum of the committed amounts.
     """
 
-    SCHEMA_VERSION = 1
+    SCHEMA_VERSION = 2
 
     def __init__(self, path: str | os.PathLike[str], *, timeout_seconds: float = 10.0) -> None:
         self.path = os.fspath(path)
@@ -140,9 +150,14 @@ class SQLiteLedger(Ledger):
                 if version == 0:
                     for statement in _SCHEMA:
                         conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {self.SCHEMA_VERSION}")
+                    version = 1
+                while version in _MIGRATIONS:
+                    for statement in _MIGRATIONS[version]:
+                        conn.execute(statement)
+                    version += 1
+                    conn.execute(f"PRAGMA user_version = {version}")
                 conn.execute("COMMIT")
-                if version not in (0, self.SCHEMA_VERSION):
+                if version != self.SCHEMA_VERSION:
                     raise LedgerError(f"schema version {version} is not the one this costmodel "
                                       f"uses ({self.SCHEMA_VERSION})",
                                       path=self.path, operation="open")
@@ -205,19 +220,19 @@ class SQLiteLedger(Ledger):
         nano, exact = _nano(record.usd)
         row = (reservation_id, nano, exact, record.session_id, record.scope, record.model,
                record.kind, f"{record.usd:f}", (record.at - EPOCH) // MICRO,
-               json.dumps(dict(record.detail)))
+               json.dumps(dict(record.detail)), record.id)
         with self._transaction("commit", "BEGIN IMMEDIATE") as conn:
+            earlier = conn.execute(f"SELECT {_SELECT} FROM records WHERE record_id = ? OR "
+                                   "reservation_id = ?", (record.id, reservation_id)).fetchone()
+            if earlier is not None:
+                if same_record(self._record(earlier), record):
+                    return
+                raise conflict(f"record {record.id} / reservation {reservation_id}", self.path,
+                               self._record(earlier))
             if reservation_id is not None:
-                earlier = conn.execute(f"SELECT {_COLUMNS} FROM records WHERE reservation_id = ?",
-                                       (reservation_id,)).fetchone()
-                if earlier is not None:
-                    if same_record(self._record(earlier), record):
-                        return
-                    raise LedgerError(f"reservation {reservation_id} was already committed with "
-                                      "a different record", path=self.path, operation="commit")
                 conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
             conn.execute(f"INSERT INTO records (reservation_id, usd_nano, nano_exact, {_COLUMNS})"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
     def _release(self, reservation_id: str) -> None:
         with self._transaction("release", "BEGIN IMMEDIATE") as conn:
@@ -234,15 +249,15 @@ class SQLiteLedger(Ledger):
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> SpendRecord:
-        session_id, scope, model, kind, usd, at_us, detail = row
-        return SpendRecord(session_id=session_id, scope=scope, model=model, kind=kind,
-                           usd=Decimal(usd), at=EPOCH + at_us * MICRO,
+        session_id, scope, model, kind, usd, at_us, detail, record_id = row
+        return SpendRecord(id=record_id, session_id=session_id, scope=scope, model=model,
+                           kind=kind, usd=Decimal(usd), at=EPOCH + at_us * MICRO,
                            detail=json.loads(detail))
 
     def _records(self, scope: str | None, session_id: str | None,
                  limit: int | None) -> list[SpendRecord]:
         where, args = _where([], [], scope, session_id)
-        sql = f"SELECT {_COLUMNS} FROM records{where} ORDER BY seq DESC LIMIT ?"
+        sql = f"SELECT {_SELECT} FROM records{where} ORDER BY seq DESC LIMIT ?"
         with self._transaction("records") as conn:
             rows = conn.execute(sql, [*args, -1 if limit is None else limit]).fetchall()
         return [self._record(row) for row in reversed(rows)]
@@ -252,6 +267,10 @@ class SQLiteLedger(Ledger):
             rows = conn.execute("SELECT DISTINCT scope FROM records UNION SELECT scope FROM "
                                 "reservations WHERE expires_at > ? ORDER BY scope", (now,))
             return [scope for scope, in rows]
+
+    @property
+    def key(self) -> str:
+        return f"sqlite:{os.path.realpath(self.path)}"
 
     def close(self) -> None:
         with self._lock:
