@@ -1,0 +1,51 @@
+"""A metering websocket relay: client <-> relay <-> provider, cut before the budget is spent.
+
+Each client connection gets its own upstream connection and its own `SessionGuard`. Frames go
+through unchanged (the exact text or bytes). The relay parses JSON only where it must:
+
+* client ``input_audio_buffer.append`` frames (the bulk of the traffic) are recognised from
+  the start of their text and forwarded without parsing;
+* server audio deltas are fed to the guard as a cheap stand-in ``{"type", "delta"}``;
+* every other event is parsed and observed; unknown events pass through untouched.
+
+Only the provider's frames are trusted: client frames reach the guard as
+``source="client"``, so they can ask for a response or bust the cache, but a client frame shaped
+like a server event (``session.updated`` naming a cheaper model, a forged ``response.done``) is
+passed on to the provider, which refuses it, and never metered.
+
+On ``wrap_up`` the relay asks the agent to close politely (once, when no response is in
+flight); on ``cut`` it cancels the response upstream, drops a client ``response.create`` that
+would cross the cap, sends the client a final ``budget_exceeded`` error event and closes it
+with code 4002 ("budget exceeded"). Every finished session appends one JSON line to the spend
+log, however it ended.
+
+**Upstream URL.** The client's request path and query are joined onto ``upstream``: the path
+is appended to the upstream's own path (``wss://host/prefix`` + ``/v1/realtime`` ->
+``wss://host/prefix/v1/realtime``; a bare ``/`` from the client keeps the upstream path as is)
+and the upstream's query, if any, comes before the client's:
+
+>>> upstream_url("wss://api.openai.com", "/v1/realtime?model=gpt-realtime")
+'wss://api.openai.com/v1/realtime?model=gpt-realtime'
+>>> upstream_url("wss://gw.example/openai?region=eu", "/v1/realtime?model=m")
+'wss://gw.example/openai/v1/realtime?region=eu&model=m'
+>>> upstream_url("wss://api.openai.com/v1/realtime", "/?model=m")
+'wss://api.openai.com/v1/realtime?model=m'
+
+**Headers.** Every end-to-end request header (``Authorization``, ``api-key``, ``OpenAI-Beta``,
+``OpenAI-Organization``, ``X-*``, ``Origin``, ``User-Agent``, cookies...) is passed upstream;
+hop-by-hop and handshake headers are not (the relay negotiates its own). The client's
+subprotocols are offered upstream as they are (browsers authenticate with
+``openai-insecure-api-key.<key>``) and the one the upstream selects is returned to the client.
+The upstream is connected during the client's handshake, so an upstream refusal (401, 404...)
+reaches the client as the same HTTP status; an unreachable upstream is a 502.
+"""
+
+from __future__ import annotations
+
+from .frames import fast_type
+from .server import Relay, parse_listen, serve
+from .session import Session
+from .upstream import forward_headers, upstream_url, websocket_url
+
+__all__ = ["Relay", "Session", "fast_type", "forward_headers", "parse_listen", "serve",
+           "upstream_url", "websocket_url"]
