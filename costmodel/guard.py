@@ -27,7 +27,9 @@ by at most the error of one response's projection.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -39,7 +41,8 @@ from typing import Any, Literal, NamedTuple
 from .catalog import Catalog, default_catalog
 from .errors import BudgetExceeded, CostModelError, MissingModelError, UsageError
 from .events import READERS, detect_format
-from .ledger import Ledger, LedgerError, Reservation, SpendRecord, period_start
+from .ledger import Ledger, LedgerError, Reservation, SpendRecord, Spool, period_start
+from .ledger.base import record_to_json
 from .pricing import Cost, Rates, price, rates_for, token_cost
 from .usage import MODALITIES, TOKEN_KEYS, Usage
 
@@ -138,7 +141,12 @@ class SessionGuard:
         model: catalog id; default: taken from the session's own events.
         warn_at: share of the limit spent at which to warn (default 0.8).
         on_ledger_error: ``"fail_open"`` (keep going, log loudly) or ``"fail_closed"`` (cut).
+            Either way, spend the ledger could not take goes to the spool.
         ledger: where committed spend is recorded (optional).
+        spool: with a ledger, where spend goes that the ledger could not take (a `Spool` or a
+            directory; default ``$COSTMODEL_SPOOL_DIR``, else the user cache directory). It is
+            committed at the next successful commit, at `finalize`, or by
+            ``costmodel ledger flush``.
         callbacks: called with each `Decision` whose action changed (warn, wrap_up, cut).
         clock: seconds, for time-billed models (default `time.monotonic`).
     """
@@ -146,6 +154,7 @@ class SessionGuard:
     def __init__(self, limit_usd: Decimal | str | float, *, model: str | None = None,
                  transcription_model: str | None = None, warn_at: float | str = "0.8",
                  catalog: Catalog | None = None, ledger: Ledger | None = None,
+                 spool: Spool | str | os.PathLike[str] | None = None,
                  session_id: str | None = None, scope: str = "default",
                  on_ledger_error: Literal["fail_open", "fail_closed"] = "fail_open",
                  on_unpriced: Literal["fail_open", "fail_closed"] = "fail_closed",
@@ -163,6 +172,10 @@ class SessionGuard:
         if model is not None:
             self.catalog.resolve(model)
         self.ledger = ledger
+        self.spool = self._spool_for(ledger, spool)
+        self._unsaved: list[tuple[SpendRecord, Reservation | None]] = []  # not even spooled
+        self.ledger_errors = 0
+        self.spooled_records = 0
         self.session_id = session_id or uuid.uuid4().hex
         self.scope = scope
         self.on_ledger_error = on_ledger_error
@@ -205,6 +218,17 @@ class SessionGuard:
         self._info: _ModelInfo | None = None
         self._warn_reason = f"{self.warn_at:.0%} of the ${self.limit_usd} limit spent"
         self._warn_usd = self.warn_at * self.limit_usd
+
+    @staticmethod
+    def _spool_for(ledger: Ledger | None, spool: Spool | str | os.PathLike[str] | None
+                   ) -> Spool | None:
+        if ledger is None:
+            return None  # nothing to keep: the guard's own total is the record
+        if not isinstance(spool, Spool):
+            return Spool(ledger, spool)
+        if spool.ledger.key != ledger.key:
+            raise UsageError(f"the spool {spool} belongs to another ledger ({spool.ledger.key})")
+        return spool
 
     @property
     def spent_usd(self) -> Decimal:
@@ -397,24 +421,28 @@ class SessionGuard:
                           self.session_id, exc)
             self._reservation = None
         info = self._model_info()
-        if info is None:
-            return self._last
         try:
-            for _ in range(self._in_flight):
-                seconds = self._output_seconds()
-                usage = self._projected_usage(output_seconds=seconds)
-                log.warning("guard %s: a response was in flight at the end; estimated from %s s "
-                            "of audio", self.session_id, seconds)
-                self._account(usage.with_(estimated=True, label="estimated (in flight)"))
-            self._in_flight = self._requested = 0
-            if info.time_billed:
-                elapsed = Decimal(repr(self.clock() - self._started))
-                self._time_spent = Decimal(0)
-                self._account(Usage(info.model_id, connection_seconds=elapsed,
-                                    label="connection"))
+            if info is not None:
+                self._account_the_rest(info)
         except CostModelError as exc:
             return self._fail_unpriced(str(exc))
-        return self._decide(project=False)
+        finally:
+            if self.spool is not None and (self._unsaved or self.spool.may_have_records()):
+                self._flush_spool()
+        return self._last if info is None else self._decide(project=False)
+
+    def _account_the_rest(self, info: _ModelInfo) -> None:
+        for _ in range(self._in_flight):
+            seconds = self._output_seconds()
+            usage = self._projected_usage(output_seconds=seconds)
+            log.warning("guard %s: a response was in flight at the end; estimated from %s s "
+                        "of audio", self.session_id, seconds)
+            self._account(usage.with_(estimated=True, label="estimated (in flight)"))
+        self._in_flight = self._requested = 0
+        if info.time_billed:
+            elapsed = Decimal(repr(self.clock() - self._started))
+            self._time_spent = Decimal(0)
+            self._account(Usage(info.model_id, connection_seconds=elapsed, label="connection"))
 
     # -- accounting -------------------------------------------------------------------------
     def _account(self, usage: Usage) -> None:
@@ -453,9 +481,44 @@ class SessionGuard:
         try:
             self.ledger.commit(held, record)  # type: ignore[union-attr]
         except LedgerError as exc:
-            self._ledger_failed = True
-            log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
-                      self.on_ledger_error, exc)
+            self._ledger_error(exc, f"spooling ${record.usd}")
+            self._to_spool(record, held)
+            return
+        if self._unsaved or self.spool.may_have_records():  # type: ignore[union-attr]
+            self._flush_spool()  # the ledger answers again
+
+    def _ledger_error(self, exc: LedgerError, doing: str) -> None:
+        self._ledger_failed = True
+        self.ledger_errors += 1
+        log.error("guard %s: LEDGER ERROR (%s, %s): %s", self.session_id,
+                  self.on_ledger_error, doing, exc)
+
+    def _to_spool(self, record: SpendRecord, held: Reservation | None) -> None:
+        try:
+            self.spool.append(record, held)  # type: ignore[union-attr]
+        except LedgerError as exc:
+            self._unsaved.append((record, held))
+            log.critical("guard %s: SPEND NOT SAVED: the ledger and the spool both failed (%s);"
+                         " kept in memory until finalize(): %s", self.session_id, exc,
+                         json.dumps(record_to_json(record)))
+        else:
+            self.spooled_records += 1
+
+    def _flush_spool(self) -> None:
+        """Commit what the spool (and memory) kept while the ledger was down."""
+        unsaved, self._unsaved = self._unsaved, []
+        for record, held in unsaved:
+            try:
+                self.ledger.commit(held, record)  # type: ignore[union-attr]
+            except LedgerError:
+                self._to_spool(record, held)
+        report = self.spool.flush()  # type: ignore[union-attr]
+        if report.committed:
+            log.warning("guard %s: the ledger answers again: committed %d spooled record(s), "
+                        "$%s", self.session_id, report.committed, report.committed_usd)
+        if report.error is not None:
+            log.error("guard %s: %d spooled record(s) ($%s) still wait for the ledger: %s",
+                      self.session_id, report.remaining, report.remaining_usd, report.error)
 
     def period_start(self) -> datetime | None:
         """Start of the scope budget's current period (UTC), or None for all time."""
@@ -472,9 +535,7 @@ class SessionGuard:
         except BudgetExceeded as exc:
             self._scope_refused = f"the {self.scope!r} {self.period} budget: {exc}"
         except LedgerError as exc:
-            self._ledger_failed = True
-            log.error("guard %s: LEDGER ERROR (%s): %s", self.session_id,
-                      self.on_ledger_error, exc)
+            self._ledger_error(exc, "no scope reservation")
         return projected
 
     def _learn(self, usage: Usage) -> None:

@@ -9,7 +9,8 @@ Backends, one module each: `MemoryLedger` (``memory``: the default, one process)
 `SQLiteLedger` (``sqlite``: a WAL-mode file shared by threads and processes; a crash after
 `commit()` returns loses nothing) and `RedisLedger` (``redis``: budgets shared by every worker
 of a fleet, Lua-scripted; ``pip install 'costmodel[redis]'``). ``base`` holds the contract they
-share; `open_ledger` picks one from a URL.
+share; `open_ledger` picks one from a URL. `Spool` keeps, on local disk, the spend a ledger
+could not take while it was down, until it can be committed.
 
 >>> from decimal import Decimal
 >>> from costmodel.ledger import SpendRecord, open_ledger
@@ -24,8 +25,10 @@ share; `open_ledger` picks one from a URL.
 from ..errors import BudgetExceeded, LedgerError
 from .base import DEFAULT_SCOPE, Ledger, Reservation, SpendRecord, period_start
 from .memory import MemoryLedger
+from .spool import SPOOL_ENV, FlushReport, Spool, SpoolSummary, default_spool_dir
 from .sqlite import SQLiteLedger
 from .url import open_ledger
 
-__all__ = ["DEFAULT_SCOPE", "BudgetExceeded", "Ledger", "LedgerError", "MemoryLedger",
-           "Reservation", "SQLiteLedger", "SpendRecord", "open_ledger", "period_start"]
+__all__ = ["DEFAULT_SCOPE", "SPOOL_ENV", "BudgetExceeded", "FlushReport", "Ledger",
+           "LedgerError", "MemoryLedger", "Reservation", "SQLiteLedger", "SpendRecord", "Spool",
+           "SpoolSummary", "default_spool_dir", "open_ledger", "period_start"]

@@ -1,0 +1,329 @@
+"""A durable local spool for spend the ledger could not take, so none of it is lost.
+
+When the ledger is down (Redis restarting, a locked SQLite file on a full disk), a guard still
+knows what the session spent. It appends each record it could not commit to a spool file, one
+JSON line per record with its idempotency key (`SpendRecord.id`) and the reservation it was to
+pay, and fsyncs before `append` returns. `flush` commits the spooled records once the ledger
+answers again and removes them from the spool; the ledger stores an id once, so a record whose
+first commit did arrive, or a spool replayed twice, is counted once.
+
+Layout: ``<directory>/<ledger>/spool-<host>-<pid>-<random>.jsonl``, where ``<ledger>`` is
+derived from `Ledger.key` (a spool for a Redis ledger is never flushed into a SQLite one),
+with a ``LEDGER`` file naming the store. Writers and flushers take an exclusive ``flock`` on a
+file; a writer that finds its file replaced or removed by a flush reopens it.
+
+The directory: the one given, else ``$COSTMODEL_SPOOL_DIR``, else the user cache directory
+(``$XDG_CACHE_HOME/costmodel/spool``, ``~/.cache/costmodel/spool``).
+
+>>> import tempfile
+>>> from decimal import Decimal
+>>> from costmodel.ledger import MemoryLedger, SpendRecord
+>>> ledger = MemoryLedger()
+>>> spool = Spool(ledger, tempfile.mkdtemp())
+>>> spool.append(SpendRecord(session_id="call-1", model="openai/gpt-realtime-1.5",
+...                          usd=Decimal("0.0832")))
+>>> spool.summary().usd
+Decimal('0.0832')
+>>> spool.flush().committed, ledger.spent(), spool.summary().records
+(1, Decimal('0.0832'), 0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..errors import LedgerConflictError, LedgerError
+from .base import Ledger, Reservation, SpendRecord, exact_sum, record_from_json, record_to_json
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per spool directory
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SPOOL_ENV", "FlushReport", "Spool", "SpoolSummary", "default_spool_dir"]
+
+SPOOL_ENV = "COSTMODEL_SPOOL_DIR"
+_VERSION = 1
+
+
+def default_spool_dir() -> Path:
+    """``$COSTMODEL_SPOOL_DIR``, else the user cache directory's ``costmodel/spool``."""
+    env = os.environ.get(SPOOL_ENV)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        cache = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        cache = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "costmodel" / "spool"
+
+
+@dataclass(frozen=True)
+class SpoolSummary:
+    """What a spool holds: records not yet in the ledger, by scope."""
+
+    directory: Path
+    records: int = 0
+    usd: Decimal = Decimal(0)
+    by_scope: dict[str, Decimal] = field(default_factory=dict)
+    unreadable: int = 0      # lines that are not records (a crash mid-write): kept, reported
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    """What a `Spool.flush` did."""
+
+    committed: int = 0
+    committed_usd: Decimal = Decimal(0)
+    remaining: int = 0          # records still spooled (the ledger failed, or a conflict)
+    remaining_usd: Decimal = Decimal(0)
+    conflicts: int = 0          # ids the ledger holds with a different record: kept, reported
+    unreadable: int = 0
+    error: str | None = None    # why the ledger stopped taking records, if it did
+
+
+@contextmanager
+def _locked(path: Path, flags: int) -> Iterator[int | None]:
+    """An fd on `path` under an exclusive lock, or None when `path` is gone. Retries when the
+    file was replaced between open and lock (a flush rewrote or removed it)."""
+    while True:
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            yield None
+            return
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fd
+                return
+        finally:
+            os.close(fd)
+        if not flags & os.O_CREAT:
+            yield None
+            return
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _encode(record: SpendRecord, reservation: Reservation | None) -> bytes:
+    hold = None if reservation is None else {
+        "id": reservation.id, "scope": reservation.scope, "session_id": reservation.session_id,
+        "usd": f"{reservation.usd:f}", "expires_at": reservation.expires_at}
+    line = json.dumps({"v": _VERSION, "record": record_to_json(record), "reservation": hold},
+                      separators=(",", ":"), allow_nan=False)
+    return (line + "\n").encode()
+
+
+def _decode(raw: bytes) -> tuple[SpendRecord, Reservation | None]:
+    """A spooled line; ValueError when it is not one."""
+    try:
+        d = json.loads(raw)
+        if not isinstance(d, dict) or d.get("v") != _VERSION:
+            raise ValueError("not a spool line of this version")
+        record = record_from_json(d["record"])
+        h = d.get("reservation")
+        hold = None if h is None else Reservation(h["id"], h["scope"], h["session_id"],
+                                                  Decimal(h["usd"]), float(h["expires_at"]))
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise ValueError(f"not a spooled record: {exc!r}") from None
+    return record, hold
+
+
+class Spool:
+    """The spool of one ledger (see the module docstring). Thread-safe; processes coordinate
+    through file locks. Nothing touches the disk until the first `append` or read."""
+
+    def __init__(self, ledger: Ledger, directory: str | os.PathLike[str] | None = None) -> None:
+        self.ledger = ledger
+        self.root = Path(directory).expanduser() if directory is not None \
+            else default_spool_dir()
+        key = ledger.key
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://")[0].split(":")[0])[:16]
+        self.directory = self.root / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        self._file = self.directory / (f"spool-{socket.gethostname()[:40]}-{os.getpid()}-"
+                                       f"{uuid.uuid4().hex[:8]}.jsonl")
+        self._lock = threading.Lock()
+        self.appended = 0       # records this object spooled
+        self._pending: bool | None = None   # None: not looked yet
+
+    def __repr__(self) -> str:
+        return f"Spool({self.directory})"
+
+    # -- writing ------------------------------------------------------------------------------
+    def append(self, record: SpendRecord, reservation: Reservation | None = None) -> None:
+        """Add `record` (and the reservation it pays) to the spool; durable when this returns.
+        Raises `LedgerError` when the spool cannot be written either."""
+        line = _encode(record, reservation)
+        with self._lock:
+            try:
+                self._ensure_directory()
+                with _locked(self._file, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as fd:
+                    assert fd is not None
+                    new = os.fstat(fd).st_size == 0
+                    view = memoryview(line)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                if new:
+                    _fsync_dir(self.directory)
+            except OSError as exc:
+                raise LedgerError(f"cannot write the spool: {exc}", path=str(self._file),
+                                  operation="spool") from exc
+            self.appended += 1
+            self._pending = True
+
+    def _ensure_directory(self) -> None:
+        if not self.directory.is_dir():
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.directory / "LEDGER").write_text(self.ledger.key + "\n", encoding="utf-8")
+
+    # -- reading ------------------------------------------------------------------------------
+    def _files(self) -> list[Path]:
+        try:
+            return sorted(self.directory.glob("spool-*.jsonl"))
+        except OSError:
+            return []
+
+    def may_have_records(self) -> bool:
+        """Whether a flush could find anything: after an append here, or (looked up once per
+        object) when the directory holds spool files, e.g. left by a process that crashed."""
+        if self._pending is None:
+            self._pending = bool(self._files())
+        return self._pending
+
+    def entries(self) -> Iterator[tuple[Path, SpendRecord | None, Reservation | None]]:
+        """Every spooled line as (file, record, reservation); record None: unreadable."""
+        for path in self._files():
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            for raw in data.splitlines():
+                if not raw.strip():
+                    continue
+                try:
+                    record, hold = _decode(raw)
+                except ValueError:
+                    yield path, None, None
+                    continue
+                yield path, record, hold
+
+    def summary(self) -> SpoolSummary:
+        """How much spend is spooled, by scope (a record in two files counts once)."""
+        seen: dict[str, SpendRecord] = {}
+        unreadable = 0
+        for _, record, _ in self.entries():
+            if record is None:
+                unreadable += 1
+            else:
+                seen.setdefault(record.id, record)
+        by_scope: dict[str, list[Decimal]] = {}
+        for record in seen.values():
+            by_scope.setdefault(record.scope, []).append(record.usd)
+        return SpoolSummary(self.directory, len(seen), exact_sum(r.usd for r in seen.values()),
+                            {s: exact_sum(v) for s, v in sorted(by_scope.items())}, unreadable)
+
+    # -- flushing -----------------------------------------------------------------------------
+    def flush(self) -> FlushReport:
+        """Commit every spooled record to the ledger and remove what was committed. Stops at the first ledger error (it is down again); what is left stays
+        spooled. Records the ledger holds under their id with different content, and lines
+        that are not records, stay in the spool and are reported."""
+        totals: dict[str, Any] = {"committed": 0, "remaining": 0, "conflicts": 0,
+                                  "unreadable": 0, "error": None}
+        committed_usd: list[Decimal] = []
+        remaining_usd: list[Decimal] = []
+        with self._lock:
+            for path in self._files():
+                try:
+                    self._flush_file(path, totals, committed_usd, remaining_usd)
+                except OSError as exc:  # the spool's own disk: say so, keep the file
+                    totals["error"] = totals["error"] or f"cannot rewrite {path}: {exc}"
+            # Conflicts and unreadable lines wait for a person (`costmodel ledger show`); only
+            # a ledger that failed again leaves work that the next commit may finish.
+            self._pending = totals["error"] is not None
+        return FlushReport(committed_usd=exact_sum(committed_usd),
+                           remaining_usd=exact_sum(remaining_usd), **totals)
+
+    def _flush_file(self, path: Path, totals: dict[str, Any], committed_usd: list[Decimal],
+                    remaining_usd: list[Decimal]) -> None:
+        with _locked(path, os.O_RDWR) as fd:
+            if fd is None:
+                return   # flushed and removed by another process meanwhile
+            keep: list[bytes] = []
+            before = totals["committed"]
+            for raw in _read_all(fd).splitlines():
+                if not raw.strip():
+                    continue
+                try:
+                    record, hold = _decode(raw)
+                except ValueError:
+                    totals["unreadable"] += 1
+                    keep.append(raw)
+                    continue
+                if totals["error"] is None:
+                    try:
+                        self.ledger.commit(hold, record)
+                    except LedgerConflictError:
+                        totals["conflicts"] += 1
+                    except LedgerError as exc:
+                        totals["error"] = str(exc)
+                    else:
+                        totals["committed"] += 1
+                        committed_usd.append(record.usd)
+                        continue
+                totals["remaining"] += 1
+                remaining_usd.append(record.usd)
+                keep.append(raw)
+            if totals["committed"] > before:
+                self._rewrite(path, keep)
+
+    @staticmethod
+    def _rewrite(path: Path, keep: list[bytes]) -> None:
+        """Replace `path` (locked by the caller) by the lines to keep, atomically."""
+        if not keep:
+            path.unlink()
+        else:
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(b"".join(line + b"\n" for line in keep))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
