@@ -89,6 +89,13 @@ def _no_user_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COSTMODEL_PRICING", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_spool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Spend a failing ledger could not take is spooled to this test's own directory, never
+    to the developer's cache directory (tests that check the default unset it)."""
+    monkeypatch.setenv("COSTMODEL_SPOOL_DIR", str(tmp_path / "default-spool"))
+
+
 @pytest.fixture
 def toy_dir(tmp_path: Path) -> Path:
     write(tmp_path / "toy", "toy.yaml", TOY)

@@ -18,8 +18,6 @@ import time
 from decimal import Decimal as D
 from pathlib import Path
 
-import pytest
-
 from costmodel.ledger import Spool, open_ledger
 from costmodel.ledger.base import exact_sum
 
@@ -145,8 +143,3 @@ def test_redis_killed_and_restarted_under_32_sessions_loses_no_spend(tmp_path):
     if os.environ.get("COSTMODEL_TEST_VERBOSE"):
         print(f"\n{PROCS * THREADS} sessions, ${spent} spent, {spooled} records spooled")
 
-
-@pytest.fixture(autouse=True)
-def _no_user_spool(monkeypatch, tmp_path):
-    # Never write a developer's real cache directory from a test.
-    monkeypatch.setenv("COSTMODEL_SPOOL_DIR", str(tmp_path / "default-spool"))
