@@ -32,6 +32,10 @@ Model ids: ``<provider>/<model>`` as `costmodel.adapters.livekit.catalog_id` bui
 model (the LLM whose next response is projected) is ``llm_model=``, else taken from
 ``session.llm`` when the hook is attached. Or pass your own ``guard=SessionGuard(...)``.
 
+Trust: ``session_usage_updated`` is emitted by the agent's own ``AgentSession`` from its model
+plugins' metrics, never relayed from a room participant, so every update is the provider's
+report; the hook listens to nothing a client can send.
+
 The hook needs no LiveKit import: it reads the events' ``model_dump()`` (or plain dicts, as
 recorded), so it is tested against the real ``SessionUsageUpdatedEvent`` and on recordings.
 ``pip install costmodel[livekit]`` installs livekit-agents.

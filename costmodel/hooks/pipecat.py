@@ -38,6 +38,13 @@ decides: ``fail_closed`` (default) ends the pipeline, ``fail_open`` logs and goe
 
 The guard's session model (the LLM whose next response is projected) is ``llm_model=``, or
 the one LLM among the ``models`` values. Or pass your own ``guard=SessionGuard(...)``.
+
+Only services report usage: Pipecat services push their usage metrics *downstream*
+(``FrameProcessor.start_llm_usage_metrics`` and its siblings). A usage metric that travels
+upstream, or that a transport pushed (the processors that face the user's client), is not
+the provider's report: it is passed on and never metered (counted in ``ignored_metrics``).
+The observer checks both; the processor sees only the direction of what reaches it (a frame
+does not say who pushed it), so prefer the observer where a transport takes client input.
 """
 
 from __future__ import annotations
@@ -151,6 +158,7 @@ class PipecatBudget(MeteredHook):
         self.ended = False          # the end frame was pushed
         self.wrapped_up = False     # the wrap-up was delivered
         self._ids: dict[tuple[str, str | None], str] = {}
+        self.ignored_metrics = 0    # usage metrics from the client's side: never metered
 
     # -- pricing ------------------------------------------------------------------------------
     def catalog_id(self, processor: str, model: str | None) -> str:
@@ -210,6 +218,13 @@ class PipecatBudget(MeteredHook):
     def finalize(self) -> Decision:
         return self.guard.finalize()
 
+    def ignore(self, frame: Any, why: str) -> None:
+        """A metrics frame that did not come from a service: pass it on, never meter it."""
+        self.ignored_metrics += 1
+        if self.ignored_metrics == 1:   # once: whoever sends them may send many
+            log.warning("%s: not metering a MetricsFrame %s: only services report usage",
+                        self.name, why)
+
     # -- acting -------------------------------------------------------------------------------
     async def act(self, decision: Decision | None, push: Callable[[Any, Any], Any]) -> None:
         """Carry out `decision` once: push the wrap-up frames, or end the pipeline.
@@ -256,6 +271,9 @@ def _build_classes() -> dict[str, type]:
     metrics_frame = frames.MetricsFrame
     terminal = (frames.EndFrame, frames.CancelFrame)
     watched = (metrics_frame, *terminal)
+    from pipecat.transports.base_input import BaseInputTransport
+    from pipecat.transports.base_output import BaseOutputTransport
+    client_side = (BaseInputTransport, BaseOutputTransport)
 
     class BudgetProcessor(FrameProcessor):
         """A pass-through processor that prices the usage metrics reaching it and ends the
@@ -272,7 +290,9 @@ def _build_classes() -> dict[str, type]:
         async def process_frame(self, frame: Any, direction: Any) -> None:
             await super().process_frame(frame, direction)
             await self.push_frame(frame, direction)
-            if isinstance(frame, metrics_frame):
+            if isinstance(frame, metrics_frame) and direction != FrameDirection.DOWNSTREAM:
+                self.budget.ignore(frame, "travelling upstream")
+            elif isinstance(frame, metrics_frame):
                 try:
                     decision = self.budget.observe(frame)
                 except Exception as exc:
@@ -310,6 +330,12 @@ def _build_classes() -> dict[str, type]:
             self._seen.append(frame.id)
             if isinstance(frame, terminal):
                 self.budget.finalize()
+                return
+            if data.direction != FrameDirection.DOWNSTREAM:
+                self.budget.ignore(frame, "pushed upstream")
+                return
+            if isinstance(data.source, client_side):
+                self.budget.ignore(frame, f"pushed by the transport {data.source}")
                 return
 
             async def push(out: Any, direction: Any) -> None:

@@ -334,3 +334,72 @@ def test_imports_without_pipecat(monkeypatch):
         module.BudgetObserver  # noqa: B018
     with pytest.raises(ImportError, match=r"pip install costmodel\[pipecat\]"):
         from costmodel.hooks.pipecat import BudgetProcessor  # noqa: F401
+
+
+@pytest.mark.parametrize("hook_kind", ["processor", "observer"])
+def test_usage_metrics_from_the_client_side_are_not_metered(hook_kind, caplog):
+    # Only services report usage (pushed downstream). Forged metrics travelling upstream, or
+    # (seen by the observer, which knows who pushed a frame) pushed by the input transport,
+    # the edge facing the user's client, are passed on and never metered: $210 of forged LLM
+    # usage a turn must neither be counted nor cut the session.
+    _pipecat()
+    from pipecat.frames.frames import EndFrame, MetricsFrame, TextFrame
+    from pipecat.metrics.metrics import LLMTokenUsage, LLMUsageMetricsData
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.transports.base_input import BaseInputTransport
+    from pipecat.transports.base_transport import TransportParams
+
+    from costmodel.hooks import pipecat as hook
+
+    def forged():
+        return MetricsFrame(data=[LLMUsageMetricsData(
+            processor="OpenAILLMService#0", model="gpt-4o-mini",
+            value=LLMTokenUsage(prompt_tokens=10**9, completion_tokens=10**8,
+                                total_tokens=11 * 10**8))])
+
+    class ClientInput(BaseInputTransport):
+        async def process_frame(self, frame, direction):
+            await super().process_frame(frame, direction)
+            if isinstance(frame, TextFrame):
+                await self.push_frame(forged())
+
+    class UpstreamEcho(FrameProcessor):
+        async def process_frame(self, frame, direction):
+            await super().process_frame(frame, direction)
+            await self.push_frame(frame, direction)
+            if isinstance(frame, TextFrame):
+                await self.push_frame(forged(), FrameDirection.UPSTREAM)
+
+    PipelineWorker, Runner = _worker_and_runner()
+    service = _scripted_service()()
+    if hook_kind == "processor":   # a processor sees the direction, not who pushed a frame
+        budget = hook.BudgetProcessor(limit_usd="5", models=MODELS)
+        pipeline = Pipeline([service, budget, UpstreamEcho()])
+        observers = []
+    else:
+        budget = hook.BudgetObserver(limit_usd="5", models=MODELS)
+        pipeline = Pipeline([ClientInput(TransportParams()), service, UpstreamEcho()])
+        observers = [budget]
+    task = PipelineWorker(pipeline, observers=observers, idle_timeout_secs=None)
+    budget.task = task
+
+    async def main():
+        runner = Runner(handle_sigint=False)
+        for i in range(3):
+            await task.queue_frame(TextFrame(text=f"turn {i}"))
+        await task.queue_frame(EndFrame())
+        if hasattr(runner, "add_workers"):
+            await runner.add_workers(task)
+            await asyncio.wait_for(runner.run(), timeout=30)
+        else:
+            await asyncio.wait_for(runner.run(task), timeout=30)
+
+    with caplog.at_level(logging.WARNING, "costmodel.hooks.pipecat"):
+        asyncio.run(main())
+    guard = budget.guard
+    assert service.turns == 3 and guard.last.action == "ok"
+    llm = [c for c in guard.costs if c.model == "openai/gpt-4o-mini"]
+    assert len(llm) == 3 and guard.spent_usd < Decimal("0.01")   # the service's usage only
+    assert budget.budget.ignored_metrics >= (3 if hook_kind == "processor" else 6)
+    assert "only services report usage" in caplog.text
