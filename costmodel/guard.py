@@ -528,6 +528,8 @@ class SessionGuard:
         """Hold the next response's projected cost in the scope's shared budget, atomically
         (so concurrent sessions cannot all pass a nearly-spent budget)."""
         projected = self.projected_next_usd()
+        if self._unsaved or self.spool.may_have_records():  # type: ignore[union-attr]
+            self._flush_spool()  # the budget check must count what the outage spooled
         try:
             self._reservation = self.ledger.reserve(  # type: ignore[union-attr]
                 self.scope, self.session_id, projected, ttl_seconds=_RESERVATION_TTL,

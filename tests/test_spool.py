@@ -249,3 +249,22 @@ def test_ledger_flush_exits_1_while_records_remain(tmp_path):
                                  "--spool", str(tmp_path / "spool")])
     assert r.exit_code == 1 and "still spooled" in r.stderr and "conflict" in r.stderr
     assert Path(spool.directory).is_dir()
+
+
+def test_after_an_outage_the_scope_budget_counts_the_spooled_spend(builtin, tmp_path):
+    # Spend spooled while the ledger was down is committed before the next reservation, so
+    # the tenant's budget check sees it (else the first responses after the outage could
+    # pass the budget by what was spooled).
+    ledger = FlakyLedger()
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, spool=tmp_path, scope="acme",
+                         scope_limit_usd="100")
+    events = openai_session(builtin, turns=4)
+    done = [i for i, e in enumerate(events) if e["type"] == "response.done"]
+    for ev in events[:done[1] + 1]:
+        ledger.down = ev is events[done[1]]       # response 2's commit fails: spooled
+        guard.observe(ev)
+    ledger.down = False
+    assert guard.spooled_records == 1 and ledger.spent() < guard.spent_usd
+    guard.observe({"type": "response.create"}, source="client")   # reserves for response 3
+    assert ledger.spent() == guard.spent_usd
+    assert ledger.reserved(scope="acme") > 0                    # and it was held
