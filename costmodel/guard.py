@@ -1,9 +1,14 @@
 """The runtime budget guard: meter a live session and stop it *before* it overspends.
 
-`SessionGuard.observe(event)` takes the provider's own events (OpenAI Realtime server and
-client events, Gemini Live messages, Nova Sonic usage events) or a `Usage`, and returns a
-`Decision`: ``ok``, ``warn``, ``wrap_up`` or ``cut``, with the spend so far, the projected cost
-of the next response and the budget left.
+`SessionGuard.observe(event)` takes the provider's own events (OpenAI Realtime server events,
+Gemini Live messages, Nova Sonic usage events) or a `Usage`, and returns a `Decision`: ``ok``,
+``warn``, ``wrap_up`` or ``cut``, with the spend so far, the projected cost of the next
+response and the budget left. The app's client events go in as
+``observe(event, source="client")``: they announce requests and cache busts, and can never name
+the model, report usage or record spend (a client is untrusted input).
+
+Spend goes to the `ledger` when there is one; what the ledger cannot take (it is down) goes to
+a local `Spool` and is committed when the ledger answers again, so none is lost.
 
 Peers check a budget only before a call, so the request that crosses the cap still goes
 through. The guard instead projects the next response's cost from the context it has seen
