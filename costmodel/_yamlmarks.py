@@ -2,30 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import yaml
 
+from ._files import clip
 from .errors import CatalogError
+
+MAX_DEPTH = 100  # real scenario and catalog files nest 6 levels; 20,000 would overflow the stack
+_MAX_INT_CHARS = 100  # int() of thousands of digits raises a bare ValueError (Python's limit)
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings (pydantic parses them) and rejects duplicate keys."""
+    """SafeLoader that keeps dates as strings (pydantic parses them), rejects duplicate keys,
+    and refuses nesting deeper than `MAX_DEPTH` (composing recurses once per level)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    if len(node.value) > _MAX_INT_CHARS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"an integer of {len(node.value)} digits", node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):
+            break  # SafeLoader's own check names the unhashable key and its line
         if key in seen:
-            raise CatalogError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1,
-                               field=str(key))
+            raise CatalogError(f"duplicate key {clip(repr(key))}",
+                               line=key_node.start_mark.line + 1, field=clip(str(key)))
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 # Keep "2026-11-25" a string: pydantic turns it into a date and reports bad ones by field.
 _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
@@ -35,9 +63,11 @@ _Loader.yaml_implicit_resolvers = {
 
 def load_with_marks(text: str, path: str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML text; return the data and the node tree (for `line_of`)."""
+    loader = None
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        loader = _Loader(text)  # (checks every character: may raise ReaderError)
+        node = loader.get_single_node()  # composed once: the data is built from this tree
+        data = loader.construct_document(node) if node is not None else None
     except CatalogError as exc:
         raise CatalogError(str(exc).split(": ", 2)[-1], path=path, line=exc.line,
                            field=exc.field) from None
@@ -45,6 +75,13 @@ def load_with_marks(text: str, path: str) -> tuple[Any, yaml.Node | None]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise CatalogError(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, only a position
+        line = text.count("\n", 0, exc.position) + 1
+        raise CatalogError(f"invalid YAML: {exc.reason} (character #x{exc.character:04x})",
+                           path=path, line=line) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     return data, node
 
 

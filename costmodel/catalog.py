@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from ._files import CATALOG_LIMIT, clip, read_text
 from ._yamlmarks import line_of, load_with_marks
 from .errors import CatalogError, UnknownModelError
 from .rates import CatalogFile, ModelEntry
@@ -70,12 +71,8 @@ def _field_name(loc: Sequence) -> str:
 
 
 def _read_file(path: Path) -> list[_Raw]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise CatalogError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from None
+    text = read_text(path, limit=CATALOG_LIMIT,
+                     fail=lambda msg: CatalogError(msg, path=str(path)))
     data, node = load_with_marks(text, str(path))
     try:
         top = CatalogFile.model_validate(data)
@@ -90,8 +87,9 @@ def _read_file(path: Path) -> list[_Raw]:
             raise CatalogError("each model needs an 'id'", path=str(path), line=item_node,
                                field=f"models[{i}]")
         if not isinstance(item["id"], str):
-            raise CatalogError(f"id must be a string like 'provider/model', got {item['id']!r}",
-                               path=str(path), line=item_node, field=f"models[{i}].id")
+            raise CatalogError(f"id must be a string like 'provider/model', got "
+                               f"{clip(repr(item['id']))}", path=str(path), line=item_node,
+                               field=f"models[{i}].id")
         out.append(_Raw(item, str(path), item_node, node))
     return out
 
@@ -102,8 +100,9 @@ def _validate(raw: _Raw, index_loc: tuple) -> ModelEntry:
     except ValidationError as exc:
         loc, msg = next(_describe(exc))
         full = index_loc + loc
+        eid = clip(str(raw.data.get("id", "?")))
         raise CatalogError(msg, path=raw.path, line=line_of(raw.node, full),  # type: ignore[arg-type]
-                           field=f"{raw.data.get('id', '?')}: {_field_name(loc)}") from None
+                           field=f"{eid}: {_field_name(loc)}") from None
 
 
 def catalog_dirs(extra: Iterable[str | Path] = (), *, include_builtin: bool = True) -> list[Path]:
@@ -229,10 +228,10 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
     overrides: list[Override] = []
     files: list[str] = []
     for d in dirs:
-        if d.is_file():
-            paths = [d]
-        elif d.is_dir():
+        if d.is_dir():
             paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+        elif d.exists():  # a file, or a device or pipe: read within the size limit
+            paths = [d]
         else:
             fail(CatalogError("pricing directory does not exist", path=str(d)))
             continue
@@ -247,7 +246,7 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
             for raw in file_raws:
                 eid = raw.data["id"]
                 if eid in seen_here:
-                    fail(CatalogError(f"id {eid!r} is defined twice in one file",
+                    fail(CatalogError(f"id {clip(eid)!r} is defined twice in one file",
                                       path=raw.path, line=raw.line, field="id"))
                     continue
                 seen_here.add(eid)

@@ -26,10 +26,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from ._files import CSV_LIMIT, clip, read_text
 from .catalog import Catalog, default_catalog
 from .errors import UnknownModelError
 from .pricing import price
-from .scenario import MAX_CALL_MINUTES, Scenario, ScenarioError, stack_id
+from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
 
 _Z95 = 1.6448536269514722
@@ -96,32 +97,27 @@ def empirical_minutes(sc: Scenario) -> np.ndarray:
     allowed; anything else that is not one positive number is an error naming the line.
     """
     path = sc.resolve_path(sc.duration_min.empirical)  # type: ignore[arg-type]
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ScenarioError(f"cannot read {str(path)!r}: {exc.strerror}", path=sc.file,
-                            key="duration_min.empirical") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{str(path)!r} is not a text CSV", path=sc.file,
-                            key="duration_min.empirical") from None
+    lines = read_text(path, limit=CSV_LIMIT, fail=lambda msg: ScenarioError(
+        f"{str(path)!r}: {msg}", path=sc.file, key="duration_min.empirical")).splitlines()
     values = []
     for i, line in enumerate(lines, 1):
         cell = line.strip()
         if not cell or cell.startswith("#"):
             continue
+        # Quote at most CLIP bytes of a bad cell: the file may not be a CSV at all.
         if "," in cell or ";" in cell or "\t" in cell:
-            raise ScenarioError(f"expected one call length (minutes) per line, got {cell!r}",
-                                path=str(path), line=i)
+            raise ScenarioError(f"expected one call length (minutes) per line, got "
+                                f"{clip(cell)!r}", path=str(path), line=i)
         try:
             v = float(cell)
         except ValueError:
             if not values and _HEADER.match(cell):
                 continue  # a header line
-            raise ScenarioError(f"expected a call length in minutes, got {cell!r}",
+            raise ScenarioError(f"expected a call length in minutes, got {clip(cell)!r}",
                                 path=str(path), line=i) from None
-        if not 0 < v <= MAX_CALL_MINUTES:
+        if not 0 < v <= MAX_CALL_MINUTES:  # (NaN fails this too)
             raise ScenarioError(f"a call length must be > 0 and at most {MAX_CALL_MINUTES} "
-                                f"minutes, got {cell}", path=str(path), line=i)
+                                f"minutes, got {clip(cell)}", path=str(path), line=i)
         values.append(v)
     if not values:
         raise ScenarioError("no call lengths in the file", path=str(path))
@@ -264,8 +260,9 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
     seed = sc.simulation.seed if seed is None else seed
     n = calls or sc.simulation.calls
     volume = sc.volume.monthly_calls if calls_per_month is None else calls_per_month
-    if not volume > 0:
-        raise ScenarioError("calls per month must be > 0")
+    if not 0 < volume <= MAX_CALLS_PER_MONTH:  # (NaN fails this too)
+        raise ScenarioError(f"calls per month must be > 0 and at most "
+                            f"{MAX_CALLS_PER_MONTH:.0e}, got {volume}")
     chosen = list(sc.stacks)
     if stacks:
         ids = {stack_id(s): s for s in chosen}
@@ -306,8 +303,9 @@ def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minut
     """Cost per call and per minute against call length, for one stack."""
     catalog = catalog or default_catalog()
     day = on or date.today()
-    if not 0 < max_minutes <= MAX_CALL_MINUTES or step_minutes <= 0:
-        raise ScenarioError(f"max minutes must be in (0, {MAX_CALL_MINUTES}] and the step > 0")
+    if not (0 < max_minutes <= MAX_CALL_MINUTES and 0 < step_minutes <= max_minutes):
+        raise ScenarioError(f"max minutes must be in (0, {MAX_CALL_MINUTES}] and the step "
+                            "in (0, max minutes]")
     if max_minutes / step_minutes > 100_000:
         raise ScenarioError("more than 100,000 points: use a larger step")
     wanted = next((s for s in sc.stacks if stack_id(s) == stack), stack)

@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from ._files import SCENARIO_LIMIT, TEXT_LIMIT, read_text
 from ._yamlmarks import line_of, load_with_marks
 from .errors import CatalogError, CostModelError
 
@@ -55,17 +56,29 @@ class _Strict(BaseModel):
 
 
 MAX_CALL_MINUTES = 24 * 60  # a longer "call" is a data error, and would make tables huge
+MAX_CALLS_PER_MONTH = 1e10  # more calls a month than people on Earth: a typo, not a volume
+MAX_PROMPT_TOKENS = 10_000_000  # five times the largest context window on the market
+
+# Numbers are strict: YAML reads `true` as a boolean, and lax validation would take it as 1.
+# Floats are finite: YAML's `.inf` (and 1.0e+400, which overflows to it) would otherwise
+# reach the tables as Infinity.
+_FLOAT = {"strict": True, "allow_inf_nan": False}
+_INT = {"strict": True}
 
 
 class Volume(_Strict):
-    calls_per_month: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
-    calls_per_day: float | None = Field(default=None, gt=0, le=1e10, allow_inf_nan=False)
-    days_per_month: float = Field(default=30, gt=0, le=31, allow_inf_nan=False)
+    calls_per_month: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_MONTH,
+                                          **_FLOAT)
+    calls_per_day: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_MONTH, **_FLOAT)
+    days_per_month: float = Field(default=30, gt=0, le=31, **_FLOAT)
 
     @model_validator(mode="after")
     def _one(self) -> Volume:
         if (self.calls_per_month is None) == (self.calls_per_day is None):
             raise ValueError("give calls_per_month, or calls_per_day (with days_per_month)")
+        if self.monthly_calls > MAX_CALLS_PER_MONTH:
+            raise ValueError(f"calls_per_day x days_per_month must be at most "
+                             f"{MAX_CALLS_PER_MONTH:.0e} calls a month")
         return self
 
     @property
@@ -78,8 +91,8 @@ class Volume(_Strict):
 class Lognormal(_Strict):
     """Call length by its mean and 95th percentile (minutes), the way people quote it."""
 
-    mean: float = Field(gt=0, le=MAX_CALL_MINUTES, allow_inf_nan=False)
-    p95: float = Field(gt=0, allow_inf_nan=False)
+    mean: float = Field(gt=0, le=MAX_CALL_MINUTES, **_FLOAT)
+    p95: float = Field(gt=0, **_FLOAT)
 
     @model_validator(mode="after")
     def _shape(self) -> Lognormal:
@@ -106,7 +119,7 @@ class Lognormal(_Strict):
 class Duration(_Strict):
     """Exactly one of fixed / lognormal / empirical, in minutes."""
 
-    fixed: float | None = Field(default=None, gt=0, le=MAX_CALL_MINUTES, allow_inf_nan=False)
+    fixed: float | None = Field(default=None, gt=0, le=MAX_CALL_MINUTES, **_FLOAT)
     lognormal: Lognormal | None = None
     empirical: str | None = Field(default=None, description="CSV file: one length in minutes "
                                   "per line, relative to the scenario file")
@@ -121,17 +134,18 @@ class Duration(_Strict):
 
 
 class Turns(_Strict):
-    seconds_per_turn: float = Field(default=15, ge=1, le=3600, allow_inf_nan=False,
+    seconds_per_turn: float = Field(default=15, ge=1, le=3600, **_FLOAT,
                                     description="one user + one agent turn")
-    user_speech_s: float = Field(default=5, ge=0, allow_inf_nan=False)
-    agent_speech_s: float = Field(default=7, ge=0, allow_inf_nan=False)
-    agent_text_tokens_per_s: float = Field(default=3.5, ge=0, le=1000, allow_inf_nan=False)
+    user_speech_s: float = Field(default=5, ge=0, le=3600, **_FLOAT)
+    agent_speech_s: float = Field(default=7, ge=0, le=3600, **_FLOAT)
+    agent_text_tokens_per_s: float = Field(default=3.5, ge=0, le=1000, **_FLOAT)
     # Extensions:
     user_text_tokens_per_s: float | None = Field(
-        default=None, ge=0, description="transcript tokens per second of user speech "
-        "(chained LLM input); default: agent_text_tokens_per_s")
-    characters_per_s: float = Field(default=15, ge=0, description="TTS characters per second "
-                                    "of agent speech (~150 words/min)")
+        default=None, ge=0, le=1000, **_FLOAT, description="transcript tokens per second of "
+        "user speech (chained LLM input); default: agent_text_tokens_per_s")
+    characters_per_s: float = Field(default=15, ge=0, le=1000, **_FLOAT,
+                                    description="TTS characters per second of agent speech "
+                                    "(~150 words/min)")
 
     @model_validator(mode="after")
     def _fits(self) -> Turns:
@@ -147,9 +161,9 @@ class Turns(_Strict):
 
 
 class Prompt(_Strict):
-    system_tokens: int | None = Field(default=None, ge=0)
+    system_tokens: int | None = Field(default=None, ge=0, le=MAX_PROMPT_TOKENS, **_INT)
     system_file: str | None = None
-    tool_tokens: int = Field(default=0, ge=0)
+    tool_tokens: int = Field(default=0, ge=0, le=MAX_PROMPT_TOKENS, **_INT)
     encoding: str = "o200k_base"
 
     @model_validator(mode="after")
@@ -160,7 +174,7 @@ class Prompt(_Strict):
 
 
 class Cache(_Strict):
-    hit_ratio: float = Field(default=0.0, ge=0, le=1)
+    hit_ratio: float = Field(default=0.0, ge=0, le=1, **_FLOAT)
     # Extension: which TTL a chained LLM's explicit cache writes use (Anthropic 5m or 1h).
     write_ttl: Literal["5m", "1h"] = "5m"
 
@@ -168,7 +182,7 @@ class Cache(_Strict):
 class Truncation(_Strict):
     """Extension: what a re-billing realtime model keeps when the context overflows."""
 
-    retention_ratio: float = Field(default=1.0, gt=0, le=1)
+    retention_ratio: float = Field(default=1.0, gt=0, le=1, **_FLOAT)
 
 
 class ChainedStack(_Strict):
@@ -196,8 +210,8 @@ MAX_SIMULATED_CALLS = 20_000_000  # ~0.5 GB of float64 per array; more adds no p
 class Simulation(_Strict):
     """Extension: Monte Carlo settings."""
 
-    calls: int = Field(default=100_000, ge=1, le=MAX_SIMULATED_CALLS)
-    seed: int = Field(default=42, ge=0)
+    calls: int = Field(default=100_000, ge=1, le=MAX_SIMULATED_CALLS, **_INT)
+    seed: int = Field(default=42, ge=0, le=2**63 - 1, **_INT)
 
 
 class Scenario(_Strict):
@@ -225,14 +239,8 @@ class Scenario(_Strict):
         if self.prompt.system_file is None:
             return (self.prompt.system_tokens or 0) + self.prompt.tool_tokens
         path = self.resolve_path(self.prompt.system_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"cannot read system_file {str(path)!r}: {exc.strerror}",
-                                path=self.file, key="prompt.system_file") from None
-        except UnicodeDecodeError:
-            raise ScenarioError(f"system_file {str(path)!r} is not UTF-8 text",
-                                path=self.file, key="prompt.system_file") from None
+        text = read_text(path, limit=TEXT_LIMIT, fail=lambda msg: ScenarioError(
+            f"system_file {str(path)!r}: {msg}", path=self.file, key="prompt.system_file"))
         from .errors import EncodingUnavailableError
         from .tokens import count_tokens
 
@@ -262,10 +270,8 @@ def default_scenario() -> Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file. Errors name the file, line and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    text = read_text(path, limit=SCENARIO_LIMIT,
+                     fail=lambda msg: ScenarioError(msg, path=str(path)))
     try:
         data, node = load_with_marks(text, str(path))
     except CatalogError as exc:  # the YAML loader's error: keep its line

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from .._files import TEXT_LIMIT, read_text
+from ..errors import InputError
 from ..tokens import DEFAULT_ENCODING, count_tokens
 from . import guard, ledger, prices
-from ._common import JsonOpt, err, handle_errors, out, print_json
+from ._common import JsonOpt, handle_errors, out, print_json
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 from .replay import replay_cmd
@@ -33,23 +35,14 @@ app.add_typer(ledger.app, name="ledger")
 @app.command("tokens")
 @handle_errors
 def tokens_cmd(
-    file: Annotated[str, typer.Argument(help="Text file, or - for stdin.")] = "-",
+    file: Annotated[str, typer.Argument(help="UTF-8 text file (at most 16 MB), or - for "
+                                        "stdin.")] = "-",
     encoding: Annotated[str, typer.Option(help="tiktoken encoding.")] = DEFAULT_ENCODING,
     json_: JsonOpt = False,
 ) -> None:
     """Count tokens with tiktoken (works offline for o200k_base and cl100k_base)."""
-    if file == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            with open(file, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            err.print(f"[bold red]error:[/] {file}: {exc.strerror}")
-            raise typer.Exit(2) from None
-        except UnicodeDecodeError:
-            err.print(f"[bold red]error:[/] {file}: not UTF-8 text")
-            raise typer.Exit(2) from None
+    text = read_text(sys.stdin.buffer if file == "-" else file, limit=TEXT_LIMIT,
+                     fail=lambda msg: InputError(f"{file}: {msg}"))
     n = count_tokens(text, encoding)
     if json_:
         print_json({"file": file, "encoding": encoding, "tokens": n, "characters": len(text)})

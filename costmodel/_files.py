@@ -1,0 +1,106 @@
+"""Reading the files users hand us (scenarios, call-length CSVs, catalogs, prompts, sessions).
+
+Every read is bounded: at most ``limit + 1`` bytes are read, so ``/dev/zero``, a FIFO or a
+multi-gigabyte file given by mistake fails at once with "file too large" instead of filling
+memory. Text is UTF-8; a byte-order mark is dropped (editors on Windows add one). Errors quote
+no more than `CLIP` bytes of what they found, so the wrong file (a key, ``/etc/passwd``)
+never ends up copied into a terminal or a log.
+
+Callers pass ``fail``, which turns a message into their own error (a `ScenarioError` naming
+the scenario key, a `CatalogError`, an `InputError`), so the exit code stays theirs.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+MB = 1 << 20
+# Limits far above any real file of the kind; a file past them is the wrong file.
+SCENARIO_LIMIT = 1 * MB     # the examples are ~2 KB
+CSV_LIMIT = 16 * MB         # ~2 million call lengths; more adds nothing to a simulation
+CATALOG_LIMIT = 4 * MB      # per catalog file; the built-in ones are under 40 KB
+TEXT_LIMIT = 16 * MB        # a prompt file or `costmodel tokens`: 4x the largest context
+EVENT_LINE_LIMIT = 16 * MB  # one recorded event; audio deltas are a few KB each
+CLIP = 40                   # bytes of an offending token an error may quote
+
+_BOM = b"\xef\xbb\xbf"
+
+Fail = Callable[[str], Exception]
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """The first `limit` bytes of `text` (pass ``repr(x)`` for a value), marked when cut."""
+    raw = text.encode("utf-8", errors="replace")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", errors="ignore") + "..."
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n % MB else f"{n // MB} MB"
+
+
+def read_bytes(source: str | Path | BinaryIO, *, limit: int, fail: Fail) -> bytes:
+    """At most `limit` bytes of a file (or an open binary stream); more is an error."""
+    if isinstance(source, str | Path):
+        try:
+            with open(source, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                if stat.S_ISDIR(info.st_mode):  # (open() succeeds on directories on some OSes)
+                    raise fail("is a directory, not a file")
+                # A regular file says its size: refuse it without reading a byte.
+                if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                    raise fail(f"file too large ({_mb(info.st_size)} > {_mb(limit)} limit)")
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise fail(f"cannot read: {exc.strerror or exc}") from None
+    else:
+        data = source.read(limit + 1)
+    if len(data) > limit:  # a device, pipe or growing file: its size was not known
+        raise fail(f"file too large (more than the {_mb(limit)} limit)")
+    return data
+
+
+def decode(data: bytes, *, fail: Fail) -> str:
+    """UTF-8 text without its byte-order mark; binary data is refused, naming the line."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("not UTF-8 text: UTF-16 (save it as UTF-8)")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise fail(f"not UTF-8 text: a binary file (a NUL byte on line {line})")
+    data = data.removeprefix(_BOM)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})") from None
+
+
+def read_text(source: str | Path | BinaryIO, *, limit: int, fail: Fail) -> str:
+    """A whole text file, bounded by `limit` bytes (see `read_bytes` and `decode`)."""
+    return decode(read_bytes(source, limit=limit, fail=fail), fail=fail)
+
+
+def read_lines(stream: BinaryIO, *, fail: Fail,
+               limit: int = EVENT_LINE_LIMIT) -> Iterator[str]:
+    """The lines of a stream, each bounded by `limit` bytes, without a leading BOM.
+
+    Bytes that are not UTF-8 become U+FFFD: one bad line is then reported as malformed by
+    whoever parses it, and the rest of the file still counts.
+    """
+    lineno = 0
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            raise fail(f"line {lineno} is longer than {_mb(limit)}: not a file of JSON lines")
+        if lineno == 1:
+            raw = raw.removeprefix(_BOM)
+        yield raw.decode("utf-8", errors="replace")
