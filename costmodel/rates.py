@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._files import clip
 from .usage import MODALITIES, TOKEN_STATES
 
 KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost")
@@ -30,6 +31,16 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 _MILLION = Decimal(1_000_000)
 _RATE_KEYS = frozenset({f"{m}.{st}" for m in MODALITIES for st in TOKEN_STATES}
                        | {"connection", "audio", "characters", "gpu"})
+
+# Sanity bounds. A rate is USD per the unit it is quoted in (1M tokens, a second, minute or
+# hour, 1M characters, a GPU-hour); no real price comes near a million, and a figure like
+# "1e100000" validated once but then broke every table and total.
+MAX_RATE_USD = Decimal(1_000_000)
+MAX_BILLING_SECONDS = Decimal(86_400)  # an increment or minimum charge of more than a day
+MAX_FACT = 10 ** 9  # token counts, seconds: a billion is beyond any model's limits
+Rate = Annotated[Decimal, Field(ge=0, le=MAX_RATE_USD)]
+# Strict: YAML reads `true` as a boolean, which lax validation would take as 1.
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_FACT)]
 
 
 class _Strict(BaseModel):
@@ -44,11 +55,11 @@ class TimeRate(_Strict):
     ``minimum_seconds`` the least that is billed once anything is.
     """
 
-    usd_per_second: Decimal | None = Field(default=None, ge=0)
-    usd_per_minute: Decimal | None = Field(default=None, ge=0)
-    usd_per_hour: Decimal | None = Field(default=None, ge=0)
-    increment_seconds: Decimal = Field(default=Decimal(1), gt=0)
-    minimum_seconds: Decimal = Field(default=Decimal(0), ge=0)
+    usd_per_second: Rate | None = None
+    usd_per_minute: Rate | None = None
+    usd_per_hour: Rate | None = None
+    increment_seconds: Decimal = Field(default=Decimal(1), gt=0, le=MAX_BILLING_SECONDS)
+    minimum_seconds: Decimal = Field(default=Decimal(0), ge=0, le=MAX_BILLING_SECONDS)
 
     @model_validator(mode="after")
     def _one_rate(self) -> TimeRate:
@@ -78,11 +89,11 @@ class TimeRate(_Strict):
 
 
 class CharacterRate(_Strict):
-    usd_per_mchar: Decimal = Field(ge=0, description="USD per 1M characters")
+    usd_per_mchar: Rate = Field(description="USD per 1M characters")
 
 
 class GpuRate(_Strict):
-    usd_per_hour: Decimal = Field(ge=0, description="rental price of one GPU for one hour")
+    usd_per_hour: Rate = Field(description="rental price of one GPU for one hour")
 
 
 class AltFigure(_Strict):
@@ -104,8 +115,8 @@ class PricePeriod(_Strict):
     sources: dict[str, str] = Field(default_factory=dict,
                                     description="per-rate source URL where it differs")
     alternatives: list[AltFigure] = Field(default_factory=list)
-    tokens: dict[str, dict[str, Decimal]] = Field(default_factory=dict,
-                                                  description="USD per 1M tokens")
+    tokens: dict[str, dict[str, Rate]] = Field(default_factory=dict,
+                                               description="USD per 1M tokens")
     connection: TimeRate | None = None
     audio: TimeRate | None = None
     characters: CharacterRate | None = None
@@ -115,7 +126,7 @@ class PricePeriod(_Strict):
     @classmethod
     def _url(cls, v: str) -> str:
         if not _URL.match(v):
-            raise ValueError(f"source must be an http(s) URL, got {v!r}")
+            raise ValueError(f"source must be an http(s) URL, got {clip(v)!r}")
         return v
 
     @field_validator("sources")
@@ -123,10 +134,10 @@ class PricePeriod(_Strict):
     def _urls(cls, v: dict[str, str]) -> dict[str, str]:
         for key, url in v.items():
             if key not in _RATE_KEYS:
-                raise ValueError(f"sources key {key!r} names no rate; expected a token bucket "
+                raise ValueError(f"sources key {clip(key)!r} names no rate; expected a token bucket "
                                  "like 'audio.output' or one of connection, audio, characters, gpu")
             if not _URL.match(url):
-                raise ValueError(f"sources[{key}] must be an http(s) URL, got {url!r}")
+                raise ValueError(f"sources[{key}] must be an http(s) URL, got {clip(url)!r}")
         return v
 
     @field_validator("tokens")
@@ -134,10 +145,11 @@ class PricePeriod(_Strict):
     def _token_keys(cls, v: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
         for modality, states in v.items():
             if modality not in MODALITIES:
-                raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
+                raise ValueError(f"unknown modality {clip(modality)!r}; expected one of "
+                                 f"{MODALITIES}")
             for state, rate in states.items():
                 if state not in TOKEN_STATES:
-                    raise ValueError(f"unknown token state {modality}.{state}; expected one of "
+                    raise ValueError(f"unknown token state {modality}.{clip(state)}; expected one of "
                                      f"{TOKEN_STATES}")
                 if rate < 0:
                     raise ValueError(f"{modality}.{state} must be >= 0")
@@ -145,12 +157,12 @@ class PricePeriod(_Strict):
 
     @model_validator(mode="after")
     def _dates(self) -> PricePeriod:
-        if self.checked < self.effective and self.confidence != "assumption":
-            # A price checked before it took effect is an announced future price: allowed,
-            # but only with a note saying so.
-            if "announced" not in self.notes.lower():
-                raise ValueError("checked is before effective: say 'announced' in notes "
-                                 "for a future price")
+        # A price checked before it took effect is an announced future price: allowed, but
+        # only with a note saying so.
+        if (self.checked < self.effective and self.confidence != "assumption"
+                and "announced" not in self.notes.lower()):
+            raise ValueError("checked is before effective: say 'announced' in notes for a "
+                             "future price")
         return self
 
     def token_rates_per_mtok(self) -> dict[str, Decimal]:
@@ -165,28 +177,28 @@ class CacheRules(_Strict):
     """How a model's prompt cache behaves (used by the estimator)."""
 
     automatic: bool = True
-    min_prefix_tokens: int | None = Field(default=None, ge=0)
-    increment_tokens: int | None = Field(default=None, ge=1)
-    ttl_seconds: int | None = Field(default=None, ge=0)
-    write_multiplier: Decimal | None = Field(default=None, ge=0)
+    min_prefix_tokens: int | None = Field(default=None, strict=True, ge=0, le=MAX_FACT)
+    increment_tokens: Count | None = None
+    ttl_seconds: int | None = Field(default=None, strict=True, ge=0, le=MAX_FACT)
+    write_multiplier: Decimal | None = Field(default=None, ge=0, le=100)
     notes: str = ""
 
 
 class ModelFacts(_Strict):
     """Facts that shape cost, beyond the rates. `None` means not known."""
 
-    audio_tokens_per_second_in: Decimal | None = Field(default=None, ge=0)
-    audio_tokens_per_second_out: Decimal | None = Field(default=None, ge=0)
-    context_window_tokens: int | None = Field(default=None, ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    truncation_threshold_tokens: int | None = Field(
-        default=None, ge=1, description="input size at which the server starts truncating")
+    audio_tokens_per_second_in: Decimal | None = Field(default=None, ge=0, le=10_000)
+    audio_tokens_per_second_out: Decimal | None = Field(default=None, ge=0, le=10_000)
+    context_window_tokens: Count | None = None
+    max_output_tokens: Count | None = None
+    truncation_threshold_tokens: Count | None = Field(
+        default=None, description="input size at which the server starts truncating")
     rebills_context: bool | None = None
     bills_silence: bool | None = None
     bills_tokens: bool | None = Field(
         default=None, description="false: token counts a session reports are informational "
         "(the model is billed by time); pricing ignores them")
-    max_session_seconds: int | None = Field(default=None, ge=1)
+    max_session_seconds: Count | None = None
     cache: CacheRules | None = None
     unconfirmed: list[str] = Field(default_factory=list,
                                    description="names of facts above that are not confirmed")
@@ -204,9 +216,12 @@ class SelfHost(_Strict):
     """An open model run on rented GPUs: cost = GPU $/h x gpus / (sessions x utilisation)."""
 
     runs_on: str = Field(description="catalog id of the GPU rental, e.g. selfhost/h100")
-    gpus: Decimal = Field(gt=0)
-    concurrent_sessions: Decimal = Field(gt=0, description="sessions one deployment serves")
-    utilization: Decimal = Field(gt=0, le=1, description="average share of capacity in use")
+    gpus: Decimal = Field(gt=0, le=10_000)
+    # Divisors of the per-session price: a tiny one (1e-30) made it astronomically large.
+    concurrent_sessions: Decimal = Field(ge=1, le=MAX_FACT,
+                                         description="sessions one deployment serves")
+    utilization: Decimal = Field(ge=Decimal("0.01"), le=1,
+                                 description="average share of capacity in use")
     source: str
     checked: date
     confidence: Confidence = "assumption"
@@ -216,7 +231,7 @@ class SelfHost(_Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not _ID.match(v):
-            raise ValueError(f"runs_on must be a catalog id 'provider/model', got {v!r}")
+            raise ValueError(f"runs_on must be a catalog id 'provider/model', got {clip(v)!r}")
         return v
 
 
@@ -237,7 +252,7 @@ class ModelEntry(_Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not _ID.match(v):
-            raise ValueError(f"id must look like 'provider/model' (lowercase), got {v!r}")
+            raise ValueError(f"id must look like 'provider/model' (lowercase), got {clip(v)!r}")
         return v
 
     @model_validator(mode="after")

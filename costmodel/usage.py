@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+from ._files import clip
 from .errors import UsageError
 
 MODALITIES = ("text", "audio", "image")
@@ -78,19 +79,19 @@ class Usage:
         try:
             bad = bool(tokens) and (not _KEYS_SUPERSET(tokens)
                                     or type(sum(tokens.values())) is not int
-                                    or min(tokens.values()) < 0)
+                                    or min(tokens.values()) < 0
+                                    or max(tokens.values()) > MAX_TOKENS)
         except TypeError:  # a string or None among the counts
             bad = True
         if bad:
             self._explain_tokens()
-        if type(self.connection_seconds) is not Decimal:
-            self.connection_seconds = to_decimal(self.connection_seconds, "connection_seconds")
-        if type(self.audio_seconds) is not Decimal:
-            self.audio_seconds = to_decimal(self.audio_seconds, "audio_seconds")
-        if type(self.characters) is not int or self.characters < 0:
-            raise UsageError(f"characters must be an integer >= 0, got {self.characters!r}")
-        if self.connection_seconds < 0 or self.audio_seconds < 0:
-            raise UsageError("seconds must be >= 0")
+        # A Decimal is checked too: Decimal("Infinity") seconds once priced as $Infinity.
+        self.connection_seconds = to_decimal(self.connection_seconds, "connection_seconds")
+        self.audio_seconds = to_decimal(self.audio_seconds, "audio_seconds")
+        chars = self.characters
+        if type(chars) is not int or not 0 <= chars <= MAX_TOKENS:
+            raise UsageError(f"characters must be a whole number from 0 to 1e12, got "
+                             f"{clip(repr(chars))}")
 
     def _explain_tokens(self) -> None:
         bad = sorted(self.tokens.keys() - TOKEN_KEYS)
@@ -99,8 +100,9 @@ class Usage:
                 f"unknown token bucket(s) {bad}; expected '<modality>.<state>' with "
                 f"modality in {MODALITIES} and state in {TOKEN_STATES}")
         for key, n in self.tokens.items():
-            if type(n) is not int or n < 0:
-                raise UsageError(f"{key} must be a whole number of tokens >= 0, got {n!r}")
+            if type(n) is not int or not 0 <= n <= MAX_TOKENS:
+                raise UsageError(f"{key} must be a whole number of tokens from 0 to 1e12, "
+                                 f"got {clip(repr(n))}")
         raise UsageError("token counts must be whole numbers >= 0")  # pragma: no cover
 
     @classmethod
@@ -161,6 +163,7 @@ def combine(usages: Iterable[Usage], *, model: str | None = None, label: str = "
 
 
 MAX_QUANTITY = Decimal(10) ** 12  # a trillion seconds or tokens: nothing real is larger
+MAX_TOKENS = 10 ** 12  # per bucket of one usage (and characters): the same bound, as an int
 
 
 def to_decimal(value: object, what: str) -> Decimal:
@@ -175,7 +178,7 @@ def to_decimal(value: object, what: str) -> Decimal:
     elif type(value) is float:
         d = Decimal(repr(value))
     else:
-        raise UsageError(f"{what} must be a number, got {value!r}")
+        raise UsageError(f"{what} must be a number, got {clip(repr(value))}")
     if not d.is_finite() or d < 0 or d > MAX_QUANTITY:
-        raise UsageError(f"{what} must be a finite number from 0 to 1e12, got {value!r}")
+        raise UsageError(f"{what} must be a finite number from 0 to 1e12, got {clip(repr(value))}")
     return d

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from .._files import clip, read_lines
 from ..catalog import Catalog
-from ..errors import CostModelError
+from ..errors import CostModelError, InputError
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# No emoji codes: ":x:" in quoted input (/etc/passwd has "root:x:0") would print as an emoji.
+out = Console(highlight=False, soft_wrap=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 PricingOpt = Annotated[
     list[Path] | None,
@@ -37,7 +42,8 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except CostModelError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # Messages quote user input (ids, names, paths): "[/x]" in one is not markup.
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:  # `costmodel ... | head`
             sys.stderr.close()
@@ -51,8 +57,9 @@ def load_catalog(pricing: list[Path] | None, *, quiet: bool = False) -> Catalog:
     catalog = Catalog.load(pricing or ())
     if not quiet:
         for o in catalog.overrides:
-            err.print(f"[yellow]note:[/] {o.id} from {o.by} overrides {o.replaced} "
-                      f"({', '.join(o.fields) or 'no fields'})")
+            err.print("[yellow]note:[/] " + escape(
+                f"{o.id} from {o.by} overrides {o.replaced} "
+                f"({', '.join(o.fields) or 'no fields'})"))
     return catalog
 
 
@@ -60,14 +67,17 @@ def usd(value: Decimal | None, places: int = 6) -> str:
     """Money for display, rounded once, here."""
     if value is None:
         return "unknown"
+    if not value.is_finite():  # inputs are validated so this cannot happen; never show it
+        raise CostModelError(f"refusing to show a non-finite amount ({value}): please report")
     return f"${value:,.{places}f}"
 
 
 def rate_str(value: Decimal) -> str:
     """A rate without trailing zeros: 0.40 -> 0.4, 32 -> 32."""
     # Round for display only: rates derived by division (per minute from per second) would
-    # otherwise print 28 digits.
-    return format(value.quantize(Decimal("1e-12")).normalize(), "f")
+    # otherwise print 28 digits. A wide context: quantize fails past the default precision.
+    wide = Context(prec=60)
+    return format(value.quantize(Decimal("1e-12"), context=wide).normalize(wide), "f")
 
 
 def num(value: Decimal | None) -> float | None:
@@ -76,7 +86,70 @@ def num(value: Decimal | None) -> float | None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+    """Print `data` as JSON. Infinity and NaN are not JSON (a strict parser rejects the whole
+    document), so a non-finite number is refused here, naming where it is, never printed."""
+    try:
+        text = json.dumps(data, indent=2, default=_default, allow_nan=False)
+    except ValueError:
+        where = _non_finite(data, "$") or "a value"
+        raise CostModelError(f"refusing to print {where}: it is not a finite number "
+                             "(inputs are validated, so this is a bug: please report it)") from None
+    sys.stdout.write(text + "\n")
+
+
+def _non_finite(data: Any, path: str) -> str | None:
+    if isinstance(data, dict):
+        return next((p for k, v in data.items() if (p := _non_finite(v, f"{path}.{k}"))), None)
+    if isinstance(data, list | tuple):
+        return next((p for i, v in enumerate(data) if (p := _non_finite(v, f"{path}[{i}]"))),
+                    None)
+    if isinstance(data, Decimal) and not data.is_finite():
+        return path
+    if isinstance(data, float | Decimal):  # (a finite Decimal past 1.8e308 is an inf float)
+        return None if math.isfinite(float(data)) else path
+    return None
+
+
+def finite(lo: float, hi: float) -> Callable[[Any], float]:
+    """A parser for a numeric option: a finite number from `lo` to `hi`.
+
+    click's own ranges compare, and every comparison with NaN is false, so `nan` passed any
+    bound and `inf` passed a lower one; both then reached the totals.
+    """
+    def parse(value: Any) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"expected a number, got {clip(repr(value))}") from None
+        if not (math.isfinite(x) and lo <= x <= hi):
+            raise typer.BadParameter(f"must be a finite number from {lo:g} to {hi:g}, "
+                                     f"got {clip(str(value))}")
+        return x
+
+    return parse
+
+
+@contextmanager
+def event_lines(file: str) -> Iterator[Iterator[str]]:
+    """The lines of a recorded session (a path, or - for stdin), each read within a bound, so
+    a file with no line breaks (/dev/zero) fails at once instead of filling memory."""
+    def fail(msg: str) -> InputError:
+        return InputError(f"{file}: {msg}")
+
+    if file == "-":
+        yield read_lines(sys.stdin.buffer, fail=fail)
+        return
+    path = Path(file)
+    if path.is_dir():
+        raise InputError(f"{file} is a directory; give a JSONL file of recorded events")
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the caller is done
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        yield read_lines(fh, fail=fail)
 
 
 def _default(obj: Any) -> Any:

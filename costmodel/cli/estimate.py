@@ -9,18 +9,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..estimate import Estimate, StackEstimate, curve, estimate
 from ..scenario import (
     MAX_CALL_MINUTES,
+    MAX_CALLS_PER_MONTH,
     MAX_SIMULATED_CALLS,
     Scenario,
     default_scenario,
     load_scenario,
 )
-from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json
+from ._common import (
+    JsonOpt,
+    PricingOpt,
+    err,
+    finite,
+    handle_errors,
+    load_catalog,
+    out,
+    print_json,
+)
 
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file (see examples/).",
                                              show_default=False)]
@@ -28,9 +39,11 @@ StackOpt = Annotated[list[str] | None, typer.Option(
     "--stack", help="Only this stack: a stack of the scenario (its id, or a chained stack's "
     "ids joined by '+'), or any single catalog id; repeatable.", show_default=False)]
 CallsOpt = Annotated[float | None, typer.Option(
-    "--calls-per-month", min=1, help="Override the scenario's volume.", show_default=False)]
-SeedOpt = Annotated[int | None, typer.Option(min=0, help="Random seed (default: the "
-                                             "scenario's).", show_default=False)]
+    "--calls-per-month", parser=finite(1, MAX_CALLS_PER_MONTH),
+    help=f"Override the scenario's volume (at most {MAX_CALLS_PER_MONTH:.0e}).",
+    show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help="Random seed "
+                                             "(default: the scenario's).", show_default=False)]
 SamplesOpt = Annotated[int | None, typer.Option(
     "--calls", min=1, max=MAX_SIMULATED_CALLS,
     help="Calls to simulate (default: the scenario's, 100,000).", show_default=False)]
@@ -48,8 +61,8 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
     catalog = load_catalog(pricing, quiet=quiet)
     n_stacks = len(stack) if stack else len(sc.stacks)
     work = (calls or sc.simulation.calls) * n_stacks
-    kwargs = dict(stacks=stack, calls_per_month=calls_per_month, seed=seed, calls=calls,
-                  on=on.date() if on else None)
+    kwargs = {"stacks": stack, "calls_per_month": calls_per_month, "seed": seed,
+              "calls": calls, "on": on.date() if on else None}
     if quiet or work < _PROGRESS_AT or not err.is_terminal:
         return estimate(sc, catalog, **kwargs)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -88,7 +101,7 @@ def _header(est: Estimate) -> str:
 
 
 def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Table:
-    table = Table(title=_header(est), title_justify="left")
+    table = Table(title=escape(_header(est)), title_justify="left")
     cols = ["stack", "mean/call", "p50", "p95", "p99", "$/min", "monthly", "P5-P95"]
     if ratio:
         cols.insert(0, "#")
@@ -109,7 +122,7 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
     cheapest = rows[0].monthly_usd if rows else 0
     for i, r in enumerate(rows, 1):
         pc = r.per_call_usd
-        cells = [r.stack, _money(pc["mean"]), _money(pc["p50"]), _money(pc["p95"]),
+        cells = [escape(r.stack), _money(pc["mean"]), _money(pc["p50"]), _money(pc["p95"]),
                  _money(pc["p99"]), f"${r.per_minute_usd:.4f}", f"${r.monthly_usd:,.0f}",
                  f"${r.monthly_band_usd[0]:,.0f}-{r.monthly_band_usd[1]:,.0f}"]
         if ratio:
@@ -120,18 +133,18 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
 
 
 def _items_table(r: StackEstimate) -> Table:
-    table = Table(title=f"{r.stack}: line items per month", title_justify="left")
+    table = Table(title=escape(f"{r.stack}: line items per month"), title_justify="left")
     for c in ("item", "USD/month", "share"):
         table.add_column(c, justify="left" if c == "item" else "right", no_wrap=c != "item")
     for name, usd in sorted(r.line_items, key=lambda x: -x[1]):
         share = usd / r.monthly_usd if r.monthly_usd else 0
-        table.add_row(name, f"${usd:,.2f}", f"{share:.1%}")
+        table.add_row(escape(name), f"${usd:,.2f}", f"{share:.1%}")
     return table
 
 
 def _notes(rows: list[StackEstimate]) -> None:
     for note in dict.fromkeys(n for r in rows for n in r.notes):  # once each, in order
-        err.print(f"[yellow]note:[/] {note}")
+        err.print(f"[yellow]note:[/] {escape(note)}")
 
 
 @handle_errors
@@ -208,9 +221,10 @@ def curve_cmd(
     scenario: Annotated[Path | None, typer.Option(
         "--scenario", help="Scenario for turn timing, prompt and cache (default: built-in "
         "defaults).", show_default=False)] = None,
-    max_minutes: Annotated[float, typer.Option(min=0.1, max=MAX_CALL_MINUTES,
+    max_minutes: Annotated[float, typer.Option(parser=finite(0.1, MAX_CALL_MINUTES),
                                                help="Longest call.")] = 60,
-    step: Annotated[float, typer.Option(min=0.1, help="Minutes between points.")] = 1,
+    step: Annotated[float, typer.Option(parser=finite(0.1, MAX_CALL_MINUTES),
+                                        help="Minutes between points.")] = 1,
     on: DateOpt = None,
     pricing: PricingOpt = None,
     json_: JsonOpt = False,
@@ -227,7 +241,8 @@ def curve_cmd(
                                 "per_minute_usd": round(p.per_minute_usd, 6)}
                                for p in points]})
         return
-    table = Table(title=f"{stack}: cost against call length ({sc.name})", title_justify="left")
+    table = Table(title=escape(f"{stack}: cost against call length ({sc.name})"),
+                  title_justify="left")
     for c in ("minutes", "responses", "per call", "per minute"):
         table.add_column(c, justify="right", no_wrap=True)
     for p in points:

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..catalog import check_catalog
@@ -97,7 +98,8 @@ def list_(
 ) -> None:
     """List catalog entries with their headline rates."""
     if kind is not None and kind not in KINDS:
-        err.print(f"[bold red]error:[/] --kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        err.print(f"[bold red]error:[/] --kind must be one of {', '.join(KINDS)}, got "
+                  f"{escape(repr(kind))}")
         raise typer.Exit(2)
     catalog = load_catalog(pricing, quiet=json_)
     entries = catalog.select(provider=provider, kind=kind)
@@ -138,12 +140,13 @@ def show(
         data["overrides"] = [o.__dict__ for o in catalog.overrides if o.id == entry.id]
         print_json(data)
         return
-    out.print(f"[bold]{entry.id}[/]  {entry.name}  ({entry.kind})")
-    out.print(f"file: {catalog.origins[entry.id]}")
+    # Names, notes and sources come from catalog files, users' own too: never markup.
+    out.print(f"[bold]{entry.id}[/]  {escape(entry.name)}  ({entry.kind})")
+    out.print(escape(f"file: {catalog.origins[entry.id]}"))
     if entry.aliases:
-        out.print(f"aliases: {', '.join(entry.aliases)}")
+        out.print(escape(f"aliases: {', '.join(entry.aliases)}"))
     if entry.description:
-        out.print(entry.description)
+        out.print(escape(entry.description))
     if entry.deprecated:
         out.print(f"[yellow]shutdown announced for {entry.deprecated.isoformat()}[/]")
     facts = entry.facts.model_dump(exclude_none=True, exclude={"unconfirmed", "cache"})
@@ -153,40 +156,42 @@ def show(
             for k, v in facts.items()))
     if entry.facts.cache:
         c = entry.facts.cache.model_dump(exclude_none=True)
-        out.print("cache: " + ", ".join(f"{k}={v}" for k, v in c.items()))
+        out.print(escape("cache: " + ", ".join(f"{k}={v}" for k, v in c.items())))
     if entry.selfhost:
         sh = entry.selfhost
-        out.print(f"self-hosted on {rate_str(sh.gpus)} x {sh.runs_on}, "
-                  f"{rate_str(sh.concurrent_sessions)} concurrent sessions at "
-                  f"{rate_str(sh.utilization * 100)}% utilisation ({sh.confidence}; "
-                  f"checked {sh.checked}; {sh.source})")
+        out.print(escape(f"self-hosted on {rate_str(sh.gpus)} x {sh.runs_on}, "
+                         f"{rate_str(sh.concurrent_sessions)} concurrent sessions at "
+                         f"{rate_str(sh.utilization * 100)}% utilisation ({sh.confidence}; "
+                         f"checked {sh.checked}; {sh.source})"))
         if sh.notes:
-            out.print(f"  {sh.notes}")
+            out.print(escape(f"  {sh.notes}"))
     today = date.today()
     current = entry.period_on(today)
     for period in entry.prices:
         tag = " [green](in force)[/]" if period is current else ""
         out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
                   f"confidence {period.confidence}")
-        out.print(f"source: {period.source}")
+        out.print(escape(f"source: {period.source}"))
         table = Table(show_header=True)
         for col in ("item", "rate", "unit", "billing", "source"):
             table.add_column(col, overflow="fold")
         for row in rates_of(period):
             src = row["source"] if row["source"] != period.source else "(above)"
             table.add_row(row["item"], rate_str(row["rate"]), row["unit"],
-                          row.get("billing", ""), src)
+                          row.get("billing", ""), escape(src))
         out.print(table)
         if period.notes:
-            out.print(f"notes: {period.notes}")
+            out.print(escape(f"notes: {period.notes}"))
         for alt in period.alternatives:
-            out.print(f"other figure: {alt.figure} ({alt.source}){': ' + alt.note if alt.note else ''}")
+            out.print(escape(f"other figure: {alt.figure} ({alt.source})"
+                             f"{': ' + alt.note if alt.note else ''}"))
 
 
 @app.command("check")
 @handle_errors
 def check(
-    max_age_days: Annotated[int, typer.Option(help="A rate checked longer ago is stale.")] = 90,
+    max_age_days: Annotated[int, typer.Option(min=0, help="A rate checked longer ago is "
+                                              "stale.")] = 90,
     pricing: PricingOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -203,9 +208,9 @@ def check(
                     "ok": not result.errors})
     else:
         for e in result.errors:
-            err.print(f"[bold red]invalid:[/] {e}")
+            err.print(f"[bold red]invalid:[/] {escape(str(e))}")
         for o in result.overrides:
-            out.print(f"override: {o.id} from {o.by} replaces {o.replaced}")
+            out.print(escape(f"override: {o.id} from {o.by} replaces {o.replaced}"))
         if result.stale:
             out.print(f"[yellow]{len(result.stale)} stale (checked more than {max_age_days} "
                       "days ago):[/]")
