@@ -79,10 +79,29 @@ class SessionReport:
 
     @property
     def total_usd(self) -> Decimal | None:
-        """Exact total, or None when some usage could not be priced."""
-        if self.unpriced:
+        """Exact total, or None when it is not known (`unknown_reason` says why)."""
+        if self.unknown_reason is not None:
             return None
         return sum((p.cost.total_usd for p in self.priced), Decimal(0))
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the total is unknown, or None when it is known.
+
+        It is unknown when some usage has no known rate, and when nothing at all was priced:
+        a session whose every usage line was rejected did not cost $0, we just cannot tell.
+        """
+        if self.unpriced:
+            n = len(self.unpriced)
+            return (f"{n} {'usage has' if n == 1 else 'usages have'} no known rate "
+                    f"(first, line {self.unpriced[0].line}: {self.unpriced[0].reason})")
+        if self.priced:
+            return None
+        if self.skipped:
+            first = self.skipped[0]
+            return (f"no usage could be priced: {len(self.skipped)} of {self.lines} lines "
+                    f"were rejected (first, line {first.line}: {first.reason})")
+        return "no usage found in this file"
 
     @property
     def priced_usd(self) -> Decimal:
@@ -105,16 +124,29 @@ def detect_format(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _parse(text: str, lineno: int) -> dict | None:
+def _no_constant(name: str) -> Any:
+    raise UsageError(f"{name} is not a JSON number")
+
+
+def parse_line(text: str) -> dict | None:
+    """One recorded event line as a JSON object; None for a blank line.
+
+    Raises `UsageError` saying what is wrong (never with the line's content), for the caller
+    to report the line as skipped.
+    """
     text = text.strip()
     if not text:
         return None
     try:
-        event = json.loads(text)
+        event = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise UsageError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
         raise UsageError("JSON nested too deeply") from None
+    except UsageError:
+        raise
+    except ValueError:  # Python refuses int() of more than 4,300 digits
+        raise UsageError("a JSON number with too many digits") from None
     if not isinstance(event, dict):
         raise UsageError(f"expected a JSON object, got {type(event).__name__}")
     return event
@@ -148,7 +180,7 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
     for lineno, text in enumerate(lines, start=1):
         report.lines = lineno
         try:
-            event = _parse(text, lineno)
+            event = parse_line(text)
         except UsageError as exc:
             report.skipped.append(LineProblem(lineno, str(exc)))
             continue
@@ -215,10 +247,10 @@ def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
         except CostModelError as exc:
             report.unpriced.append(LineProblem(lineno, str(exc)))
             continue
-        if not cost.rates.bills_tokens and not usage.connection_seconds:
-            # A time-billed model's events report tokens that are not billed; its cost is
-            # the connection time, which the caller must give.
-            if not any(p.reason == _TIME_BILLED for p in report.unpriced):
-                report.unpriced.append(LineProblem(lineno, _TIME_BILLED))
+        # A time-billed model's events report tokens that are not billed; its cost is the
+        # connection time, which the caller must give.
+        if (not cost.rates.bills_tokens and not usage.connection_seconds
+                and not any(p.reason == _TIME_BILLED for p in report.unpriced)):
+            report.unpriced.append(LineProblem(lineno, _TIME_BILLED))
         report.priced.append(PricedUsage(lineno, cost))
 

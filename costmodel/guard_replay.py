@@ -10,14 +10,13 @@ cut, and what would that have saved?
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .catalog import Catalog, default_catalog
 from .errors import UsageError
-from .events import price_events
+from .events import parse_line, price_events
 from .guard import Decision, SessionGuard
 
 
@@ -25,12 +24,13 @@ from .guard import Decision, SessionGuard
 class ReplayResult:
     limit_usd: Decimal
     spent_usd: Decimal                 # what the guarded session would have cost
-    unguarded_usd: Decimal             # what the recorded session did cost
+    unguarded_usd: Decimal             # what the recorded session did cost: price-events' total
     warned_at_response: int | None     # 1-based; None when it never happened
     wrap_up_at_response: int | None
     cut_at_response: int | None        # the response the guard would not have requested
     decisions: list[Decision] = field(default_factory=list)
-    skipped_lines: list[int] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)  # as price-events skips them
+    skipped_reason: str = ""           # why the first skipped line was skipped
     estimated: bool = False            # some responses had no usage: estimated from audio
 
     @property
@@ -66,27 +66,26 @@ def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
            warn_at: float | str = "0.8", model: str | None = None, fmt: str = "auto",
            transcription_model: str | None = None,
            catalog: Catalog | None = None) -> ReplayResult:
-    """Feed a recorded session (JSON lines) to a `SessionGuard` and report what it did."""
+    """Feed a recorded session (JSON lines) to a `SessionGuard` and report what it did.
+
+    The recorded cost is exactly what `price_events` makes of the same lines, so the two
+    commands never disagree; a session it cannot price raises `UsageError`.
+    """
     catalog = catalog or default_catalog()
     lines = list(lines)
     unguarded = price_events(lines, model=model, fmt=fmt, catalog=catalog,
                              transcription_model=transcription_model)
-    if unguarded.total_usd is None:
-        reasons = "; ".join(sorted({p.reason for p in unguarded.unpriced}))
-        raise UsageError(f"the recorded session cannot be priced: {reasons}")
+    recorded = unguarded.total_usd
+    if recorded is None:
+        raise UsageError(f"the recorded session cannot be priced: {unguarded.unknown_reason}")
     guard = SessionGuard(limit_usd, model=model, transcription_model=transcription_model,
                          warn_at=warn_at, catalog=catalog, fmt=fmt)
-    skipped: list[int] = []
-    for lineno, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
+    for text in lines:
         try:
-            event = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            skipped.append(lineno)
-            continue
-        if not isinstance(event, dict):
-            skipped.append(lineno)
+            event = parse_line(text)
+        except UsageError:
+            continue  # price_events has reported it (skipped_lines)
+        if event is None:
             continue
         if guard.observe(event).action == "cut":
             break  # the guard closes the session here: nothing later is requested
@@ -101,14 +100,20 @@ def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
         if d.action != "ok":
             firsts.setdefault("warned", d.responses)
     cut = "cut" in firsts
+    # Uncut, the guarded session is the recorded one. The guard's own figure may differ: it
+    # estimates a response.done whose usage is missing or malformed (live, it must not let
+    # such a response through unmetered), where the recorded cost counts only usage the
+    # file reports. Reporting that estimate as "recorded" made replay disagree with
+    # price-events on the same file.
     return ReplayResult(
         limit_usd=guard.limit_usd,
-        spent_usd=guard.spent_usd if cut else max(unguarded.total_usd, guard.spent_usd),
-        unguarded_usd=max(unguarded.total_usd, guard.spent_usd),
+        spent_usd=guard.spent_usd if cut else recorded,
+        unguarded_usd=recorded,
         warned_at_response=firsts.get("warned"),
         wrap_up_at_response=firsts.get("wrap_up"),
         cut_at_response=firsts.get("cut"),
         decisions=list(guard.history),
-        skipped_lines=skipped,
-        estimated=guard.estimated,
+        skipped_lines=[p.line for p in unguarded.skipped],
+        skipped_reason=unguarded.skipped[0].reason if unguarded.skipped else "",
+        estimated=cut and guard.estimated,
     )

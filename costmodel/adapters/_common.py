@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._files import clip
 from ..errors import UsageError
 
 MAX_COUNT = 10 ** 12  # more tokens than any session could use: a corrupt payload
@@ -21,7 +22,17 @@ def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_COUNT:
         return int(value)
-    raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, got {value!r}")
+    raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, got {clip(repr(value))}")
+
+
+def require_counts(payload: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:
+    """Refuse a usage object that reports none of its counts (``"usage": {}``).
+
+    It is not a usage of zero tokens: it says nothing, so pricing it at $0 would understate
+    the session. (An explicit ``"input_tokens": 0`` is a real zero and is priced.)
+    """
+    if all(payload.get(k) is None for k in keys):
+        raise UsageError(f"{where} reports none of {', '.join(keys)}; it cannot be priced")
 
 
 def mapping(payload: Mapping[str, Any] | None, key: str, where: str) -> Mapping[str, Any] | None:

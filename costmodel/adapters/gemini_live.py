@@ -25,9 +25,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._files import clip
 from ..errors import MissingModelError, UsageError
 from ..usage import Usage
-from ._common import count, put
+from ._common import count, put, require_counts
 
 _MODALITY = {"TEXT": "text", "AUDIO": "audio", "IMAGE": "image", "VIDEO": "image",
              "DOCUMENT": "text"}
@@ -35,6 +36,13 @@ _MODALITY = {"TEXT": "text", "AUDIO": "audio", "IMAGE": "image", "VIDEO": "image
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# What a usageMetadata must report at least one of (camelCase on the wire, or snake_case).
+_COUNTS = tuple(k for camel in ("promptTokenCount", "responseTokenCount", "candidatesTokenCount",
+                                "totalTokenCount", "promptTokensDetails",
+                                "responseTokensDetails", "candidatesTokensDetails")
+                for k in (camel, _snake(camel)))
 
 
 def _get(meta: Mapping[str, Any], camel: str) -> Any:
@@ -56,7 +64,7 @@ def _details(meta: Mapping[str, Any], camel: str) -> dict[str, int] | None:
         raw = str(item.get("modality", "")).upper().removeprefix("MODALITY_")
         modality = _MODALITY.get(raw)
         if modality is None:
-            raise UsageError(f"{where}.modality {item.get('modality')!r} is not one of "
+            raise UsageError(f"{where}.modality {clip(repr(item.get('modality')))} is not one of "
                              f"{sorted(_MODALITY)}")
         n = count(item, "tokenCount", where) or count(item, "token_count", where)
         out[modality] = out.get(modality, 0) + n
@@ -82,6 +90,7 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
     ...   "google/gemini-3.1-flash-live").tokens
     {'text.input': 410, 'audio.input': 131, 'audio.output': 156}
     """
+    require_counts(meta, _COUNTS, "usageMetadata")
     tokens: dict[str, int] = {}
     estimated = False
 
@@ -174,7 +183,9 @@ class GeminiLiveReader:
             if not self._fixed_model:
                 self.model = setup["model"].removeprefix("models/")
             return []
-        meta = event.get("usageMetadata") or event.get("usage_metadata")
+        meta = event.get("usageMetadata")
+        if meta is None:
+            meta = event.get("usage_metadata")
         if meta is None:
             return []
         if not isinstance(meta, Mapping):

@@ -28,10 +28,14 @@ _KINDS = (("speechTokens", "audio"), ("textTokens", "text"))
 
 def _counts(block: Mapping[str, Any] | None, where: str) -> dict[str, int]:
     out: dict[str, int] = {}
+    reported = False
     for side, state in _SIDES:
         part = mapping(block, side, where)
         for field, modality in _KINDS:
+            reported = reported or (part is not None and part.get(field) is not None)
             put(out, f"{modality}.{state}", count(part, field, f"{where}.{side}"))
+    if not reported:  # `{}` says nothing; priced as $0 it would understate the session
+        raise UsageError(f"{where} reports no speechTokens or textTokens; it cannot be priced")
     return out
 
 

@@ -25,11 +25,14 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from .._files import clip
 from ..errors import MissingModelError, UsageError
 from ..usage import Usage, to_decimal
-from ._common import MAX_COUNT, count, mapping, put, split_cached
+from ._common import MAX_COUNT, count, mapping, put, require_counts, split_cached
 
 _MODALITIES = ("text", "audio", "image")
+_RESPONSE_COUNTS = ("input_tokens", "output_tokens", "input_token_details",
+                    "output_token_details")
 
 
 def tokens_from_realtime_usage(usage: Mapping[str, Any], where: str = "usage") -> dict[str, int]:
@@ -87,6 +90,7 @@ def tokens_from_realtime_usage(usage: Mapping[str, Any], where: str = "usage") -
 
 def _tokens_careful(usage: Mapping[str, Any], where: str) -> dict[str, int]:
     """Like `tokens_from_realtime_usage`, checking every field to name what is wrong."""
+    require_counts(usage, _RESPONSE_COUNTS, where)
     tokens: dict[str, int] = {}
     itd = mapping(usage, "input_token_details", where)
     input_total = count(usage, "input_tokens", where)
@@ -176,6 +180,7 @@ def usage_from_transcription(event: Mapping[str, Any], model: str, *, at: date |
         seconds = to_decimal(usage.get("seconds"), f"{where}.seconds")
         return Usage(model, audio_seconds=seconds, at=at, label=label)
     if kind == "tokens":
+        require_counts(usage, ("input_tokens", "output_tokens", "input_token_details"), where)
         tokens: dict[str, int] = {}
         total_in = count(usage, "input_tokens", where)
         itd = mapping(usage, "input_token_details", where)
@@ -190,7 +195,7 @@ def usage_from_transcription(event: Mapping[str, Any], model: str, *, at: date |
             put(tokens, "audio.input", audio_in)
         put(tokens, "text.output", count(usage, "output_tokens", where))
         return Usage(model, tokens, at=at, label=label)
-    raise UsageError(f"{where}.type must be 'tokens' or 'duration', got {kind!r}")
+    raise UsageError(f"{where}.type must be 'tokens' or 'duration', got {clip(repr(kind))}")
 
 
 def session_models(event: Mapping[str, Any]) -> tuple[str | None, str | None]:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from ..errors import InputError
 from ..events import FORMATS, SessionReport, price_events
 from ..pricing import LineItem
+from ..scenario import MAX_CALL_MINUTES
 from ._common import (
     JsonOpt,
     PricingOpt,
     err,
+    event_lines,
+    finite,
     handle_errors,
     load_catalog,
     num,
@@ -28,17 +29,6 @@ from ._common import (
 )
 
 _SHOWN_PROBLEMS = 10
-
-
-def _open_lines(file: str):
-    if file == "-":
-        return sys.stdin
-    path = Path(file)
-    if path.is_dir():
-        raise InputError(f"{file} is a directory; give a JSONL file of recorded events")
-    if not path.is_file():
-        raise InputError(f"{file}: no such file")
-    return path.open(encoding="utf-8", errors="replace")
 
 
 def _as_json(report: SessionReport) -> dict:
@@ -60,7 +50,8 @@ def _as_json(report: SessionReport) -> dict:
         "currency": "USD",
         "total_usd": num(total),
         "total_usd_exact": None if total is None else format(total.normalize(), "f"),
-        "priced_usd": num(report.priced_usd),
+        "total_unknown_reason": report.unknown_reason,
+        "priced_usd": num(report.priced_usd) if report.priced else None,
         "responses": responses,
         "transcriptions": transcriptions,
         "line_items": [{"model": li.model, "item": li.item, "quantity": num(li.quantity),
@@ -89,7 +80,8 @@ def _print(report: SessionReport) -> None:
     if report.model is not None and report.priced:
         session_model = next((p.cost.model for p in report.priced
                               if p.usage.model == report.model), None)
-    table = Table(title=f"{report.model or '?'} ({report.format})", title_justify="left")
+    table = Table(title=escape(f"{report.model or '?'} ({report.format})"),
+                  title_justify="left")
     for col, just in (("#", "right"), ("line", "right"), ("what", "left"),
                       ("in tok", "right"), ("cached", "right"), ("out tok", "right"),
                       ("USD", "right")):
@@ -122,13 +114,13 @@ def _print(report: SessionReport) -> None:
                 break
             shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
             word = "line" if len(lines) == 1 else f"{len(lines)} lines"
-            err.print(f"[yellow]{kind} {word} {shown}:[/] {reason}")
+            err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
     summary = f"[bold]total {usd(report.total_usd)}[/] over {len(report.priced)} priced usages"
     if report.skipped:
         summary += f"; {len(report.skipped)} of {report.lines} lines skipped"
     if report.unpriced:
-        summary += (f"; {len(report.unpriced)} usages UNPRICED (no rate known or in force), so the total is "
-                    f"unknown (priced part {usd(report.priced_usd)})")
+        summary += (f"; {len(report.unpriced)} usages UNPRICED (no rate known or in force), "
+                    f"so the total is unknown (priced part {usd(report.priced_usd)})")
     if report.estimated:
         summary += f"; {report.estimated} estimated (*)"
     out.print(summary)
@@ -147,8 +139,9 @@ def price_events_cmd(
     strict: Annotated[bool, typer.Option(
         help="Exit 1 when any line was skipped.")] = False,
     connection_seconds: Annotated[float | None, typer.Option(
-        min=0, help="Session length in seconds, for models billed by connection time "
-        "(xAI, Ultravox, GPT-Live).")] = None,
+        parser=finite(0, MAX_CALL_MINUTES * 60),
+        help="Session length in seconds, for models billed by connection time "
+        "(xAI, Ultravox, GPT-Live); at most a day.")] = None,
     on: Annotated[datetime | None, typer.Option(
         "--date", formats=["%Y-%m-%d"],
         help="Price at the rates in force on this date (default: today).")] = None,
@@ -157,11 +150,12 @@ def price_events_cmd(
 ) -> None:
     """Price a recorded realtime session, response by response.
 
-    Exit 0 when everything was priced; 1 when some usage has no known rate (the total is then
-    unknown) or, with --strict, when lines were skipped; 2 for an unknown model.
+    Exit 0 when everything was priced; 1 when the total is unknown (some usage has no known
+    rate, or no usage line could be priced at all) or, with --strict, when lines were skipped;
+    2 for an unknown model or an unreadable file.
     """
     catalog = load_catalog(pricing, quiet=json_)
-    with _open_lines(file) as lines:
+    with event_lines(file) as lines:
         report = price_events(lines, model=model, fmt=format,
                               transcription_model=transcription_model, catalog=catalog,
                               on=on.date() if on else None,
@@ -174,7 +168,8 @@ def price_events_cmd(
         print_json(data)
     else:
         _print(report)
-    if not report.priced and not report.unpriced and not json_:
-        err.print("[yellow]no usage found in this file[/]")
-    if report.unpriced or (strict and report.skipped):
+    if report.unknown_reason is not None:
+        err.print(f"[bold red]total unknown:[/] {escape(report.unknown_reason)}")
+        raise typer.Exit(1)
+    if strict and report.skipped:
         raise typer.Exit(1)

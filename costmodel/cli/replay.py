@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from ..errors import InputError
 from ..guard_replay import replay
-from ._common import JsonOpt, PricingOpt, err, handle_errors, load_catalog, out, print_json, usd
+from ._common import (
+    JsonOpt,
+    PricingOpt,
+    err,
+    event_lines,
+    finite,
+    handle_errors,
+    load_catalog,
+    out,
+    print_json,
+    usd,
+)
+
+MAX_LIMIT_USD = 1_000_000  # for one voice session: anything larger is a typo
 
 
 @handle_errors
 def replay_cmd(
     file: Annotated[str, typer.Argument(help="Recorded session (JSONL); - for stdin.")],
-    limit_usd: Annotated[float, typer.Option("--limit-usd", min=0.000001,
+    limit_usd: Annotated[float, typer.Option("--limit-usd", parser=finite(1e-6, MAX_LIMIT_USD),
                                              help="Per-session limit in USD.")],
-    warn_at: Annotated[float, typer.Option(min=0.01, max=1.0,
+    warn_at: Annotated[float, typer.Option(parser=finite(0.01, 1.0),
                                            help="Warn at this share of the limit.")] = 0.8,
     model: Annotated[str | None, typer.Option(help="Model id (default: from the events).")]
     = None,
@@ -33,13 +44,8 @@ def replay_cmd(
 ) -> None:
     """When the guard would have warned, asked to wrap up and cut a recorded session, and
     what it would have saved. Response numbers are 1-based."""
-    if file == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        path = Path(file)
-        if not path.is_file():
-            raise InputError(f"{file}: no such file")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    with event_lines(file) as stream:
+        lines = list(stream)
     catalog = load_catalog(pricing, quiet=json_)
     result = replay(lines, limit_usd=repr(limit_usd), warn_at=repr(warn_at), model=model,
                     fmt=format, transcription_model=transcription_model, catalog=catalog)
@@ -48,8 +54,9 @@ def replay_cmd(
     else:
         _print(result, limit_usd)
     if result.skipped_lines:
-        err.print(f"[yellow]skipped {len(result.skipped_lines)} malformed lines "
-                  f"(first: line {result.skipped_lines[0]})[/]")
+        err.print(f"[yellow]skipped {len(result.skipped_lines)} lines (first, line "
+                  f"{result.skipped_lines[0]}: {escape(result.skipped_reason)}); the recorded "
+                  "cost counts only the usage the file reports[/]")
         if strict:
             raise typer.Exit(1)
 
@@ -72,5 +79,5 @@ def _print(result, limit_usd: float) -> None:
     table.add_row("saved", usd(result.saved_usd))
     out.print(table)
     for d in result.decisions:
-        out.print(f"  {d.action:8} after {d.responses} responses: spent {usd(d.spent_usd)}, "
-                  f"next ~{usd(d.projected_next_usd)}  {d.reason}")
+        out.print(escape(f"  {d.action:8} after {d.responses} responses: spent "
+                         f"{usd(d.spent_usd)}, next ~{usd(d.projected_next_usd)}  {d.reason}"))
