@@ -1,0 +1,281 @@
+"""Bounded resources: how many sessions and connections a relay takes, and for how long.
+
+A relayed session holds two sockets (client and upstream), so the file-descriptor limit
+(``RLIMIT_NOFILE``) decides how many sessions a process can carry. `Limits.resolve` derives the
+defaults from it, leaving room for connections still in their handshake:
+
+>>> lim = Limits().resolve(nofile=1024, open_fds=10)
+>>> lim.max_sessions, lim.max_connections, lim.idle_timeout, lim.handshake_timeout
+(201, 605, 120.0, 5.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+
+from ..errors import InputError
+
+log = logging.getLogger("costmodel.relay")
+
+DEFAULT_IDLE_TIMEOUT = 120.0        # s with no frame either way
+DEFAULT_HANDSHAKE_TIMEOUT = 5.0     # s from TCP accept to a complete upgrade request
+DEFAULT_MAX_FRAME_BYTES = 4 * 2**20  # client messages; ~45 s of base64 pcm16 24 kHz audio
+SESSION_CAP = 1000                  # default ceiling, whatever the fd limit allows
+_FD_RESERVE = 16   # spend log appends, SQLite, DNS lookups, metrics scrapes
+_ACCEPT_MESSAGE = "socket.accept() out of system resource"
+
+
+def fd_limit() -> int | None:
+    """The soft ``RLIMIT_NOFILE`` of this process (None where unknown or unlimited)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def raise_fd_limit() -> int | None:
+    """Raise the soft ``RLIMIT_NOFILE`` to the hard limit, as Go programs do at start (many
+    systems set 1024 soft, 500k+ hard); returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 2**20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (OSError, ValueError):  # (macOS caps it below the hard limit)
+            pass
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def count_open_fds() -> int:
+    """File descriptors this process has open now (an estimate where /proc is missing)."""
+    for d in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(d)) - 1  # (listdir's own descriptor)
+        except OSError:
+            continue
+    return 16
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a relay accepts. None for `max_sessions` / `max_connections`: derived from the fd
+    limit (`resolve`); 0 or None for `idle_timeout`: no idle timeout.
+
+    Args:
+        max_sessions: sessions relayed at once (handshakes being admitted included); over it
+            a client gets HTTP 503 at the handshake.
+        idle_timeout: seconds without a frame either way after which a session is closed
+            (code 4008); a live call streams audio, so only a dead or parked client idles.
+        handshake_timeout: seconds a new connection has to send its complete upgrade request.
+        max_frame_bytes: the largest client message; a bigger one closes the session (1009).
+        max_connections: client sockets open at once, handshakes included; a connection over
+            it is closed as soon as it is accepted.
+        backlog: the listen backlog, which is also how many connections asyncio accepts in one
+            go before the relay can count them (so the fd budget keeps room for a few of those
+            bursts).
+    """
+
+    max_sessions: int | None = None
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_connections: int | None = None
+    backlog: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_sessions", "max_connections", "backlog"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
+        if self.idle_timeout is not None and not self.idle_timeout >= 0:
+            raise InputError(f"idle_timeout must be >= 0 seconds, got {self.idle_timeout!r}")
+        if not self.handshake_timeout > 0:
+            raise InputError(f"handshake_timeout must be > 0 seconds, got "
+                             f"{self.handshake_timeout!r}")
+        if not isinstance(self.max_frame_bytes, int) or self.max_frame_bytes < 1024:
+            raise InputError(f"max_frame_bytes must be at least 1024, got "
+                             f"{self.max_frame_bytes!r}")
+
+    def resolve(self, nofile: int | None = None, open_fds: int | None = None) -> Limits:
+        """Fill in what was left to the fd limit (the current process's, by default)."""
+        nofile = fd_limit() if nofile is None else nofile
+        backlog = self.backlog or (100 if nofile is None else min(100, max(16, nofile // 16)))
+        if nofile is None:
+            budget = 4 * SESSION_CAP + 64
+        else:
+            # asyncio accepts up to `backlog` sockets per wake-up, and the relay sees them (and
+            # closes the surplus) only on a later turn of the loop: keep room for 3 bursts.
+            budget = max(8, nofile - (count_open_fds() if open_fds is None else open_fds)
+                         - _FD_RESERVE - 3 * backlog)
+        # Half the descriptors for sessions (2 each), the other half for connections still
+        # in their handshake or being refused: a flood of those never starves the sessions.
+        sessions = self.max_sessions or max(1, min(SESSION_CAP, budget // 4))
+        if self.max_sessions is not None and 2 * sessions > budget:
+            log.warning("max sessions %d needs %d file descriptors; the fd limit (%s) leaves "
+                        "%d: raise it (ulimit -n) or the relay may fail to accept", sessions,
+                        2 * sessions, nofile, budget)
+        connections = self.max_connections or max(
+            sessions, min(budget - sessions, 4 * sessions + 64))
+        idle = self.idle_timeout or None
+        return replace(self, max_sessions=sessions, max_connections=connections,
+                       idle_timeout=idle, backlog=backlog)
+
+
+_SIZE_RE = re.compile(r"\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib)\s*", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``4194304``, ``512KiB``, ``4MiB`` -> bytes (binary units; InputError otherwise).
+
+    >>> parse_size("4MiB"), parse_size("512k"), parse_size("1024")
+    (4194304, 524288, 1024)
+    """
+    m = _SIZE_RE.fullmatch(text)
+    if m is None:
+        raise InputError(f"not a size: {text!r}; expected bytes, e.g. 4194304, 512KiB or 4MiB")
+    unit = m.group(2).lower()[:1]
+    return int(m.group(1)) * {"": 1, "b": 1, "k": 2**10, "m": 2**20}[unit]
+
+
+class RateLimitedLog:
+    """Log a message at most once per `interval` seconds per key, with the number of
+    occurrences left out since the last one (a flood of refusals must not flood the log).
+
+    >>> rl = RateLimitedLog(logging.getLogger("doc"), interval=60)
+    >>> rl.warning("refused", "refused a client: %s", "no token"), rl.suppressed("refused")
+    (True, 0)
+    >>> rl.warning("refused", "refused a client: %s", "no token"), rl.suppressed("refused")
+    (False, 1)
+    """
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger, self.interval, self.clock = logger, interval, clock
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def suppressed(self, key: str) -> int:
+        return self._skipped.get(key, 0)
+
+    def log(self, level: int, key: str, msg: str, *args: Any) -> bool:
+        """Log now if this key has been quiet for `interval`; returns whether it logged."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            return False
+        skipped = self._skipped.pop(key, 0)
+        self._last[key] = now
+        if skipped:
+            msg += f" ({skipped} more in the last {now - last:.0f} s)"  # type: ignore[operator]
+        self.logger.log(level, msg, *args)
+        return True
+
+    def warning(self, key: str, msg: str, *args: Any) -> bool:
+        return self.log(logging.WARNING, key, msg, *args)
+
+
+class AcceptErrorHandler:
+    """An event-loop exception handler that reports "socket.accept() out of system resource"
+    once per interval with a count, and passes everything else to the previous handler.
+
+    Why: on EMFILE, CPython's selector loop calls the exception handler once per pending
+    connection (up to the listen backlog) and re-arms the listening socket as many times, so
+    the default handler logs the same line hundreds of thousands of times a minute.
+    """
+
+    def __init__(self, interval: float = 10.0,
+                 on_error: Callable[[], None] | None = None) -> None:
+        self._log = RateLimitedLog(log, interval)
+        self.on_error = on_error
+        self.count = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: Any = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._previous = loop, loop.get_exception_handler()
+        loop.set_exception_handler(self)
+
+    def uninstall(self) -> None:
+        if self._loop is not None and self._loop.get_exception_handler() is self:
+            self._loop.set_exception_handler(self._previous)
+        self._loop = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != _ACCEPT_MESSAGE:
+            if self._previous is not None:
+                self._previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        self.count += 1
+        if self.on_error is not None:
+            self.on_error()
+        exc = context.get("exception")
+        self._log.log(logging.ERROR, "accept", "cannot accept connections: %s (the fd limit "
+                      "is %s; lower --max-sessions or raise ulimit -n)", exc, fd_limit())
+
+
+class ConnectionGate:
+    """Counts the client sockets a server holds, closes the ones over `max_connections` as
+    soon as they are accepted and the ones that do not send a complete upgrade request within
+    `handshake_timeout` seconds. `connection_class()` is the server's ``create_connection``.
+
+    `on_refuse(reason)` is called for each connection closed that way ("connection_limit" or
+    "handshake_timeout"); `on_lost(connection)` once each connection has gone.
+    """
+
+    def __init__(self, max_connections: int, handshake_timeout: float,
+                 on_refuse: Callable[[str], None],
+                 on_lost: Callable[[ServerConnection], None]) -> None:
+        self.max_connections, self.handshake_timeout = max_connections, handshake_timeout
+        self.on_refuse, self.on_lost = on_refuse, on_lost
+        self.open = 0
+
+    def connection_class(self) -> type[ServerConnection]:
+        gate = self
+
+        class GatedConnection(ServerConnection):
+            _timer: asyncio.TimerHandle | None = None
+
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                gate.open += 1
+                if gate.open > gate.max_connections:
+                    gate.on_refuse("connection_limit")
+                    transport.abort()  # (before reading a byte: the cheapest refusal)
+                    return
+                self._timer = asyncio.get_running_loop().call_later(
+                    gate.handshake_timeout, self._handshake_expired)
+
+            def _handshake_expired(self) -> None:
+                if self.request is None:
+                    gate.on_refuse("handshake_timeout")
+                    self.transport.abort()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                gate.open -= 1
+                if self._timer is not None:
+                    self._timer.cancel()
+                try:
+                    super().connection_lost(exc)
+                finally:
+                    gate.on_lost(self)
+
+        return GatedConnection
