@@ -23,22 +23,53 @@ app = typer.Typer(help="Meter live realtime sessions and cut them before they ov
 def serve_cmd(
     upstream: Annotated[str, typer.Option(
         help="Provider websocket URL; the client's path and query are appended "
-             "(e.g. wss://api.openai.com).", show_default=False)],
-    limit_usd: Annotated[str, typer.Option("--limit-usd", help="Per-session limit in USD.",
-                                           show_default=False)],
+             "(e.g. wss://api.openai.com). Credentials in it are masked in all output; prefer "
+             "--upstream-auth-env.", show_default=False)],
+    limit_usd: Annotated[str | None, typer.Option(
+        "--limit-usd", help="Per-session limit in USD (without --auth-tokens).",
+        show_default=False)] = None,
     listen: Annotated[str, typer.Option(help="HOST:PORT to listen on.")] = "127.0.0.1:8765",
+    auth_tokens: Annotated[Path | None, typer.Option(
+        help="Token file: one 'TOKEN SCOPE LIMIT_USD' per line (or YAML). Clients must send "
+             "'Authorization: Bearer TOKEN' or the subprotocol costmodel-token.TOKEN; the "
+             "token picks the tenant scope and the session limit.", show_default=False)] = None,
+    upstream_auth_env: Annotated[str | None, typer.Option(
+        help="Environment variable holding the provider key (e.g. OPENAI_API_KEY): the relay "
+             "sends 'Authorization: Bearer <key>' upstream, clients send no provider key.",
+        show_default=False)] = None,
     warn_at: Annotated[str, typer.Option(help="Share of the limit at which to warn.")] = "0.8",
     spend_log: Annotated[Path | None, typer.Option(
         help="Append one JSON line per finished session to this file.",
         show_default=False)] = None,
     ledger: Annotated[str | None, typer.Option(
-        help="Spend ledger URL: memory, sqlite:///path.db (relative) or sqlite:////abs.db.",
+        help="Spend ledger URL: memory, sqlite:///path.db (relative), sqlite:////abs.db or "
+             "redis://host:6379/0.", show_default=False)] = None,
+    spool: Annotated[Path | None, typer.Option(
+        help="Directory for spend the ledger could not take (default: $COSTMODEL_SPOOL_DIR, "
+             "else the user cache directory); 'costmodel ledger flush' commits it.",
         show_default=False)] = None,
     model: Annotated[str | None, typer.Option(
         help="Model id (default: from each session's own events).", show_default=False)] = None,
     on_ledger_error: Annotated[str, typer.Option(
         help="fail_open (keep relaying, log loudly) or fail_closed (cut the session).")
     ] = "fail_open",
+    max_sessions: Annotated[int | None, typer.Option(
+        help="Sessions at once; over it a client gets HTTP 503. Default: a quarter of the "
+             "free file descriptors (each session holds 2), at most 1000.",
+        show_default=False)] = None,
+    idle_timeout: Annotated[float, typer.Option(
+        help="Close a session after this many seconds without a frame either way (0: "
+             "never).")] = 120.0,
+    handshake_timeout: Annotated[float, typer.Option(
+        help="Seconds a new connection has to send its upgrade request.")] = 5.0,
+    max_frame_bytes: Annotated[str, typer.Option(
+        help="Largest client message (e.g. 4MiB, 512KiB); a bigger one closes the session "
+             "(1009).")] = "4MiB",
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics at http://METRICS_HOST:PORT/metrics.",
+        show_default=False)] = None,
+    metrics_host: Annotated[str, typer.Option(
+        help="Address for --metrics-port (metrics name tenants and spend).")] = "127.0.0.1",
     compression: Annotated[bool, typer.Option(
         help="Negotiate permessage-deflate with clients that offer it (and upstream).")
     ] = False,
@@ -48,10 +79,11 @@ def serve_cmd(
     """Relay client <-> provider realtime traffic unchanged, metered; runs until Ctrl-C.
 
     Point the client at ws://HOST:PORT/<the provider path>?<query> with its usual headers.
-    A session that would pass --limit-usd is cut: the client gets an `error` event of type
+    A session that would pass its limit is cut: the client gets an `error` event of type
     `budget_exceeded`, then close code 4002.
     """
-    from ..relay import Relay, parse_listen
+    from ..relay import Relay, TokenTable, parse_listen
+    from ..relay.limits import parse_size, raise_fd_limit
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")
@@ -65,25 +97,43 @@ def serve_cmd(
         from decimal import Decimal, InvalidOperation
 
         from ..ledger import open_ledger
-        limit, warn = Decimal(limit_usd), Decimal(warn_at)
-        if not limit.is_finite() or limit <= 0:
+        limit = Decimal(limit_usd) if limit_usd is not None else None
+        warn = Decimal(warn_at)
+        if auth_tokens is None and limit is None:
+            raise InputError("give --limit-usd (one limit for every session) or --auth-tokens "
+                             "(a limit per token)")
+        if auth_tokens is not None and limit is not None:
+            raise InputError("--limit-usd and --auth-tokens: with tokens, each token's line "
+                             "sets the session limit; drop --limit-usd")
+        if limit is not None and (not limit.is_finite() or limit <= 0):
             raise InputError(f"--limit-usd must be a positive amount, got {limit_usd!r}")
         if not warn.is_finite() or not 0 < warn <= 1:
             raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
+        auth = TokenTable.load(auth_tokens) if auth_tokens is not None else None
+        upstream_auth = _upstream_auth(upstream_auth_env)
+        frame_bytes = parse_size(max_frame_bytes)
+        raise_fd_limit()  # (the default session cap follows the fd limit)
         if ledger is not None:
             store = open_ledger(ledger)
+        relay = Relay(upstream, limit, warn_at=warn, spend_log=spend_log, ledger=store,
+                      spool=spool, model=model, on_ledger_error=on_ledger_error,
+                      on_session_end=_print_session, compression=compression, auth=auth,
+                      upstream_auth=upstream_auth, max_sessions=max_sessions,
+                      idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
+                      max_frame_bytes=frame_bytes)
     except InvalidOperation:
         raise InputError(f"--limit-usd and --warn-at must be numbers, got {limit_usd!r} and "
                          f"{warn_at!r}") from None
     except CostModelError as exc:  # a ledger URL we cannot open
+        if store is not None:
+            store.close()
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc)) from None
-    relay = Relay(upstream, limit, warn_at=warn, spend_log=spend_log, ledger=store,
-                  model=model, on_ledger_error=on_ledger_error, on_session_end=_print_session,
-                  compression=compression)
+    for handler in logging.getLogger().handlers:  # other libraries' lines too
+        handler.addFilter(relay.log_filter())
     try:
-        asyncio.run(_run(relay, listen))
+        asyncio.run(_run(relay, listen, metrics_host, metrics_port))
     except OSError as exc:  # the address is in use, not ours...
         err.print(f"[bold red]error:[/] cannot listen on {listen}: {exc.strerror or exc}")
         raise typer.Exit(2) from None
@@ -92,22 +142,50 @@ def serve_cmd(
             store.close()
 
 
-async def _run(relay, listen: str) -> None:
+def _upstream_auth(env_name: str | None) -> str | None:
+    """'Bearer <key>' from the environment variable `env_name` (InputError if unset)."""
+    if env_name is None:
+        return None
+    import os
+    value = os.environ.get(env_name, "").strip()
+    if not value:
+        raise InputError(f"--upstream-auth-env {env_name}: that environment variable is not "
+                         "set or is empty")
+    return value if value.lower().startswith("bearer ") else f"Bearer {value}"
+
+
+async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     host, port = await relay.start(listen)
-    shown = f"[{host}]" if ":" in host else host
-    err.print(f"costmodel guard: ws://{shown}:{port} -> {relay.upstream}  "
-              f"limit ${relay.limit_usd} per session  (Ctrl-C to stop)", soft_wrap=True)
     try:
+        metrics = ""
+        if metrics_port is not None:
+            try:
+                mhost, mport = await relay.serve_metrics(metrics_host, metrics_port)
+            except OSError as exc:
+                raise InputError(f"--metrics-port {metrics_port}: cannot listen on "
+                                 f"{metrics_host}: {exc.strerror or exc}") from None
+            metrics = f"  metrics http://{_show(mhost)}:{mport}/metrics"
+        lim = relay.limits
+        who = (f"{len(relay.auth)} token(s), limit per token" if relay.auth is not None
+               else f"no client auth, limit ${relay.limit_usd} per session")
+        idle = f"idle {lim.idle_timeout:g} s" if lim.idle_timeout else "no idle timeout"
+        err.print(f"costmodel guard: ws://{_show(host)}:{port} -> {relay.upstream_display}  "
+                  f"{who}  max {lim.max_sessions} sessions, {idle}{metrics}  (Ctrl-C to stop)",
+                  soft_wrap=True, markup=False)
         await stop.wait()
     finally:
         err.print("costmodel guard: closing open sessions...")
         await relay.close()
         err.print(f"costmodel guard: {relay.sessions_done} session(s) relayed")
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _print_session(rec: dict) -> None:

@@ -38,14 +38,33 @@ subprotocols are offered upstream as they are (browsers authenticate with
 ``openai-insecure-api-key.<key>``) and the one the upstream selects is returned to the client.
 The upstream is connected during the client's handshake, so an upstream refusal (401, 404...)
 reaches the client as the same HTTP status; an unreachable upstream is a 502.
+
+**Access.** With ``auth=`` (a `TokenTable`), a client must present a relay token, as
+``Authorization: Bearer <token>`` or as the subprotocol ``costmodel-token.<token>``; the token
+picks the session's scope (tenant) and limit, and is never sent upstream. Without one the
+client gets HTTP 401 before anything is connected upstream. ``upstream_auth=`` makes the relay
+bring the provider credential itself (clients' own provider keys are then dropped).
+Credentials in ``upstream`` are masked in everything the relay logs.
+
+**Limits** (`Limits`): sessions at once (HTTP 503 over it), client connections at once, a
+handshake timeout, an idle timeout (close code 4008) and a maximum client message size (close
+code 1009); the defaults follow the process's file-descriptor limit. `RelayMetrics` counts
+sessions, decisions, spend, refusals and rejected frames for Prometheus.
+
+The package: `server` (Relay, serve), `session` (one relayed session), `upstream` (URL joining,
+headers, masking), `auth` (tokens), `limits`, `metrics`, `frames` (reading event types).
 """
 
 from __future__ import annotations
 
+from .auth import Grant, TokenTable
 from .frames import fast_type
-from .server import Relay, parse_listen, serve
+from .limits import Limits
+from .metrics import RelayMetrics
+from .server import Relay, is_loopback, parse_listen, serve
 from .session import Session
-from .upstream import forward_headers, upstream_url, websocket_url
+from .upstream import Redactor, forward_headers, mask_url, upstream_url, websocket_url
 
-__all__ = ["Relay", "Session", "fast_type", "forward_headers", "parse_listen", "serve",
+__all__ = ["Grant", "Limits", "Redactor", "Relay", "RelayMetrics", "Session", "TokenTable",
+           "fast_type", "forward_headers", "is_loopback", "mask_url", "parse_listen", "serve",
            "upstream_url", "websocket_url"]

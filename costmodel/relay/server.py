@@ -1,12 +1,15 @@
-"""The relay server: the handshake (upstream first), the sessions, the spend log."""
+"""The relay server: the handshake (who may connect, is there room, upstream first), the
+sessions, the spend log."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +22,19 @@ from websockets.http11 import Request, Response
 
 from ..errors import InputError
 from ..guard import SessionGuard
+from ..ledger import Spool
+from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
+from .limits import AcceptErrorHandler, ConnectionGate, Limits, RateLimitedLog
+from .metrics import RelayMetrics
 from .session import Session
-from .upstream import forward_headers, upstream_url, websocket_url
+from .upstream import Redactor, forward_headers, mask_url, upstream_url, url_secrets, websocket_url
 
 log = logging.getLogger("costmodel.relay")
 
-_MAX_SIZE = 16 * 2**20   # OpenAI accepts audio appends up to 15 MiB
+_UPSTREAM_MAX_SIZE = 16 * 2**20   # the provider is trusted; OpenAI's own limit is 15 MiB
+# Client credentials for the provider, dropped when the relay brings its own.
+_PROVIDER_AUTH_HEADERS = ("Authorization", "api-key")
+_PROVIDER_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -35,51 +45,161 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` (``localhost``, 127.0.0.0/8, ``::1``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0"), is_loopback("::")
+    (True, False, False)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+@dataclass
+class _Admission:
+    """A handshake that passed auth and capacity: its grant and, once connected, upstream."""
+
+    grant: Grant
+    subprotocol: str | None = None   # the token subprotocol the client authenticated with
+    up: ClientConnection | None = None
+    running: bool = False            # a session owns `up`; it frees the place when done
+
+
 class Relay:
     """Configuration and live state of a metering relay; `start` it, then `close` it.
 
-    `on_session_end` is called with each finished session's spend-log record (a dict).
-    `compression`: negotiate permessage-deflate (on each leg, only when the client offers it);
-    off by default: base64 audio barely compresses, and deflating every frame on both legs
-    adds latency and CPU (p99 +3 to +6 ms with 50 sessions on 2 cores: bench/bench_relay.py).
-    `ledger` is shared by every session's guard; `on_ledger_error` is the guard's policy.
+    >>> relay = Relay("wss://api.openai.com", "0.50", max_sessions=100, idle_timeout=60)
+    >>> relay.limits.max_sessions, relay.upstream_display
+    (100, 'wss://api.openai.com')
+
+    Then ``await relay.start("127.0.0.1:8765")`` ... ``await relay.close()``.
+
+    Args:
+        upstream: the provider's websocket URL (``https://`` is taken as ``wss://``).
+            Credentials in it (userinfo, ``key=``/``token=``... query values) are masked in
+            everything the relay prints.
+        limit_usd: the per-session limit; None when `auth` is given (each token has its own).
+        auth: a `TokenTable`: clients must present one of its tokens (``Authorization:
+            Bearer`` or the ``costmodel-token.<token>`` subprotocol), which picks the session's
+            scope and limit; others get HTTP 401. The token is never sent upstream.
+        upstream_auth: the ``Authorization`` value the relay sends upstream (``"Bearer sk-..."``).
+            Clients then need no provider key: theirs (``Authorization``, ``api-key``, the
+            ``openai-insecure-api-key.`` subprotocol) are dropped.
+        max_sessions, idle_timeout, handshake_timeout, max_frame_bytes, max_connections:
+            see `Limits` (defaults derived from the fd limit, 120 s, 5 s, 4 MiB).
+        metrics: a `RelayMetrics` to count into (a new one, in its own registry, by default).
+        spool: where spend goes that the ledger could not take (a `Spool` or a directory;
+            default ``$COSTMODEL_SPOOL_DIR``, else the user cache directory), shared by every
+            session's guard; committed when the ledger answers again or by
+            ``costmodel ledger flush``.
+        on_session_end: called with each finished session's spend-log record (a dict).
+        compression: negotiate permessage-deflate (on each leg, only when the client offers
+            it); off by default: base64 audio barely compresses, and deflating every frame on
+            both legs adds latency and CPU (p99 +3 to +6 ms with 50 sessions on 2 cores).
+        ledger, on_ledger_error: shared by every session's guard; the guard's policy.
     """
 
-    def __init__(self, upstream: str, limit_usd: Decimal | str | float, *,
+    def __init__(self, upstream: str, limit_usd: Decimal | str | float | None = None, *,
                  warn_at: float | str = "0.8", spend_log: Path | str | None = None,
                  ledger: Any = None, model: str | None = None,
                  on_ledger_error: str = "fail_open",
                  on_session_end: Callable[[dict], None] | None = None,
                  open_timeout: float = 10, close_timeout: float = 5,
-                 compression: bool = False, proxy: Any = True) -> None:
+                 compression: bool = False, proxy: Any = True,
+                 auth: TokenTable | None = None, upstream_auth: str | None = None,
+                 max_sessions: int | None = None,
+                 idle_timeout: float | None = Limits.idle_timeout,
+                 handshake_timeout: float = Limits.handshake_timeout,
+                 max_frame_bytes: int = Limits.max_frame_bytes,
+                 max_connections: int | None = None,
+                 metrics: RelayMetrics | None = None, spool: Any = None) -> None:
+        self.redactor = Redactor([*url_secrets(upstream), *_auth_secrets(upstream_auth)])
         self.upstream = websocket_url(upstream)
+        self.upstream_display = mask_url(self.upstream)
+        if auth is not None and limit_usd is not None:
+            raise InputError("with auth tokens, each token sets its own session limit: "
+                             "give no limit_usd (--limit-usd)")
+        if auth is None and limit_usd is None:
+            raise InputError("a session limit is needed: limit_usd (--limit-usd), or auth "
+                             "tokens that each carry one")
         # Fail fast on a bad limit, warn_at or model; the catalog is then shared by sessions.
         try:
-            probe = SessionGuard(limit_usd, model=model, warn_at=warn_at)
+            probe = SessionGuard(limit_usd if limit_usd is not None else 1, model=model,
+                                 warn_at=warn_at)
         except ArithmeticError:  # decimal.InvalidOperation: not a number
             raise InputError(f"not a number: limit {limit_usd!r} / warn_at {warn_at!r}") from None
-        self.catalog, self.limit_usd, self.warn_at = probe.catalog, probe.limit_usd, warn_at
+        self.catalog, self.warn_at = probe.catalog, warn_at
+        self.limit_usd = probe.limit_usd if limit_usd is not None else None
+        self.auth, self.upstream_auth = auth, upstream_auth
         self.model, self.ledger, self.on_ledger_error = model, ledger, on_ledger_error
+        # One spool for every session (one file per process), for the ledger it serves.
+        self.spool = None if ledger is None else spool if isinstance(spool, Spool) \
+            else Spool(ledger, spool)
         self.spend_log = Path(spend_log) if spend_log is not None else None
         self.on_session_end = on_session_end
         self.open_timeout, self.close_timeout, self.proxy = open_timeout, close_timeout, proxy
         self.compression = compression
+        self.limits = Limits(max_sessions=max_sessions, idle_timeout=idle_timeout,
+                             handshake_timeout=handshake_timeout,
+                             max_frame_bytes=max_frame_bytes,
+                             max_connections=max_connections).resolve()
+        self.metrics = metrics if metrics is not None else RelayMetrics()
         self.sessions_started = 0
         self.sessions_done = 0
+        self._live = 0
         self._server: Server | None = None
-        self._pending: dict[ServerConnection, ClientConnection] = {}
-        self._reapers: set[asyncio.Task] = set()
+        # Handshakes admitted (auth and capacity passed) and sessions running: the capacity.
+        self._admitted: dict[ServerConnection, _Admission] = {}
+        self._closers: set[asyncio.Task] = set()
+        self._refusals = RateLimitedLog(log)
+        self._accept_errors = AcceptErrorHandler(on_error=self.metrics.accept_errors.inc)
+        self._gate = ConnectionGate(self.limits.max_connections or 1,
+                                    self.limits.handshake_timeout,
+                                    on_refuse=self._refused_connection, on_lost=self._release)
+        self.metrics.connections.set_function(lambda: self._gate.open)
+
+    @property
+    def sessions_live(self) -> int:
+        """Sessions being relayed now."""
+        return self._live
+
+    @property
+    def connections_open(self) -> int:
+        """Client connections open now, those still in their handshake included."""
+        return self._gate.open
+
+    def log_filter(self) -> Redactor:
+        """A `logging.Filter` that masks this relay's upstream credentials in any record (for
+        handlers that also print other libraries' messages)."""
+        return self.redactor
 
     # -- server lifecycle ---------------------------------------------------------------
     async def start(self, listen: str) -> tuple[str, int]:
         """Listen on ``host:port`` (port 0 picks one); returns the bound (host, port)."""
         host, port = parse_listen(listen)
-        self._server = await ws_serve(
-            self._handle, host, port, process_request=self._connect_upstream,
-            select_subprotocol=self._select_subprotocol, max_size=_MAX_SIZE,
-            compression="deflate" if self.compression else None,
-            open_timeout=self.open_timeout + 5, close_timeout=self.close_timeout,
-            server_header=None)
+        lim = self.limits
+        self._accept_errors.install(asyncio.get_running_loop())
+        try:
+            self._server = await ws_serve(
+                self._handle, host, port, process_request=self._admit,
+                select_subprotocol=self._select_subprotocol, max_size=lim.max_frame_bytes,
+                compression="deflate" if self.compression else None,
+                # A backstop: the gate times the request itself, the upstream connect has
+                # `open_timeout`.
+                open_timeout=lim.handshake_timeout + self.open_timeout + 2,
+                close_timeout=self.close_timeout, server_header=None,
+                create_connection=self._gate.connection_class(), backlog=lim.backlog)
+        except BaseException:
+            self._accept_errors.uninstall()
+            raise
+        if self.auth is None and not is_loopback(host):
+            log.warning("NO CLIENT AUTHENTICATION on %s, which is not a loopback address: "
+                        "anyone who can reach it is relayed on the upstream credentials. "
+                        "Give --auth-tokens (Relay(auth=...)) or listen on 127.0.0.1.", host)
         sock = next(iter(self._server.sockets))
         return sock.getsockname()[0], sock.getsockname()[1]
 
@@ -88,65 +208,143 @@ class Relay:
         if self._server is not None:
             self._server.close()  # closes client connections with 1001 "going away"
             await self._server.wait_closed()
-        for task in self._reapers:
-            task.cancel()
-        for up in list(self._pending.values()):
-            await up.close()
-        self._pending.clear()
+        for adm in list(self._admitted.values()):
+            if adm.up is not None:
+                await adm.up.close()
+        self._admitted.clear()
+        if self._closers:
+            await asyncio.gather(*self._closers, return_exceptions=True)
+        self._accept_errors.uninstall()
+        self.metrics.close()
 
-    # -- handshake: connect upstream first ------------------------------------------------
-    async def _connect_upstream(self, conn: ServerConnection, request: Request) -> Response | None:
-        url = upstream_url(self.upstream, request.path)
+    async def serve_metrics(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Serve Prometheus metrics at ``http://host:port/metrics``; returns (host, port).
+        Stopped by `close`."""
+        return await asyncio.to_thread(self.metrics.serve, host, port)
+
+    # -- handshake: who, is there room, then connect upstream -----------------------------
+    def _refuse(self, conn: ServerConnection, request: Request, status: int, reason: str,
+                body: str, detail: str = "") -> Response:
+        self.metrics.refused.labels(reason).inc()
+        peer = conn.remote_address
+        self._refusals.warning(reason, "refused %s %s (HTTP %d, %s)%s",
+                               peer[0] if peer else "?", mask_url(request.path), status, reason,
+                               f": {self.redactor.redact(detail)}" if detail else "")
+        return conn.respond(status, body)
+
+    def _refused_connection(self, reason: str) -> None:
+        self.metrics.refused.labels(reason).inc()
+        self._refusals.warning(reason, "closed a client connection: %s (%d open; limit %d)",
+                               reason.replace("_", " "), self._gate.open,
+                               self._gate.max_connections)
+
+    async def _admit(self, conn: ServerConnection, request: Request) -> Response | None:
         h = request.headers
         offered = [p.strip() for v in h.get_all("Sec-WebSocket-Protocol") for p in v.split(",")
                    if p.strip()]
+        if self.auth is not None:
+            grant, presented = self.auth.authenticate(h)
+            if grant is None:
+                res = self._refuse(conn, request, 401, "unauthorized",
+                                   "costmodel relay: a valid token is required\n",
+                                   "no token" if presented is None else "invalid token")
+                res.headers["WWW-Authenticate"] = 'Bearer realm="costmodel relay"'
+                return res
+            via = presented.subprotocol if presented is not None else None
+        else:
+            grant, via = Grant("default", self.limit_usd or Decimal(0), ""), None
+        if len(self._admitted) >= (self.limits.max_sessions or 1):
+            res = self._refuse(conn, request, 503, "over_capacity",
+                               "costmodel relay: at capacity, retry later\n",
+                               f"{len(self._admitted)} sessions")
+            res.headers["Retry-After"] = "5"
+            return res
+        adm = self._admitted[conn] = _Admission(grant, via)
+        # Never upstream: the relay's own token, and the client's provider key when the relay
+        # brings one.
+        drop: list[str] = []
+        if self.auth is not None and via is None:
+            drop.append("Authorization")  # it carried the relay token
+        if self.upstream_auth is not None:
+            drop += _PROVIDER_AUTH_HEADERS
+            offered = [p for p in offered if not p.startswith(_PROVIDER_KEY_SUBPROTOCOL)]
+        offered = [p for p in offered if not p.startswith(TOKEN_SUBPROTOCOL)]
+        headers = forward_headers(h, drop)
+        if self.upstream_auth is not None:
+            headers.append(("Authorization", self.upstream_auth))
+        url = upstream_url(self.upstream, request.path)
         deflate = self.compression and "permessage-deflate" in h.get("Sec-WebSocket-Extensions",
                                                                      "")
         # `proxy` (websockets >= 15) only when set: the default uses the system's proxy.
         extra = {} if self.proxy is True else {"proxy": self.proxy}
         try:
-            up = await connect(url, additional_headers=forward_headers(h),
+            up = await connect(url, additional_headers=headers,
                                user_agent_header=None, subprotocols=offered or None,
                                compression="deflate" if deflate else None,
-                               max_size=_MAX_SIZE, open_timeout=self.open_timeout,
+                               max_size=_UPSTREAM_MAX_SIZE, open_timeout=self.open_timeout,
                                close_timeout=self.close_timeout, **extra)
         except InvalidStatus as exc:  # the upstream refused: the client gets the same status
+            self._admitted.pop(conn, None)
             res = exc.response
-            log.warning("upstream refused %s: HTTP %s", url.split("?")[0], res.status_code)
             body = res.body.decode("utf-8", "replace") if res.body else f"{res.reason_phrase}\n"
+            body = self.redactor.redact(body)
             try:
-                return conn.respond(res.status_code, body)
+                return self._refuse(conn, request, res.status_code, "upstream_refused", body,
+                                    f"the upstream answered HTTP {res.status_code}")
             except ValueError:  # a status code http.HTTPStatus does not know
                 return conn.respond(502, f"upstream answered HTTP {res.status_code}\n{body}")
         except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeout, bad handshake
-            log.warning("cannot connect upstream %s: %s", url.split("?")[0], exc or type(exc))
-            return conn.respond(502, f"costmodel relay: cannot connect upstream: {exc}\n")
-        self._pending[conn] = up
-        reaper = asyncio.create_task(self._reap(conn))
-        self._reapers.add(reaper)
-        reaper.add_done_callback(self._reapers.discard)
+            self._admitted.pop(conn, None)
+            # The client learns nothing of the upstream (host, network); the log says it all.
+            return self._refuse(conn, request, 502, "upstream_unreachable",
+                                "costmodel relay: cannot connect upstream\n",
+                                f"{self.upstream_display}: {exc or type(exc).__name__}")
+        if self._admitted.get(conn) is adm:
+            adm.up = up
+        else:  # the client left while we connected
+            self._close_later(up)
         return None
 
     def _select_subprotocol(self, conn: ServerConnection, offered: Any) -> Any:
-        up = self._pending.get(conn)
-        chosen = up.subprotocol if up is not None else None
-        return chosen if chosen in offered else None
+        adm = self._admitted.get(conn)
+        if adm is None or adm.up is None:
+            return None
+        chosen = adm.up.subprotocol
+        if chosen in offered:
+            return chosen
+        # A browser that offered subprotocols fails the handshake if none is selected: give
+        # it back the one it authenticated with.
+        return adm.subprotocol
 
-    async def _reap(self, conn: ServerConnection) -> None:
-        """Close an upstream whose client never completed its handshake."""
-        await asyncio.sleep(self.open_timeout + 6)
-        up = self._pending.pop(conn, None)
-        if up is not None:
-            await up.close()
+    def _release(self, conn: ServerConnection) -> None:
+        """A client connection has gone: free its place, close an upstream no session took."""
+        adm = self._admitted.get(conn)
+        if adm is None or adm.running:
+            return
+        del self._admitted[conn]
+        if adm.up is not None:
+            self._close_later(adm.up)
+
+    def _close_later(self, up: ClientConnection) -> None:
+        task = asyncio.get_running_loop().create_task(up.close())
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
 
     # -- sessions -------------------------------------------------------------------------
     async def _handle(self, client: ServerConnection) -> None:
-        up = self._pending.pop(client, None)
-        if up is None:
+        adm = self._admitted.get(client)
+        up = adm.up if adm is not None else None
+        if adm is None or up is None:
             await client.close(1011, "upstream not connected")
             return
+        adm.up, adm.running = None, True
         self.sessions_started += 1
-        session = Session(self, client, up)
+        self._live += 1
+        m = self.metrics
+        m.sessions_started.inc()
+        m.sessions.set(self._live)
+        session = Session(self, client, up, scope=adm.grant.scope,
+                          limit_usd=adm.grant.limit_usd)
         try:
             await session.run()
         except Exception:  # a bug: keep serving, keep the spend
@@ -157,6 +355,10 @@ class Relay:
             record = session.record()
             self._write_log(record)
             self.sessions_done += 1
+            self._live -= 1
+            self._admitted.pop(client, None)
+            m.sessions.set(self._live)
+            m.sessions_ended.labels(record["end"]).inc()
             log.info("session %s ended (%s): $%s in %d responses", session.id, record["end"],
                      record["spent_usd"], record["responses"])
             if self.on_session_end is not None:
@@ -179,24 +381,33 @@ class Relay:
                       self.spend_log, exc, line.strip())
 
 
-async def serve(listen: str, upstream: str, limit_usd: Decimal | str | float, *,
-                warn_at: float | str = "0.8", spend_log: Path | None = None,
-                ledger: Any = None, model: str | None = None,
+def _auth_secrets(value: str | None) -> list[str]:
+    if not value:
+        return []
+    _scheme, _, credential = value.partition(" ")
+    return [value, credential.strip()] if credential.strip() else [value]
+
+
+async def serve(listen: str, upstream: str, limit_usd: Decimal | str | float | None = None, *,
                 stop: asyncio.Event | None = None,
-                on_session_end: Callable[[dict], None] | None = None,
                 on_ready: Callable[[str, int], None] | None = None,
-                on_ledger_error: str = "fail_open") -> None:
+                metrics_listen: str | None = None, **options: Any) -> None:
     """Run a relay on `listen` until `stop` is set (or the task is cancelled).
 
-    `on_ready(host, port)` is called once listening; `on_session_end(record)` per session.
+    `on_ready(host, port)` is called once listening; `options` are `Relay`'s (``auth``,
+    ``spend_log``, ``on_session_end``, ``max_sessions``...). `metrics_listen` (``host:port``)
+    also serves Prometheus metrics.
+
+        asyncio.run(serve("127.0.0.1:8765", "wss://api.openai.com", "0.50"))
     """
-    relay = Relay(upstream, limit_usd, warn_at=warn_at, spend_log=spend_log, ledger=ledger,
-                  model=model, on_session_end=on_session_end, on_ledger_error=on_ledger_error)
+    relay = Relay(upstream, limit_usd, **options)
     host, port = await relay.start(listen)
-    log.info("relay listening on %s:%s -> %s", host, port, relay.upstream)
-    if on_ready is not None:
-        on_ready(host, port)
+    log.info("relay listening on %s:%s -> %s", host, port, relay.upstream_display)
     try:
+        if metrics_listen is not None:
+            await relay.serve_metrics(*parse_listen(metrics_listen))
+        if on_ready is not None:
+            on_ready(host, port)
         await (stop.wait() if stop is not None else asyncio.get_running_loop().create_future())
     finally:
         await relay.close()

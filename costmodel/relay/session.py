@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection
@@ -40,6 +41,8 @@ log = logging.getLogger("costmodel.relay")
 
 _TICK_SECONDS = 1.0     # how often a time-billed session is re-checked
 _DRAIN_SECONDS = 3.0    # how long to wait for cancelled responses' final usage
+CLOSE_CODE_IDLE = 4008  # private-use code (4000-4999): closed for sending nothing
+CLOSE_REASON_IDLE = "idle timeout"
 
 
 def now_iso() -> str:
@@ -48,18 +51,30 @@ def now_iso() -> str:
 
 
 class Session:
-    """One client connection, its upstream connection and its guard."""
+    """One client connection, its upstream connection and its guard (made by `Relay` for
+    each admitted client; `run` it, then `shutdown`, then read its spend-log `record`)."""
 
-    def __init__(self, relay: Relay, client: ServerConnection, up: ClientConnection) -> None:
+    def __init__(self, relay: Relay, client: ServerConnection, up: ClientConnection, *,
+                 scope: str = "default", limit_usd: Decimal | None = None) -> None:
         self.relay, self.client, self.up = relay, client, up
         self.id = uuid.uuid4().hex
         self.path = client.request.path.split("?")[0] if client.request else ""
+        self.scope = scope
         self.started_at = now_iso()
         self.decisions: list[dict] = []
-        self.guard = SessionGuard(relay.limit_usd, model=relay.model, warn_at=relay.warn_at,
+        self.metrics = relay.metrics
+        self.guard = SessionGuard(limit_usd if limit_usd is not None else relay.limit_usd,
+                                  model=relay.model, warn_at=relay.warn_at,
                                   catalog=relay.catalog, ledger=relay.ledger, session_id=self.id,
+                                  scope=scope,
                                   on_ledger_error=relay.on_ledger_error,  # type: ignore[arg-type]
-                                  callbacks=[self._on_decision])
+                                  spool=relay.spool, callbacks=[self._on_decision])
+        # What the metrics have seen of the guard's counters (compared after parsed frames).
+        self._costs_seen = 0
+        self._ledger_errors_seen = 0
+        self._spooled_seen = 0
+        self._ignored_seen = 0
+        self.frames = 0             # frames either way, for the idle timeout
         self.end: str | None = None
         self.upstream_session_id: str | None = None
         self.in_flight = False      # a response is being generated upstream
@@ -68,6 +83,7 @@ class Session:
         self.wrap_event_id: str | None = None
 
     def _on_decision(self, d: Decision) -> None:
+        self.metrics.decisions.labels(d.action).inc()
         self.decisions.append({"action": d.action, "spent_usd": str(d.spent_usd),
                                "projected_next_usd": str(d.projected_next_usd),
                                "pending_responses": d.pending,
@@ -77,6 +93,9 @@ class Session:
         pumps = [asyncio.create_task(self._client_to_upstream()),
                  asyncio.create_task(self._upstream_to_client()),
                  asyncio.create_task(self._tick())]
+        idle = self.relay.limits.idle_timeout
+        if idle:
+            pumps.append(asyncio.create_task(self._watch_idle(idle)))
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -87,6 +106,7 @@ class Session:
                 await self._drain()
             finally:
                 self.guard.finalize()
+                self._publish()
         for res in results:
             if isinstance(res, Exception):
                 raise res
@@ -99,6 +119,48 @@ class Session:
             if decision.action == "cut" and not self.end:
                 await self._cut(decision)
                 return
+
+    async def _watch_idle(self, timeout: float) -> None:
+        """Close a session with no frame either way for `timeout` seconds. A frame counter
+        checked a few times per timeout keeps the per-frame cost at one increment."""
+        step = timeout / 4
+        seen, quiet = self.frames, 0.0
+        while not self.end:
+            await asyncio.sleep(step)
+            if self.frames != seen:
+                seen, quiet = self.frames, 0.0
+                continue
+            quiet += step
+            if quiet >= timeout and not self.end:
+                self.end = "idle"
+                log.info("session %s: idle for %.0f s: closing", self.id, quiet)
+                try:
+                    await self.client.close(CLOSE_CODE_IDLE, CLOSE_REASON_IDLE)
+                except ConnectionClosed:
+                    pass
+                return
+
+    def _publish(self) -> None:
+        """Count what the guard did since the last look into the metrics: new priced costs
+        (spend by scope and model), ledger errors, spooled records, refused client events."""
+        g, m = self.guard, self.metrics
+        costs = g.costs
+        if len(costs) != self._costs_seen:
+            for cost in costs[self._costs_seen:]:
+                m.spend.labels(self.scope, cost.model).inc(float(cost.total_usd))
+            self._costs_seen = len(costs)
+        n = g.ledger_errors
+        if n != self._ledger_errors_seen:
+            m.ledger_errors.inc(n - self._ledger_errors_seen)
+            self._ledger_errors_seen = n
+        n = g.spooled_records
+        if n != self._spooled_seen:
+            m.spooled.inc(n - self._spooled_seen)
+            self._spooled_seen = n
+        n = g.ignored_client_events
+        if n != self._ignored_seen:
+            m.rejected_frames.labels("server_event").inc(n - self._ignored_seen)
+            self._ignored_seen = n
 
     async def _drain(self) -> None:
         """Responses still in flight when the session ends (cut, or the client left) are
@@ -132,7 +194,9 @@ class Session:
             return None, None
         if not isinstance(event, dict):
             return None, None
-        return event, self._observe(event, "server")
+        decision = self._observe(event, "server")
+        self._publish()
+        return event, decision
 
     def _observe(self, event: dict, source: Source) -> Decision:
         try:
@@ -150,9 +214,15 @@ class Session:
         while True:
             try:
                 msg = await client.recv()
-            except ConnectionClosed:
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == 1009 and not self.end:
+                    self.end = "frame_too_big"  # websockets closed it with 1009 already
+                    self.metrics.rejected_frames.labels("too_big").inc()
+                    log.warning("session %s: closed: a client message over %d bytes",
+                                self.id, self.relay.limits.max_frame_bytes)
                 self.end = self.end or "client_closed"
                 return
+            self.frames += 1
             if self.end:
                 return
             decision = None
@@ -163,6 +233,7 @@ class Session:
                 try:
                     event = parse_client_frame(msg)
                 except DuplicateTypeKey:
+                    self.metrics.rejected_frames.labels("duplicate_type").inc()
                     log.warning("session %s: refused a client frame with two 'type' keys",
                                 self.id)
                     await self._send_client(json.dumps(client_error(
@@ -174,6 +245,7 @@ class Session:
                 if isinstance(event, dict) and not (isinstance(kind, str)
                                                     and kind in CLIENT_AUDIO):
                     decision = self._observe(event, "client")
+                    self._publish()
                     if decision.action == "cut":
                         if event.get("type") != "response.create":
                             await self._send_up(msg)
@@ -197,6 +269,7 @@ class Session:
             except ConnectionClosed:
                 self.end = self.end or "upstream_closed"
                 return
+            self.frames += 1
             event, decision = self._meter(msg)
             if self.end:  # ending: still meter what a cancelled response reports
                 if not self.guard.in_flight:
@@ -272,6 +345,12 @@ class Session:
         if self.end == "cut":
             up_code, up_reason = 1000, CLOSE_REASON_BUDGET
             cl_code, cl_reason = CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
+        elif self.end == "idle":
+            up_code, up_reason = 1000, "client idle"
+            cl_code, cl_reason = CLOSE_CODE_IDLE, CLOSE_REASON_IDLE
+        elif self.end == "frame_too_big":
+            up_code, up_reason = 1000, "client message too big"
+            cl_code, cl_reason = 1009, "message too big"
         else:
             up_code = close_code(client.close_code, 1001)
             up_reason = client.close_reason or "client went away"
@@ -292,7 +371,8 @@ class Session:
         except CostModelError:
             pass
         return {"session_id": self.id, "upstream_session_id": self.upstream_session_id,
-                "path": self.path, "model": model, "limit_usd": str(g.limit_usd),
+                "path": self.path, "scope": self.scope, "model": model,
+                "limit_usd": str(g.limit_usd),
                 "spent_usd": str(g.spent_usd), "responses": g.responses,
                 "estimated": g.estimated, "decisions": self.decisions,
                 "started_at": self.started_at, "ended_at": now_iso(), "end": self.end or "error"}
