@@ -6,7 +6,10 @@ returned. The events come from recorded-shape 100-turn sessions (context re-bill
 response, half the prefix cached). Also times the hot path for audio deltas, which a relay
 feeds the guard many times a second.
 
-    python bench/bench_guard.py [--json] [--sessions 40]
+    python bench/bench_guard.py [--json] [--sessions 40] [--ledger]
+
+``--ledger``: every guard commits each response to a `MemoryLedger` (what a relay with a
+ledger does), so the figure includes the commit and the spool's "anything to flush?" check.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from costmodel import default_catalog  # noqa: E402
 from costmodel.guard import SessionGuard  # noqa: E402
+from costmodel.ledger import MemoryLedger  # noqa: E402
 from tests.sessions import openai_session  # noqa: E402
 
 
@@ -31,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=40)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ledger", action="store_true", help="commit to a MemoryLedger")
     args = ap.parse_args()
     catalog = default_catalog()
     events = openai_session(catalog, turns=100, hit_ratio=0.5)
@@ -40,7 +45,8 @@ def main() -> None:
     gc.disable()  # stated: timed loops run without the cyclic GC
     try:
         for _ in range(args.sessions):
-            guard = SessionGuard("1000000", catalog=catalog)
+            guard = SessionGuard("1000000", catalog=catalog,
+                                 ledger=MemoryLedger() if args.ledger else None)
             for ev in events:
                 t0 = time.perf_counter_ns()
                 guard.observe(ev)
@@ -58,6 +64,7 @@ def main() -> None:
                 "p99_us": round(xs[int(len(xs) * 0.99)] / 1000, 3)}
 
     result = {"machine": f"{platform.machine()}, python {platform.python_version()}",
+              "ledger": "memory" if args.ledger else None,
               "response_done": stats(done_times), "audio_delta": stats(delta_times),
               "goal_median_us": 10}
     result["met"] = result["response_done"]["median_us"] <= 10

@@ -7,6 +7,7 @@ here (exact sums, the refusal check, record equality) are shared by every backen
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -76,7 +77,7 @@ class SpendRecord:
     at: datetime = field(default_factory=_utcnow)
     kind: str = "response"   # "response", "transcription", "connection", "estimate", ...
     detail: Mapping[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: os.urandom(16).hex())  # (uuid4 costs 5x more)
 
     def __post_init__(self) -> None:
         if not self.scope or not isinstance(self.scope, str):
