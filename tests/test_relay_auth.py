@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -297,7 +298,7 @@ def test_guard_serve_never_prints_upstream_credentials(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "costmodel", "guard", "serve", "--upstream", upstream,
          "--listen", "0.0.0.0:0", "--auth-tokens", str(tokens), "--verbose",
-         "--upstream-auth-env", "COSTMODEL_TEST_PROVIDER_KEY"],
+         "--upstream-auth-env", "COSTMODEL_TEST_PROVIDER_KEY", "--metrics-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         banner = ""
@@ -314,10 +315,15 @@ def test_guard_serve_never_prints_upstream_credentials(tmp_path):
             return statuses
 
         assert asyncio.run(asyncio.wait_for(clients(), 10)) == [502, 401]
+        metrics_url = banner.split("metrics ")[1].split()[0]
+        with urllib.request.urlopen(metrics_url, timeout=5) as res:
+            metrics = res.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
-    printed = banner + out + err
+    printed = banner + out + err + metrics
+    assert 'refused_handshakes_total{reason="unauthorized"} 1.0' in metrics
+    assert 'refused_handshakes_total{reason="upstream_unreachable"} 1.0' in metrics
     assert "wss://***@127.0.0.1:9/openai?api-key=***&region=eu" in banner
     assert "upstream_unreachable" in printed and "unauthorized" in printed
     for secret in secrets + [ACME, "operator"]:
