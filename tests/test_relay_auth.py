@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import InvalidStatus
 
 from costmodel.cli import app
@@ -176,6 +177,26 @@ def test_upstream_auth_from_the_relay_replaces_client_credentials(tmp_path):
     assert conn.headers["openai-beta"] == "realtime=v1"
     assert conn.subprotocols == ["realtime"]
     assert ACME not in json.dumps(conn.headers) and conn.responses == 1
+
+
+def test_a_refused_relay_key_is_not_quoted_to_clients(tmp_path, caplog):
+    async def refuse(conn, request):
+        return conn.respond(401, "Incorrect API key provided: sk-from-e***************ET42\n")
+
+    async def main():
+        async with ws_serve(lambda ws: None, "127.0.0.1", 0, process_request=refuse) as srv:
+            port = next(iter(srv.sockets)).getsockname()[1]
+            relay = Relay(f"ws://127.0.0.1:{port}", auth=TOKENS, proxy=None,
+                          upstream_auth=f"Bearer {PROVIDER_KEY}")
+            _, rport = await relay.start("127.0.0.1:0")
+            try:
+                return await refused(f"ws://127.0.0.1:{rport}", ACME)
+            finally:
+                await relay.close()
+
+    status, body, _ = run(main())
+    assert (status, body) == (502, "costmodel relay: the upstream refused the relay\n")
+    assert any("refused the relay's credentials" in r.getMessage() for r in caplog.records)
 
 
 def test_listening_beyond_loopback_without_auth_warns_loudly(tmp_path, caplog):

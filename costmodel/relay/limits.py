@@ -215,10 +215,11 @@ class AcceptErrorHandler:
     def uninstall(self) -> None:
         if self._loop is not None and self._loop.get_exception_handler() is self:
             self._loop.set_exception_handler(self._previous)
+        # (Another handler may have been installed on top: this one then only passes on.)
         self._loop = None
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") != _ACCEPT_MESSAGE:
+        if self._loop is None or context.get("message") != _ACCEPT_MESSAGE:
             if self._previous is not None:
                 self._previous(loop, context)
             else:

@@ -135,6 +135,8 @@ class Relay:
         self.catalog, self.warn_at = probe.catalog, warn_at
         self.limit_usd = probe.limit_usd if limit_usd is not None else None
         self.auth, self.upstream_auth = auth, upstream_auth
+        # What every session gets without auth: the default scope, the relay's limit.
+        self._open_grant = Grant("default", probe.limit_usd)
         self.model, self.ledger, self.on_ledger_error = model, ledger, on_ledger_error
         # One spool for every session (one file per process), for the ledger it serves.
         self.spool = None if ledger is None else spool if isinstance(spool, Spool) \
@@ -215,7 +217,7 @@ class Relay:
         if self._closers:
             await asyncio.gather(*self._closers, return_exceptions=True)
         self._accept_errors.uninstall()
-        self.metrics.close()
+        await asyncio.to_thread(self.metrics.close)  # (waits out the HTTP server's poll)
 
     async def serve_metrics(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Serve Prometheus metrics at ``http://host:port/metrics``; returns (host, port).
@@ -252,7 +254,7 @@ class Relay:
                 return res
             via = presented.subprotocol if presented is not None else None
         else:
-            grant, via = Grant("default", self.limit_usd or Decimal(0), ""), None
+            grant, via = self._open_grant, None
         if len(self._admitted) >= (self.limits.max_sessions or 1):
             res = self._refuse(conn, request, 503, "over_capacity",
                                "costmodel relay: at capacity, retry later\n",
@@ -286,6 +288,15 @@ class Relay:
         except InvalidStatus as exc:  # the upstream refused: the client gets the same status
             self._admitted.pop(conn, None)
             res = exc.response
+            if self.upstream_auth is not None and res.status_code in (401, 403):
+                # The relay's own key was refused: the operator's problem, and the provider's
+                # answer may quote part of that key; the client learns only that it failed.
+                self._refusals.log(logging.ERROR, "relay_credentials", "the upstream refused "
+                                   "the relay's credentials (--upstream-auth-env): HTTP %d",
+                                   res.status_code)
+                return self._refuse(conn, request, 502, "upstream_refused",
+                                    "costmodel relay: the upstream refused the relay\n",
+                                    f"the upstream answered HTTP {res.status_code}")
             body = res.body.decode("utf-8", "replace") if res.body else f"{res.reason_phrase}\n"
             body = self.redactor.redact(body)
             try:
