@@ -1,17 +1,23 @@
-"""Relay overhead: per-frame latency client -> upstream, direct vs through `costmodel.relay`.
+"""Relay overhead: per-frame latency client -> upstream, direct vs through `costmodel.relay`
+without and with client auth.
 
 N concurrent sessions each stream 20 ms audio frames (960 bytes of pcm16 24 kHz, base64, in
 ``input_audio_buffer.append``) for S seconds while the fake upstream streams
 ``response.output_audio.delta`` frames back at the same cadence. Each frame carries its send
 time (``time.monotonic_ns``, system-wide on Linux) in its ``event_id``; the upstream reads it on
-arrival. Both runs happen in the same invocation: first client <-> upstream directly, then
-client <-> relay <-> upstream.
+arrival. Three paths are measured in the same invocation, in rotating order:
 
-Three processes, so the relay does not share an event loop (or a GIL) with the load:
-the load generator (this process), the fake upstream and the relay.
+* ``direct``: client <-> upstream (the floor: what the websocket stack costs anyway);
+* ``relay``: client <-> relay <-> upstream, no client auth (the relay's defaults otherwise:
+  limits, idle timeout, metrics);
+* ``relay_auth``: the same through a second relay that requires a token (``Authorization:
+  Bearer``, checked once at the handshake) and brings the upstream key itself.
 
-    python bench/bench_relay.py [--sessions 50] [--seconds 10] [--compression deflate|none]
-                                [--relay-compression] [--json]
+Separate processes, so no relay shares an event loop (or a GIL) with the load: the load
+generator (this process), the fake upstream and the two relays (idle while the other runs).
+
+    python bench/bench_relay.py [--sessions 50] [--seconds 10] [--rounds 3]
+                                [--compression deflate|none] [--relay-compression] [--json]
 """
 
 from __future__ import annotations
@@ -84,24 +90,34 @@ async def upstream_main() -> None:
 
 
 # -- the relay (its own process) -------------------------------------------------------------
-async def relay_main(upstream: str, compression: bool) -> None:
-    sys.path.insert(0, str(ROOT))
-    from costmodel.relay import Relay
+TOKEN = "bench-token-0123456789abcdef"
 
-    relay = Relay(upstream, "1000", model="openai/gpt-realtime-1.5", proxy=None,
-                  compression=compression)
+
+async def relay_main(upstream: str, compression: bool, auth: bool) -> None:
+    sys.path.insert(0, str(ROOT))
+    from costmodel.relay import Relay, TokenTable
+
+    if auth:
+        relay = Relay(upstream, None, auth=TokenTable({TOKEN: ("bench", "1000")}),
+                      upstream_auth="Bearer sk-bench", model="openai/gpt-realtime-1.5",
+                      proxy=None, compression=compression)
+    else:
+        relay = Relay(upstream, "1000", model="openai/gpt-realtime-1.5", proxy=None,
+                      compression=compression)
     _, port = await relay.start("127.0.0.1:0")
     print(port, flush=True)
     await asyncio.get_running_loop().create_future()
 
 
 # -- the load generator ------------------------------------------------------------------------
-async def session(url: str, seconds: float, compression: str | None) -> int:
+async def session(url: str, seconds: float, compression: str | None, token: str | None) -> int:
     from websockets.asyncio.client import connect
 
     frames = int(seconds * 1000 / FRAME_MS)
     received = 0
-    async with connect(url, compression=compression, max_size=None, proxy=None) as ws:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with connect(url, compression=compression, max_size=None, proxy=None,
+                       additional_headers=headers) as ws:
         async def drain() -> None:
             nonlocal received
             async for _ in ws:
@@ -123,7 +139,8 @@ async def run_load(base: str, label: str, upstream_port: int, sessions: int, sec
     from websockets.asyncio.client import connect
 
     url = f"{base}/{label}?model=gpt-realtime-1.5"
-    received = await asyncio.gather(*(session(url, seconds, compression)
+    token = TOKEN if label == "relay_auth" else None
+    received = await asyncio.gather(*(session(url, seconds, compression, token)
                                       for _ in range(sessions)))
     async with connect(f"ws://127.0.0.1:{upstream_port}/stats?label={label}",
                        proxy=None) as ws:
@@ -136,10 +153,23 @@ def summary(label: str, lat: list[float], received: int) -> dict:
             "mean_ms": statistics.fmean(lat), "deltas_received": received}
 
 
+def _cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU time of a child process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _spawn(*args: str) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
                             text=True)
     return proc, int(proc.stdout.readline())
+
+
+PATHS = ("direct", "relay", "relay_auth")
+GOAL_P99_ADDED_MS = 1.0   # relay with auth on, over the direct floor
 
 
 def main() -> None:
@@ -149,62 +179,88 @@ def main() -> None:
     ap.add_argument("--compression", choices=["deflate", "none"], default="deflate",
                     help="permessage-deflate offered by the clients (the websockets default)")
     ap.add_argument("--relay-compression", action="store_true",
-                    help="let the relay negotiate deflate too (Relay(compression=True))")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="alternating runs per path (ABBA order); --seconds is split among them")
+                    help="let the relays negotiate deflate too (Relay(compression=True))")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="runs per path, in rotating order; --seconds is split among them")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("role", nargs="?", default="bench", help=argparse.SUPPRESS)
     ap.add_argument("upstream", nargs="?", help=argparse.SUPPRESS)
     ap.add_argument("relay_deflate", nargs="?", help=argparse.SUPPRESS)
+    ap.add_argument("relay_auth", nargs="?", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role == "_upstream":
         return asyncio.run(upstream_main())
     if args.role == "_relay":
-        return asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate"))
+        return asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate",
+                                      args.relay_auth == "auth"))
 
     compression = None if args.compression == "none" else "deflate"
+    deflate = "deflate" if args.relay_compression else "off"
     up, up_port = _spawn("_upstream")
-    relay, relay_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}",
-                               "deflate" if args.relay_compression else "off")
+    relay, relay_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}", deflate, "open")
+    relay_auth, auth_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}", deflate, "auth")
     try:
-        # Rounds in ABBA order (direct, relay, relay, direct, ...) so neither path gets
-        # the warm-up or a quieter machine for itself; latencies are pooled per path.
-        pooled: dict[str, list] = {"direct": [[], 0], "relay": [[], 0]}
-        ports = {"direct": up_port, "relay": relay_port}
-        order = [("direct", "relay"), ("relay", "direct")]
+        # Each round runs every path once; the order rotates (and reverses every other
+        # round) so no path always gets the warm-up or a quieter machine. Latencies are
+        # pooled per path.
+        pooled: dict[str, list] = {p: [[], 0] for p in PATHS}
+        ports = {"direct": up_port, "relay": relay_port, "relay_auth": auth_port}
+        procs = {"relay": relay, "relay_auth": relay_auth}
+        cpu = {p: 0.0 for p in PATHS}
         for r in range(args.rounds):
-            for label in order[r % 2]:
+            order = PATHS[r % 3:] + PATHS[:r % 3]
+            for label in (order if r % 2 == 0 else order[::-1]):
+                before = _cpu_seconds(procs[label]) if label in procs else 0.0
                 lat, got = asyncio.run(run_load(f"ws://127.0.0.1:{ports[label]}", label,
                                                 up_port, args.sessions,
                                                 args.seconds / args.rounds, compression))
+                if label in procs:
+                    cpu[label] += _cpu_seconds(procs[label]) - before
                 pooled[label][0] += lat
                 pooled[label][1] += got
-        direct = summary("direct", *pooled["direct"])
-        relayed = summary("relay", *pooled["relay"])
+        rows = {p: summary(p, *pooled[p]) for p in PATHS}
+        for p in procs:  # relay CPU per relayed frame, both directions (warm-up included)
+            frames = args.rounds * args.sessions * int(args.seconds / args.rounds * 1000
+                                                       / FRAME_MS) + rows[p]["deltas_received"]
+            rows[p]["relay_cpu_s"] = cpu[p]
+            rows[p]["relay_cpu_us_per_frame"] = cpu[p] / frames * 1e6
     finally:
-        for p in (relay, up):
+        for p in (relay_auth, relay, up):
             p.terminate()
             p.wait(5)
-    added = {k: relayed[k] - direct[k] for k in ("p50_ms", "p90_ms", "p99_ms")}
+    direct = rows["direct"]
+    added = {p: {k: rows[p][k] - direct[k] for k in ("p50_ms", "p90_ms", "p99_ms")}
+             for p in ("relay", "relay_auth")}
+    ratios = {"relay_p99_over_direct": rows["relay"]["p99_ms"] / direct["p99_ms"],
+              "relay_auth_p99_over_direct": rows["relay_auth"]["p99_ms"] / direct["p99_ms"],
+              "relay_auth_p99_over_relay": rows["relay_auth"]["p99_ms"]
+              / rows["relay"]["p99_ms"]}
+    met = added["relay_auth"]["p99_ms"] <= GOAL_P99_ADDED_MS
     result = {"sessions": args.sessions, "seconds": args.seconds, "rounds": args.rounds,
               "frame_ms": FRAME_MS,
               "compression": args.compression, "relay_compression": args.relay_compression,
               "cpus": os.cpu_count(),
-              "processes": "load generator, fake upstream and relay in 3 separate processes",
-              "direct": direct, "relay": relayed, "added_ms": added,
-              "goal_p99_added_ms": 2.0, "goal_met": added["p99_ms"] <= 2.0}
+              "processes": "load generator, fake upstream and two relays in separate processes",
+              **rows, "added_ms": added, "ratios": ratios,
+              "goal_p99_added_ms": GOAL_P99_ADDED_MS, "goal_met": met}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{args.sessions} sessions x {args.seconds:g} s of {FRAME_MS} ms frames, "
-          f"clients offer compression: {args.compression}, relay negotiates it: "
-          f"{'yes' if args.relay_compression else 'no'}; {os.cpu_count()} CPUs, 3 processes")
-    print(f"{'path':<8}{'frames':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    for r in (direct, relayed):
-        print(f"{r['label']:<8}{r['frames']:>8}{r['p50_ms']:>9.3f}{r['p90_ms']:>9.3f}"
-              f"{r['p99_ms']:>9.3f}{r['max_ms']:>9.3f}")
-    print(f"{'added':<8}{'':>8}{added['p50_ms']:>9.3f}{added['p90_ms']:>9.3f}"
-          f"{added['p99_ms']:>9.3f}   goal p99 <= 2 ms: {'met' if result['goal_met'] else 'NOT met'}")
+    print(f"{args.sessions} sessions x {args.seconds:g} s of {FRAME_MS} ms frames per path, "
+          f"clients offer compression: {args.compression}, relays negotiate it: "
+          f"{'yes' if args.relay_compression else 'no'}; {os.cpu_count()} CPUs")
+    print(f"{'path':<12}{'frames':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'p99 added':>11}")
+    for p in PATHS:
+        r = rows[p]
+        extra = f"{added[p]['p99_ms']:>+11.3f}" if p in added else ""
+        print(f"{p:<12}{r['frames']:>8}{r['p50_ms']:>9.3f}{r['p90_ms']:>9.3f}"
+              f"{r['p99_ms']:>9.3f}{r['max_ms']:>9.3f}{extra}")
+    print("p99 ratios: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
+    print("relay CPU per relayed frame (both directions): " + ", ".join(
+        f"{p} {rows[p]['relay_cpu_us_per_frame']:.1f} us" for p in procs))
+    print(f"goal: relay with auth adds <= {GOAL_P99_ADDED_MS:g} ms at p99: "
+          f"{'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":
