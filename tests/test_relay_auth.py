@@ -93,7 +93,7 @@ def test_clients_without_a_valid_token_are_refused_with_401(tmp_path, caplog):
         assert status == 401
         assert body == "costmodel relay: a valid token is required\n"  # no hint of any token
         assert headers["WWW-Authenticate"].startswith("Bearer")
-    assert metrics.refused.labels("unauthorized")._value.get() == 5
+    assert metrics.value("costmodel_relay_refused_handshakes_total", reason="unauthorized") == 5
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "refused 127.0.0.1" in logged and "unauthorized" in logged
     for secret in (ACME, GLOBEX, ACME[:-1] + "Q", "sk-CLIENTKEY-1"):
@@ -349,3 +349,38 @@ def test_guard_serve_never_prints_upstream_credentials(tmp_path):
     assert "upstream_unreachable" in printed and "unauthorized" in printed
     for secret in secrets + [ACME, "operator"]:
         assert secret not in printed, secret
+
+
+def test_guard_serve_sends_the_key_from_the_environment_and_never_the_relay_token(tmp_path):
+    """`costmodel guard serve --upstream-auth-env` as a subprocess in front of the fake
+    upstream: the provider sees the key from the environment, not the client's relay token."""
+    tokens = write_tokens(tmp_path, "tokens.txt", f"{ACME} acme 1\n")
+
+    async def main():
+        async with FakeUpstream() as up:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "costmodel", "guard", "serve", "--upstream", up.url,
+                "--listen", "127.0.0.1:0", "--auth-tokens", str(tokens),
+                "--upstream-auth-env", "COSTMODEL_TEST_PROVIDER_KEY",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "COSTMODEL_TEST_PROVIDER_KEY": PROVIDER_KEY,
+                     "COLUMNS": "300"})
+            try:
+                while not (line := (await asyncio.wait_for(proc.stderr.readline(), 10))
+                           .decode()).startswith("costmodel guard: ws://"):
+                    assert line, "the relay exited"
+                url = line.split()[2]
+                async with ws(url, ACME) as c:
+                    await recv(c)
+                    await turn(c, [])
+            finally:
+                proc.send_signal(signal.SIGINT)
+                out, err = await asyncio.wait_for(proc.communicate(), 10)
+            return up.conns, (line + out.decode() + err.decode())
+
+    conns, printed = run(main(), timeout=20)
+    [conn] = conns
+    assert conn.headers["authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert ACME not in json.dumps(conn.headers) and conn.subprotocols == []
+    assert conn.responses == 1
+    assert PROVIDER_KEY not in printed and ACME not in printed

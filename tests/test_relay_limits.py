@@ -62,7 +62,7 @@ def test_sessions_over_the_cap_get_503_and_a_freed_place_is_reused(tmp_path):
     res, upstreams, metrics = run(main())
     assert res.status_code == 503 and res.headers["Retry-After"] == "5"
     assert upstreams == 3  # the refused one never reached the upstream
-    assert metrics.refused.labels("over_capacity")._value.get() == 1
+    assert metrics.value("costmodel_relay_refused_handshakes_total", reason="over_capacity") == 1
 
 
 def test_idle_sessions_are_closed_and_live_ones_kept(tmp_path):
@@ -106,7 +106,8 @@ def test_half_open_connections_are_dropped_after_the_handshake_timeout(tmp_path)
 
     dropped, metrics = run(main())
     assert dropped == [True, True]
-    assert metrics.refused.labels("handshake_timeout")._value.get() == 2
+    assert metrics.value("costmodel_relay_refused_handshakes_total",
+                         reason="handshake_timeout") == 2
 
 
 def test_connections_over_the_connection_cap_are_closed_at_once(tmp_path):
@@ -126,7 +127,7 @@ def test_connections_over_the_connection_cap_are_closed_at_once(tmp_path):
 
     over, metrics = run(main())
     assert over
-    assert metrics.refused.labels("connection_limit")._value.get() == 1
+    assert metrics.value("costmodel_relay_refused_handshakes_total", reason="connection_limit") == 1
 
 
 def test_an_oversized_client_frame_closes_the_session_1009(tmp_path):
@@ -147,7 +148,7 @@ def test_an_oversized_client_frame_closes_the_session_1009(tmp_path):
     assert code == 1009
     assert len(conn.frames) == 1  # the small frame went through, the big one never did
     assert spend_log(tmp_path)[0]["end"] == "frame_too_big"
-    assert metrics.rejected_frames.labels("too_big")._value.get() == 1
+    assert metrics.value("costmodel_relay_rejected_client_frames_total", reason="too_big") == 1
 
 
 def test_limit_defaults_follow_the_fd_limit_and_bad_values_are_input_errors():
@@ -310,3 +311,16 @@ def test_an_fd_limited_relay_keeps_serving_its_sessions_under_a_flood(gate):
     lines = text.splitlines()
     assert len(lines) < 40, lines[:40]
     assert sum(len(line) for line in lines) < 20_000
+
+
+def test_guard_serve_refuses_bad_limits_with_exit_2():
+    from typer.testing import CliRunner
+
+    from costmodel.cli import app
+
+    for args in (["--max-sessions", "0"], ["--idle-timeout", "-1"], ["--idle-timeout", "inf"],
+                 ["--handshake-timeout", "0"], ["--max-frame-bytes", "10"],
+                 ["--max-frame-bytes", "lots"], ["--metrics-port", "99999"]):
+        r = CliRunner().invoke(app, ["guard", "serve", "--upstream", "ws://127.0.0.1:9",
+                                     "--limit-usd", "1", *args], env={"COLUMNS": "200"})
+        assert r.exit_code == 2 and "Traceback" not in r.output, (args, r.output)

@@ -66,8 +66,8 @@ def serve_cmd(
         help="Largest client message (e.g. 4MiB, 512KiB); a bigger one closes the session "
              "(1009).")] = "4MiB",
     metrics_port: Annotated[int | None, typer.Option(
-        help="Serve Prometheus metrics at http://METRICS_HOST:PORT/metrics.",
-        show_default=False)] = None,
+        help="Serve Prometheus metrics at http://METRICS_HOST:PORT/metrics.", min=0,
+        max=65535, show_default=False)] = None,
     metrics_host: Annotated[str, typer.Option(
         help="Address for --metrics-port (metrics name tenants and spend).")] = "127.0.0.1",
     compression: Annotated[bool, typer.Option(

@@ -66,7 +66,12 @@ class Presented:
 
 
 def presented_tokens(headers: Headers) -> list[Presented]:
-    """Relay tokens in a handshake request: the bearer token, then any token subprotocols."""
+    """Relay tokens in a handshake request: the bearer token, then any token subprotocols.
+
+    >>> h = Headers([("Sec-WebSocket-Protocol", "realtime, costmodel-token.abc")])
+    >>> [(p.token, p.via) for p in presented_tokens(h)]
+    [('abc', 'subprotocol')]
+    """
     found = []
     auth = headers.get("Authorization")
     if auth is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 import time
@@ -35,7 +36,11 @@ _ACCEPT_MESSAGE = "socket.accept() out of system resource"
 
 
 def fd_limit() -> int | None:
-    """The soft ``RLIMIT_NOFILE`` of this process (None where unknown or unlimited)."""
+    """The soft ``RLIMIT_NOFILE`` of this process (None where unknown or unlimited).
+
+    >>> fd_limit() is None or fd_limit() > 0
+    True
+    """
     try:
         import resource
     except ImportError:  # Windows
@@ -102,14 +107,17 @@ class Limits:
         for name in ("max_sessions", "max_connections", "backlog"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
-                raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
-        if self.idle_timeout is not None and not self.idle_timeout >= 0:
-            raise InputError(f"idle_timeout must be >= 0 seconds, got {self.idle_timeout!r}")
-        if not self.handshake_timeout > 0:
-            raise InputError(f"handshake_timeout must be > 0 seconds, got "
-                             f"{self.handshake_timeout!r}")
+                raise InputError(f"{_flag(name)} must be a whole number >= 1, got {v!r}")
+        idle = self.idle_timeout
+        if idle is not None and not (math.isfinite(idle) and idle >= 0):
+            raise InputError(f"{_flag('idle_timeout')} must be a number of seconds >= 0 "
+                             f"(0: none), got {idle!r}")
+        hs = self.handshake_timeout
+        if not (math.isfinite(hs) and hs > 0):
+            raise InputError(f"{_flag('handshake_timeout')} must be a number of seconds > 0, "
+                             f"got {hs!r}")
         if not isinstance(self.max_frame_bytes, int) or self.max_frame_bytes < 1024:
-            raise InputError(f"max_frame_bytes must be at least 1024, got "
+            raise InputError(f"{_flag('max_frame_bytes')} must be at least 1024 bytes, got "
                              f"{self.max_frame_bytes!r}")
 
     def resolve(self, nofile: int | None = None, open_fds: int | None = None) -> Limits:
@@ -135,6 +143,11 @@ class Limits:
         idle = self.idle_timeout or None
         return replace(self, max_sessions=sessions, max_connections=connections,
                        idle_timeout=idle, backlog=backlog)
+
+
+def _flag(name: str) -> str:
+    """``max_sessions`` -> ``max_sessions (--max-sessions)``: the name in both APIs."""
+    return f"{name} (--{name.replace('_', '-')})"
 
 
 _SIZE_RE = re.compile(r"\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib)\s*", re.IGNORECASE)
@@ -198,6 +211,9 @@ class AcceptErrorHandler:
     Why: on EMFILE, CPython's selector loop calls the exception handler once per pending
     connection (up to the listen backlog) and re-arms the listening socket as many times, so
     the default handler logs the same line hundreds of thousands of times a minute.
+
+    ``handler = AcceptErrorHandler(); handler.install(asyncio.get_running_loop())``, and
+    ``handler.uninstall()`` when the server closes; `count` is how many it saw.
     """
 
     def __init__(self, interval: float = 10.0,
@@ -240,6 +256,10 @@ class ConnectionGate:
 
     `on_refuse(reason)` is called for each connection closed that way ("connection_limit" or
     "handshake_timeout"); `on_lost(connection)` once each connection has gone.
+
+    ``gate = ConnectionGate(500, 5.0, on_refuse=print, on_lost=lambda c: None)``, then
+    ``websockets.asyncio.server.serve(..., create_connection=gate.connection_class())``;
+    `open` is the number of client sockets held.
     """
 
     def __init__(self, max_connections: int, handshake_timeout: float,

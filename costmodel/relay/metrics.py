@@ -72,6 +72,12 @@ class RelayMetrics:
             self.decisions.labels(action)
         self._http: Any = None
 
+    def value(self, name: str, **labels: str) -> float:
+        """One sample's current value (0 when it has none yet), e.g.
+        ``value("costmodel_relay_refused_handshakes_total", reason="unauthorized")``."""
+        v = self.registry.get_sample_value(name, labels)
+        return 0.0 if v is None else v
+
     def render(self) -> bytes:
         """The metrics in the Prometheus text format."""
         return generate_latest(self.registry)
