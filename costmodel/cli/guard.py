@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -146,7 +147,6 @@ def _upstream_auth(env_name: str | None) -> str | None:
     """'Bearer <key>' from the environment variable `env_name` (InputError if unset)."""
     if env_name is None:
         return None
-    import os
     value = os.environ.get(env_name, "").strip()
     if not value:
         raise InputError(f"--upstream-auth-env {env_name}: that environment variable is not "
