@@ -323,7 +323,7 @@ def batches(seq: list, k: int) -> list[list]:
 
 
 def summarize(name: str, ns: list[int], sizes: list[int]) -> dict:
-    per_op = [t / s / 1000 for t, s in zip(ns, sizes)]  # us per op, per batch
+    per_op = [t / s / 1000 for t, s in zip(ns, sizes, strict=True)]  # us per op, per batch
     med = statistics.median(per_op)
     return {"path": name, "ops": sum(sizes), "batches": len(ns),
             "us_per_op_median": med, "us_per_op_min": min(per_op), "us_per_op_max": max(per_op),
@@ -344,15 +344,15 @@ def run_realtime(n: int, repeats: int, seed: int) -> dict:
                          e["response"]["usage"]["output_tokens"], litellm_usage_from_done(e))
                         for e in warm], theirs)
 
-    times: dict[str, list[int]] = {k: [] for k in
-                                   ("ours_usage", "ours_e2e", "adapter", "litellm", "litellm_build")}
+    times: dict[str, list[int]] = {k: [] for k in ("ours_usage", "ours_e2e", "adapter",
+                                                   "litellm", "litellm_build")}
     sizes = []
     for i, batch in enumerate(batches(events, repeats)):
         sizes.append(len(batch))
         usages = [usage_from_response_done(e, ours_id) for e in batch]  # untimed pre-build
         tb, built = t_litellm_build(batch)
         items = [(e["response"]["usage"]["input_tokens"], e["response"]["usage"]["output_tokens"],
-                  uo) for e, uo in zip(batch, built)]
+                  uo) for e, uo in zip(batch, built, strict=True)]
         del built
         times["litellm_build"].append(tb)
         times["ours_usage"].append(t_ours_usage(usages))
@@ -437,7 +437,8 @@ def ratios(result: dict) -> dict:
     lite = next(v for k, v in rows.items() if k.startswith("litellm: cost_per_token"))
     usage = rows["ours: price(Usage)"]
     e2e = next(v for k, v in rows.items() if "-> Decimal" in k)
-    return {"litellm_over_ours_price_usage": lite / usage, "litellm_over_ours_dict_to_decimal": lite / e2e}
+    return {"litellm_over_ours_price_usage": lite / usage,
+            "litellm_over_ours_dict_to_decimal": lite / e2e}
 
 
 def print_table(report: dict) -> None:
@@ -510,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     for w in ("realtime", "chat"):
         goals[f"ratio_20x_{w}"] = (by[w]["ratios"]["litellm_over_ours_price_usage"] >= 20
                                    if w in by else None)
-    rt_us = (next(r["us_per_op_median"] for r in by["realtime"]["rows"] if "-> Decimal" in r["path"])
-             if "realtime" in by else None)
+    rt_us = (next(r["us_per_op_median"] for r in by["realtime"]["rows"]
+                  if "-> Decimal" in r["path"]) if "realtime" in by else None)
     goals["response_done_us"] = rt_us
     goals["response_done_5us"] = rt_us <= 5 if rt_us is not None else None
     report["goals"] = goals

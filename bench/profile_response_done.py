@@ -66,7 +66,7 @@ def main() -> int:
     nb = statistics.mean(len(t) for t in tokens)
 
     def empty(evs):
-        for ev in evs:
+        for _ev in evs:
             pass
 
     def get_usage(evs):

@@ -91,7 +91,8 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             nxt = next((v for k, v in node.value if k.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (isinstance(node, yaml.SequenceNode) and isinstance(part, int)
+              and part < len(node.value)):
             nxt = node.value[part]
         else:
             nxt = None

@@ -187,7 +187,8 @@ def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, cata
 
 # ---- the estimate ------------------------------------------------------------------------------
 
-def _monthly_band(costs: np.ndarray, n_month: float, rng: np.random.Generator) -> tuple[float, float]:
+def _monthly_band(costs: np.ndarray, n_month: float,
+                  rng: np.random.Generator) -> tuple[float, float]:
     """P5-P95 of a month's total: bootstrap months when small, else the normal approximation."""
     mean = float(costs.mean())
     if n_month <= 2000 and n_month == int(n_month):

@@ -134,8 +134,9 @@ class PricePeriod(_Strict):
     def _urls(cls, v: dict[str, str]) -> dict[str, str]:
         for key, url in v.items():
             if key not in _RATE_KEYS:
-                raise ValueError(f"sources key {clip(key)!r} names no rate; expected a token bucket "
-                                 "like 'audio.output' or one of connection, audio, characters, gpu")
+                raise ValueError(f"sources key {clip(key)!r} names no rate; expected a token "
+                                 "bucket like 'audio.output' or one of connection, audio, "
+                                 "characters, gpu")
             if not _URL.match(url):
                 raise ValueError(f"sources[{key}] must be an http(s) URL, got {clip(url)!r}")
         return v
@@ -149,8 +150,8 @@ class PricePeriod(_Strict):
                                  f"{MODALITIES}")
             for state, rate in states.items():
                 if state not in TOKEN_STATES:
-                    raise ValueError(f"unknown token state {modality}.{clip(state)}; expected one of "
-                                     f"{TOKEN_STATES}")
+                    raise ValueError(f"unknown token state {modality}.{clip(state)}; expected "
+                                     f"one of {TOKEN_STATES}")
                 if rate < 0:
                     raise ValueError(f"{modality}.{state} must be >= 0")
         return v

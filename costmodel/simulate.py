@@ -137,7 +137,8 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     rules = entry.facts.cache
     min_prefix = (rules.min_prefix_tokens or 0) if rules else 0
     step = (rules.increment_tokens or 1) if rules else 1
-    if rules is not None and rules.ttl_seconds is not None and t.seconds_per_turn > rules.ttl_seconds:
+    ttl = rules.ttl_seconds if rules is not None else None
+    if ttl is not None and t.seconds_per_turn > ttl:
         hit = 0.0  # the cache expires between responses
     can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
     limit = entry.facts.truncation_threshold_tokens

@@ -16,7 +16,7 @@ import gzip
 import hashlib
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def _materialise(name: str, cache: Path) -> None:
     os.replace(tmp, target)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(name: str = DEFAULT_ENCODING):  # -> tiktoken.Encoding
     """A tiktoken encoding, loaded without network access when its data is bundled.
 
@@ -81,8 +81,8 @@ def get_encoding(name: str = DEFAULT_ENCODING):  # -> tiktoken.Encoding
     except Exception as exc:  # network failure while downloading, hash mismatch, ...
         raise EncodingUnavailableError(
             f"tiktoken encoding {name!r} is not available offline here ({type(exc).__name__}: "
-            f"{str(exc)[:120]}). Bundled offline: {', '.join(OFFLINE_ENCODINGS)}; or put the BPE file in "
-            f"TIKTOKEN_CACHE_DIR ({cache}).") from exc
+            f"{str(exc)[:120]}). Bundled offline: {', '.join(OFFLINE_ENCODINGS)}; or put the BPE "
+            f"file in TIKTOKEN_CACHE_DIR ({cache}).") from exc
 
 
 def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:

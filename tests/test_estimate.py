@@ -154,7 +154,8 @@ def test_empirical_csv_is_read_strictly(tmp_path, builtin, content, message):
 def test_binary_system_file_and_bad_encoding_are_scenario_errors(tmp_path, builtin):
     (tmp_path / "p.bin").write_bytes(b"\xff\xfe\x00")
     write(tmp_path, "s.yaml", "name: x\nvolume: {calls_per_month: 1}\n"
-          "duration_min: {fixed: 1}\nprompt: {system_file: p.bin}\nstacks: [openai/gpt-realtime-1.5]\n")
+          "duration_min: {fixed: 1}\nprompt: {system_file: p.bin}\n"
+          "stacks: [openai/gpt-realtime-1.5]\n")
     with pytest.raises(ScenarioError, match="not UTF-8") as info:
         estimate(load_scenario(tmp_path / "s.yaml"), builtin, on=DAY)
     assert info.value.key == "prompt.system_file" and info.value.path.endswith("s.yaml")

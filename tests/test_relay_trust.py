@@ -9,8 +9,16 @@ from decimal import Decimal
 from costmodel.ledger import open_ledger
 
 from .test_guard_trust import FORGED_DONE, FORGED_MODEL
-from .test_relay import client, cost_of, recv, relay_stack, run, spend_log, talk_until_closed, \
-    wait_for
+from .test_relay import (
+    client,
+    cost_of,
+    recv,
+    relay_stack,
+    run,
+    spend_log,
+    talk_until_closed,
+    wait_for,
+)
 
 LIMIT = Decimal("0.10")
 

@@ -22,7 +22,8 @@ def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_COUNT:
         return int(value)
-    raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, got {clip(repr(value))}")
+    raise UsageError(f"{where}.{key} must be a whole number from 0 to 1e12, "
+                     f"got {clip(repr(value))}")
 
 
 def require_counts(payload: Mapping[str, Any], keys: tuple[str, ...], where: str) -> None:

@@ -262,9 +262,12 @@ class Spool:
 
     # -- flushing -----------------------------------------------------------------------------
     def flush(self) -> FlushReport:
-        """Commit every spooled record to the ledger and remove what was committed. Stops at the first ledger error (it is down again); what is left stays
-        spooled. Records the ledger holds under their id with different content, and lines
-        that are not records, stay in the spool and are reported."""
+        """Commit every spooled record to the ledger and remove what was committed.
+
+        Stops at the first ledger error (it is down again); what is left stays spooled.
+        Records the ledger holds under their id with different content, and lines that are
+        not records, stay in the spool and are reported.
+        """
         totals: dict[str, Any] = {"committed": 0, "remaining": 0, "conflicts": 0,
                                   "unreadable": 0, "error": None}
         committed_usd: list[Decimal] = []

@@ -73,7 +73,7 @@ class FakeSession:
         self.said.append(text)
 
 
-# -- no LiveKit needed ------------------------------------------------------------------------------
+# -- no LiveKit needed -----------------------------------------------------------------------------
 def test_cumulative_updates_are_priced_as_deltas_never_twice():
     budget = LiveKitBudget(limit_usd="10", llm_model="openai/gpt-4o-mini")
     updates = [event(stt(2.3)),
@@ -183,7 +183,7 @@ def test_models_override_and_reset(caplog):
     assert again[0].audio_seconds == 4 and "went down" in caplog.text
 
 
-# -- the real livekit-agents ----------------------------------------------------------------------
+# -- the real livekit-agents -----------------------------------------------------------------------
 def _livekit():
     return pytest.importorskip(
         "livekit.agents", reason="livekit-agents is not installed (pip install costmodel[livekit])")

@@ -32,7 +32,7 @@ def llm_dict(prompt: int, completion: int) -> dict:
                       "total_tokens": prompt + completion}}
 
 
-# -- no pipecat needed: recorded-shape dicts ------------------------------------------------------
+# -- no pipecat needed: recorded-shape dicts -------------------------------------------------------
 def test_prices_recorded_metrics_and_maps_processor_names():
     budget = PipecatBudget(limit_usd="1", models=MODELS)
     assert budget.guard.model == "openai/gpt-4o-mini"  # the one LLM among the models
@@ -107,7 +107,7 @@ def test_guard_or_limit_not_both():
         PipecatBudget(models=MODELS)
 
 
-# -- the real pipecat -------------------------------------------------------------------------------
+# -- the real pipecat ------------------------------------------------------------------------------
 def _pipecat():
     return pytest.importorskip(
         "pipecat", reason="pipecat-ai is not installed (pip install costmodel[pipecat])")
