@@ -80,6 +80,7 @@ _DEFAULT_AGENT_SECONDS = Decimal(15)  # agent speech assumed before any response
 _DEFAULT_TEXT_OUT = 60
 _LOOKAHEAD_SECONDS = Decimal(15)
 _RESERVATION_TTL = 120.0  # s: a crashed worker's hold on the scope budget lapses
+_FLUSH_BATCH = 200        # spooled records committed per flush from a live session
 
 
 class Decision(NamedTuple):
@@ -333,7 +334,7 @@ class SessionGuard:
         if t == _CLIENT_REQUEST:
             return self._pre_response(t, event)
         if not isinstance(t, str):
-            t = None
+            return self._last  # not an OpenAI client event (e.g. Gemini's setup): no signal
         if t in _CACHE_BUSTERS:
             self._ctx.cache_share = 0.0
             return self._decide(project=True)
@@ -413,8 +414,10 @@ class SessionGuard:
 
     def finalize(self) -> Decision:
         """End the session's accounting, once: responses still in flight (cut or dropped
-        mid-response; their input is billed) are estimated from the audio they streamed and
-        flagged, and a time-billed session's connection time is committed as a usage."""
+        mid-response; their input is billed) are estimated from the audio they streamed, and
+        responses requested but never confirmed (the session ended first) from the context,
+        all flagged as estimated; a time-billed session's connection time is committed as a
+        usage."""
         if self._finalized:
             return self._last
         self._finalized = True
@@ -443,6 +446,13 @@ class SessionGuard:
             log.warning("guard %s: a response was in flight at the end; estimated from %s s "
                         "of audio", self.session_id, seconds)
             self._account(usage.with_(estimated=True, label="estimated (in flight)"))
+        # Asked for but never confirmed: the provider may have started it (its input is then
+        # billed) without our hearing of it. Counted, conservatively, with no audio out.
+        for _ in range(self._requested):
+            log.warning("guard %s: a requested response was never confirmed; estimated",
+                        self.session_id)
+            usage = self._projected_usage(output_seconds=Decimal(0))
+            self._account(usage.with_(estimated=True, label="estimated (requested)"))
         self._in_flight = self._requested = 0
         if info.time_billed:
             elapsed = Decimal(repr(self.clock() - self._started))
@@ -498,26 +508,40 @@ class SessionGuard:
         log.error("guard %s: LEDGER ERROR (%s, %s): %s", self.session_id,
                   self.on_ledger_error, doing, exc)
 
-    def _to_spool(self, record: SpendRecord, held: Reservation | None) -> None:
+    def _to_spool(self, record: SpendRecord, held: Reservation | None,
+                  retry: bool = False) -> None:
         try:
             self.spool.append(record, held)  # type: ignore[union-attr]
         except LedgerError as exc:
             self._unsaved.append((record, held))
-            log.critical("guard %s: SPEND NOT SAVED: the ledger and the spool both failed (%s);"
-                         " kept in memory until finalize(): %s", self.session_id, exc,
-                         json.dumps(record_to_json(record)))
+            if not retry:  # the record itself is logged once, so it can be recovered by hand
+                log.critical("guard %s: SPEND NOT SAVED: the ledger and the spool both failed "
+                             "(%s); kept in memory, retried at each commit: %s",
+                             self.session_id, exc, json.dumps(record_to_json(record)))
         else:
             self.spooled_records += 1
 
+    @property
+    def unsaved_usd(self) -> Decimal:
+        """Spend that neither the ledger nor the spool could take (both failing): it is only
+        in this guard's total, in the log, and in whatever the caller records (the relay's
+        spend log); retried at each commit and at `finalize`."""
+        return sum((record.usd for record, _ in self._unsaved), Decimal(0))
+
     def _flush_spool(self) -> None:
-        """Commit what the spool (and memory) kept while the ledger was down."""
+        """Commit what the spool (and memory) kept while the ledger was down, a batch at a
+        time: a guard on an event loop must not stall every session on a long backlog."""
         unsaved, self._unsaved = self._unsaved, []
         for record, held in unsaved:
             try:
                 self.ledger.commit(held, record)  # type: ignore[union-attr]
             except LedgerError:
-                self._to_spool(record, held)
-        report = self.spool.flush()  # type: ignore[union-attr]
+                self._to_spool(record, held, retry=True)
+        try:
+            report = self.spool.flush(max_records=_FLUSH_BATCH)  # type: ignore[union-attr]
+        except LedgerError as exc:   # the spool itself is unusable (not private, unreadable)
+            log.error("guard %s: cannot flush the spool: %s", self.session_id, exc)
+            return
         if report.committed:
             log.warning("guard %s: the ledger answers again: committed %d spooled record(s), "
                         "$%s", self.session_id, report.committed, report.committed_usd)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing
+import os
+import socket
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -41,9 +44,10 @@ class FlakyLedger(MemoryLedger):
     def _commit(self, reservation_id, record):
         if self.down:
             raise LedgerError("Connection refused", path="flaky", operation="commit")
-        super()._commit(reservation_id, record)
+        stored = super()._commit(reservation_id, record)
         if self.lose_replies:
             raise LedgerError("Timeout reading from socket", path="flaky", operation="commit")
+        return stored
 
     def _reserve(self, hold, now, limit, since):
         if self.down:
@@ -61,7 +65,8 @@ def test_spooled_records_are_committed_once_and_the_spool_emptied(tmp_path):
     assert (summary.records, summary.usd) == (2, D("0.35"))
     assert summary.by_scope == {"acme": D("0.10"), "globex": D("0.25")}
     report = spool.flush()
-    assert (report.committed, report.remaining, report.error) == (2, 0, None)
+    assert (report.committed, report.already, report.remaining) == (1, 1, 0)
+    assert report.committed_usd == D("0.25") and report.error is None
     assert ledger.spent() == D("0.35")       # "a" counted once
     assert list(spool.directory.glob("spool-*")) == []
     assert spool.flush().committed == 0 and ledger.spent() == D("0.35")   # replay: no change
@@ -76,7 +81,8 @@ def test_a_spool_replayed_twice_changes_nothing(tmp_path):
     copy = spool.directory / "spool-copy.jsonl"   # the same line twice, in two files
     copy.write_bytes(next(spool.directory.glob("spool-*.jsonl")).read_bytes())
     assert spool.summary().records == 1          # counted once when shown...
-    assert spool.flush().committed == 2 and ledger.spent() == D("0.5")   # ...and stored once
+    report = spool.flush()
+    assert (report.committed, report.already) == (1, 1) and ledger.spent() == D("0.5")
 
 
 def test_flush_stops_when_the_ledger_fails_and_finishes_later(tmp_path):
@@ -268,3 +274,125 @@ def test_after_an_outage_the_scope_budget_counts_the_spooled_spend(builtin, tmp_
     guard.observe({"type": "response.create"}, source="client")   # reserves for response 3
     assert ledger.spent() == guard.spent_usd
     assert ledger.reserved(scope="acme") > 0                    # and it was held
+
+
+# -- review fixes ---------------------------------------------------------------------------
+
+def test_redis_keys_name_the_database_however_the_url_spells_it():
+    # Spooled spend must go back to the database it was meant for: ?db=1 is not db 0, and
+    # one database spelled two ways is one spool.
+    pytest.importorskip("redis")
+    from costmodel.ledger import ledger_key
+    same = {ledger_key(u) for u in ("redis://127.0.0.1:6391", "redis://localhost:6391/0",
+                                    "redis://user:pw@LOCALHOST:6391/?db=0",
+                                    "redis://127.0.0.1:6391/")}
+    assert len(same) == 1 and "pw" not in same.pop()
+    assert ledger_key("redis://127.0.0.1:6391?db=1") != ledger_key("redis://127.0.0.1:6391")
+    assert ledger_key("redis://127.0.0.1:6391/1") == ledger_key("redis://127.0.0.1:6391?db=1")
+    assert ledger_key("sqlite:///x/../spend.db") == ledger_key("spend.db")
+    assert ledger_key("memory") is None
+
+
+def test_a_write_that_fails_half_way_is_cut_off(tmp_path, monkeypatch):
+    # A full disk half-way through a line must not glue the next record onto the broken one
+    # (it would then be unreadable, and its spend lost).
+    from costmodel.ledger import spool as spool_mod
+    ledger = MemoryLedger()
+    spool = Spool(ledger, tmp_path)
+    spool.append(rec("1", "one"))
+    real_write, calls = os.write, []
+
+    def full_disk(fd, data):
+        calls.append(1)
+        real_write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_mod.os, "write", full_disk)
+    with pytest.raises(LedgerError, match="No space left"):
+        spool.append(rec("2", "two"))
+    monkeypatch.setattr(spool_mod.os, "write", real_write)
+    spool.append(rec("4", "four"))
+    summary = spool.summary()
+    assert (summary.records, summary.usd, summary.unreadable) == (2, D(5), 0)
+    # A line a crash cut short (no newline at the end) is not glued to the next one either.
+    path = next(spool.directory.glob("spool-*.jsonl"))
+    with open(path, "ab") as fh:
+        fh.write(b'{"v": 1, "rec')
+    spool.append(rec("8", "eight"))
+    summary = spool.summary()
+    assert (summary.records, summary.usd, summary.unreadable) == (3, D(13), 1)
+    assert calls and spool.flush().committed == 3 and ledger.spent() == D(13)
+
+
+def test_a_spool_others_can_write_is_not_trusted(tmp_path):
+    # Spooled lines become spend in the ledger: a directory or file someone else could have
+    # written is refused (a planted "$1,000,000" line must not be committed).
+    ledger = MemoryLedger()
+    spool = Spool(ledger, tmp_path)
+    spool.append(rec("1", "mine"))
+    planted = spool.directory / "spool-evil.jsonl"
+    planted.write_bytes(next(spool.directory.glob("spool-*.jsonl")).read_bytes()
+                        .replace(b'"usd":"1"', b'"usd":"1000000"').replace(b"mine", b"evil"))
+    planted.chmod(0o666)
+    assert spool.flush().committed == 1 and ledger.spent() == D(1)   # the planted file: no
+    spool.directory.chmod(0o777)
+    with pytest.raises(LedgerError, match="not private"):
+        spool.append(rec("2", "later"))
+    with pytest.raises(LedgerError, match="not private"):
+        spool.flush()
+
+
+def test_a_long_backlog_is_flushed_in_batches(tmp_path):
+    ledger = MemoryLedger()
+    spool = Spool(ledger, tmp_path)
+    for i in range(5):
+        spool.append(rec("0.1", f"b{i}"))
+    first = spool.flush(max_records=2)
+    assert (first.committed, first.remaining) == (2, 3) and spool.may_have_records()
+    while spool.may_have_records():
+        spool.flush(max_records=2)
+    assert ledger.spent() == D("0.5") and spool.summary().records == 0
+
+
+def test_ledger_show_tells_what_is_spooled_while_the_ledger_is_down(tmp_path):
+    pytest.importorskip("redis")
+    from costmodel.ledger import ledger_key
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{s.getsockname()[1]}/3"     # nothing listens there
+    Spool(None, tmp_path, key=ledger_key(url)).append(rec("2.5", "waiting"))
+    r = CliRunner().invoke(app, ["ledger", "show", "--ledger", url, "--spool", str(tmp_path),
+                                 "--json"])
+    assert r.exit_code == 1 and "Connection refused" in r.stderr
+    assert json.loads(r.stdout)["spooled"]["usd_exact"] == "2.5"
+
+
+def test_a_response_requested_but_never_confirmed_is_estimated(builtin):
+    # The client asked for a response and left before the provider confirmed it: the
+    # provider may have started it, so it is counted (estimated), not forgotten.
+    guard = SessionGuard("10", catalog=builtin)
+    for ev in openai_session(builtin, turns=2):
+        guard.observe(ev)
+    before = guard.spent_usd
+    guard.observe({"type": "response.create"}, source="client")
+    final = guard.finalize()
+    assert final.spent_usd > before and final.estimated
+    assert guard.costs[-1].usage.label == "estimated (requested)"
+
+
+def test_spend_neither_the_ledger_nor_the_spool_took_is_kept_and_retried(builtin, tmp_path,
+                                                                          caplog):
+    ledger = FlakyLedger()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, spool=blocker)
+    events = openai_session(builtin, turns=3)
+    done = [i for i, e in enumerate(events) if e["type"] == "response.done"]
+    with caplog.at_level(logging.CRITICAL, logger="costmodel.guard"):
+        for i, ev in enumerate(events):
+            ledger.down = i == done[0]
+            guard.observe(ev)
+            if i == done[0]:
+                assert guard.unsaved_usd > 0 and "SPEND NOT SAVED" in caplog.text
+    assert guard.unsaved_usd == 0 and ledger.spent() == guard.spent_usd   # retried, stored
+    assert caplog.text.count("SPEND NOT SAVED") == 1

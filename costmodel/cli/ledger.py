@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 import typer
 from rich.table import Table
 
-from ..errors import InputError
+from ..errors import InputError, LedgerError
 from ..ledger import SPOOL_ENV, Spool, open_ledger, period_start
+from ..ledger.url import ledger_key
 from ._common import JsonOpt, err, handle_errors, out, print_json, usd
 
 app = typer.Typer(help="Inspect the spend ledger; commit spend spooled while it was down.",
@@ -53,7 +54,12 @@ def show(
     """
     url = _url(ledger)
     since = period_start(period)
-    with open_ledger(url) as store:
+    try:
+        store = open_ledger(url)
+    except LedgerError as exc:
+        _show_spool_only(url, spool, exc, json_)
+        raise
+    with store:
         spooled = Spool(store, spool).summary()
         scopes = [tenant] if tenant else sorted(set(store.scopes()) | set(spooled.by_scope))
         rows = []
@@ -99,6 +105,27 @@ def show(
                      if spooled.unreadable else ""), soft_wrap=True)
 
 
+def _show_spool_only(url: str, spool: Path | None, exc: LedgerError, json_: bool) -> None:
+    """The ledger cannot be opened (it is down): what its spool holds is still worth saying."""
+    key = ledger_key(url)
+    if key is None:
+        return
+    try:
+        spooled = Spool(None, spool, key=key).summary()
+    except LedgerError:
+        return
+    if json_:
+        print_json({"ledger": url.split("@")[-1], "error": str(exc),
+                    "spooled": {"directory": str(spooled.directory),
+                                "records": spooled.records, "usd": spooled.usd,
+                                "usd_exact": format(spooled.usd, "f"),
+                                "unreadable_lines": spooled.unreadable,
+                                "by_tenant": spooled.by_scope}})
+    else:
+        err.print(f"[yellow]spooled while the ledger is unreachable:[/] {usd(spooled.usd)} in "
+                  f"{spooled.records} record(s) ({spooled.directory})", soft_wrap=True)
+
+
 @app.command("flush")
 @handle_errors
 def flush(ledger: LedgerOpt = None, spool: SpoolOpt = None, json_: JsonOpt = False) -> None:
@@ -113,6 +140,7 @@ def flush(ledger: LedgerOpt = None, spool: SpoolOpt = None, json_: JsonOpt = Fal
         left = box.summary()
     if json_:
         print_json({"directory": str(box.directory), "committed": report.committed,
+                    "already_in_ledger": report.already,
                     "committed_usd": report.committed_usd,
                     "committed_usd_exact": format(report.committed_usd, "f"),
                     "remaining": left.records, "remaining_usd": left.usd,
@@ -120,7 +148,9 @@ def flush(ledger: LedgerOpt = None, spool: SpoolOpt = None, json_: JsonOpt = Fal
                     "error": report.error})
     else:
         out.print(f"committed {report.committed} spooled record(s), "
-                  f"{usd(report.committed_usd)}, from {box.directory}", soft_wrap=True)
+                  f"{usd(report.committed_usd)}, from {box.directory}"
+                  + (f" ({report.already} more were in the ledger already)"
+                     if report.already else ""), soft_wrap=True)
         if left.records or left.unreadable:
             why = report.error or (f"{report.conflicts} record(s) conflict with the ledger's"
                                    if report.conflicts else "")

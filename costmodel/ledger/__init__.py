@@ -16,9 +16,11 @@ could not take while it was down, until it can be committed.
 >>> from costmodel.ledger import SpendRecord, open_ledger
 >>> with open_ledger("memory") as ledger:
 ...     hold = ledger.reserve("acme", "call-1", Decimal("0.10"), limit_usd=Decimal("1.00"))
-...     ledger.commit(hold, SpendRecord(session_id="call-1", scope="acme",
-...                                     model="openai/gpt-realtime-1.5", usd=Decimal("0.0832")))
+...     record = SpendRecord(session_id="call-1", scope="acme",
+...                          model="openai/gpt-realtime-1.5", usd=Decimal("0.0832"))
+...     ledger.commit(hold, record), ledger.commit(hold, record)   # stored, then a no-op retry
 ...     ledger.spent(scope="acme"), ledger.reserved(scope="acme")
+(True, False)
 (Decimal('0.0832'), Decimal('0'))
 """
 
@@ -27,8 +29,8 @@ from .base import DEFAULT_SCOPE, Ledger, Reservation, SpendRecord, period_start
 from .memory import MemoryLedger
 from .spool import SPOOL_ENV, FlushReport, Spool, SpoolSummary, default_spool_dir
 from .sqlite import SQLiteLedger
-from .url import open_ledger
+from .url import ledger_key, open_ledger
 
 __all__ = ["DEFAULT_SCOPE", "SPOOL_ENV", "BudgetExceeded", "FlushReport", "Ledger",
            "LedgerError", "MemoryLedger", "Reservation", "SQLiteLedger", "SpendRecord", "Spool",
-           "SpoolSummary", "default_spool_dir", "open_ledger", "period_start"]
+           "SpoolSummary", "default_spool_dir", "ledger_key", "open_ledger", "period_start"]

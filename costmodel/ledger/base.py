@@ -188,21 +188,22 @@ class Ledger(ABC):
                       None if since is None else utc(since, "since"))
         return hold
 
-    def commit(self, reservation: Reservation | None, record: SpendRecord) -> None:
-        """Append ``record`` and drop ``reservation`` (if any), atomically.
+    def commit(self, reservation: Reservation | None, record: SpendRecord) -> bool:
+        """Append ``record`` and drop ``reservation`` (if any), atomically; True if the record
+        was stored, False if the ledger held it already.
 
         The spend is recorded even if the reservation expired or is unknown. Committing a
         record whose ``id`` is already stored, or the same reservation again, with an equal
-        record is a no-op (a safe retry); with a different record it raises
+        record is a no-op (a safe retry: False); with a different record it raises
         `LedgerConflictError` (each id, and each reservation, pays for one spend).
         """
         if not isinstance(record, SpendRecord):
             raise TypeError(f"record must be a SpendRecord, not {type(record).__name__}")
-        self._commit(None if reservation is None else reservation.id, record)
+        return self._commit(None if reservation is None else reservation.id, record)
 
-    def record(self, record: SpendRecord) -> None:
+    def record(self, record: SpendRecord) -> bool:
         """Append spend that had no reservation: ``commit(None, record)``."""
-        self.commit(None, record)
+        return self.commit(None, record)
 
     def release(self, reservation: Reservation | None) -> None:
         """Drop a reservation without spending (idempotent; ``None`` is ignored)."""
@@ -254,10 +255,10 @@ class Ledger(ABC):
         on the scope's committed spend (since ``since``) and live reservations; store ``hold``."""
 
     @abstractmethod
-    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> bool:
         """Atomically: if ``record.id`` is stored, or ``reservation_id`` already paid for a
-        record, return when that record is `same_record` as ``record`` and raise `conflict`
-        otherwise; else drop that reservation and append ``record``."""
+        record, return False when that record is `same_record` as ``record`` and raise
+        `conflict` otherwise; else drop that reservation, append ``record``, return True."""
 
     @abstractmethod
     def _release(self, reservation_id: str) -> None: ...

@@ -53,14 +53,14 @@ class MemoryLedger(Ledger):
                 refuse(hold.scope, hold.usd, limit, committed, held)
             self._held[hold.id] = hold
 
-    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> bool:
         with self._locked():
             earlier = self._ids.get(record.id)
             if earlier is None and reservation_id is not None:
                 earlier = self._paid.get(reservation_id)
             if earlier is not None:
                 if same_record(earlier, record):
-                    return
+                    return False
                 raise conflict(f"record {record.id} / reservation {reservation_id}", "memory",
                                earlier)
             if reservation_id is not None:
@@ -69,6 +69,7 @@ class MemoryLedger(Ledger):
             self._ids[record.id] = record
             self._records_.append(record)
             self._totals[record.scope] = EXACT.add(self._totals.get(record.scope, 0), record.usd)
+            return True
 
     def _release(self, reservation_id: str) -> None:
         with self._locked():

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -245,6 +246,23 @@ def _shown(url: str) -> str:
     return re.sub(r"//[^/@]*@", "//***@", url)
 
 
+def ledger_key(url: str, prefix: str = "costmodel") -> str:
+    """The store a URL names, however it is spelled (``localhost`` = ``127.0.0.1``, default
+    port and db, ``/0`` or ``?db=0``, a socket's real path), without credentials: the spool of
+    one Redis database is never flushed into another. Raises ValueError for a bad URL.
+
+    >>> ledger_key("redis://user:pw@localhost:6379?db=2") == ledger_key("redis://127.0.0.1/2")
+    True
+    """
+    kw = redis.connection.parse_url(url)
+    if "path" in kw:
+        where = f"unix:{os.path.realpath(kw['path'])}"
+    else:
+        host = str(kw.get("host") or "localhost").lower()
+        where = f"{'127.0.0.1' if host == 'localhost' else host}:{kw.get('port') or 6379}"
+    return f"redis://{where}/{kw.get('db') or 0}#{prefix}"
+
+
 def _plain(amount: Decimal) -> str:
     """Canonical plain notation, as the scripts expect: ``1E+3`` -> ``1000``, ``0.50`` ->
     ``0.5``, ``-0`` -> ``0``."""
@@ -279,6 +297,7 @@ class RedisLedger(Ledger):
         self.url, self._shown, self._closed = url, _shown(url), False
         self._p = "{" + prefix + "}:"
         try:
+            self._key = ledger_key(url, prefix)
             self._r = redis.Redis.from_url(
                 url, decode_responses=True, socket_timeout=socket_timeout,
                 socket_connect_timeout=connect_timeout, retry=Retry(NoBackoff(), 0))
@@ -331,7 +350,7 @@ class RedisLedger(Ledger):
             raise LedgerError("the reservation script refused what the limit allows",
                               path=self._shown, operation="reserve")
 
-    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> bool:
         usd, at_us, day = _plain(record.usd), (record.at - EPOCH) // MICRO, record.at.date()
         month, p = day.year * 100 + day.month, self._p
         payload = json.dumps(record_to_json(record), separators=(",", ":"))
@@ -346,6 +365,8 @@ class RedisLedger(Ledger):
             if not same_record(earlier, record):
                 raise conflict(f"record {record.id} / reservation {reservation_id}",
                                self._shown, earlier)
+            return False
+        return True
 
     def _release(self, reservation_id: str) -> None:
         self._run("release", self._held_keys(), [reservation_id])
@@ -409,7 +430,7 @@ class RedisLedger(Ledger):
 
     @property
     def key(self) -> str:
-        return f"{self._shown.split('?')[0]}#{self._p}"
+        return self._key
 
     def close(self) -> None:
         if not self._closed:

@@ -30,8 +30,10 @@ Decimal('0.0832')
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -43,7 +45,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from ..errors import LedgerConflictError, LedgerError
 from .base import Ledger, Reservation, SpendRecord, exact_sum, record_from_json, record_to_json
@@ -52,6 +53,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: one process per spool directory
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("costmodel.ledger")
 
 __all__ = ["SPOOL_ENV", "FlushReport", "Spool", "SpoolSummary", "default_spool_dir"]
 
@@ -88,13 +91,44 @@ class SpoolSummary:
 class FlushReport:
     """What a `Spool.flush` did."""
 
-    committed: int = 0
+    committed: int = 0          # records the ledger did not hold yet
     committed_usd: Decimal = Decimal(0)
+    already: int = 0            # records it held already (their first commit had arrived)
     remaining: int = 0          # records still spooled (the ledger failed, or a conflict)
     remaining_usd: Decimal = Decimal(0)
     conflicts: int = 0          # ids the ledger holds with a different record: kept, reported
     unreadable: int = 0
     error: str | None = None    # why the ledger stopped taking records, if it did
+
+
+@dataclass
+class _Tally:
+    """What one flush has done so far."""
+
+    max_records: int | None
+    committed: list[Decimal] = field(default_factory=list)
+    already: int = 0
+    remaining: list[Decimal] = field(default_factory=list)
+    conflicts: int = 0
+    unreadable: int = 0
+    error: str | None = None
+
+    @property
+    def stopped(self) -> bool:
+        full = self.max_records is not None and \
+            len(self.committed) + self.already >= self.max_records
+        return self.error is not None or full
+
+    def done(self, record: SpendRecord, stored: bool) -> None:
+        if stored:
+            self.committed.append(record.usd)
+        else:
+            self.already += 1
+
+    def report(self) -> FlushReport:
+        return FlushReport(len(self.committed), exact_sum(self.committed), self.already,
+                           len(self.remaining), exact_sum(self.remaining), self.conflicts,
+                           self.unreadable, self.error)
 
 
 @contextmanager
@@ -122,6 +156,27 @@ def _locked(path: Path, flags: int) -> Iterator[int | None]:
         if not flags & os.O_CREAT:
             yield None
             return
+
+
+def _append(fd: int, line: bytes, directory: Path) -> None:
+    """Write one whole line at the end of the locked file `fd`, durably. A write that fails
+    half-way is cut off again, so the next record does not run on from a broken line."""
+    size = os.fstat(fd).st_size
+    if size:
+        os.lseek(fd, size - 1, os.SEEK_SET)
+        if os.read(fd, 1) != b"\n":   # a crash mid-write before: start on a line of our own
+            line = b"\n" + line
+    try:
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
+    if not size:   # a new file: make its directory entry durable too
+        _fsync_dir(directory)
 
 
 def _read_all(fd: int) -> bytes:
@@ -170,17 +225,23 @@ class Spool:
     """The spool of one ledger (see the module docstring). Thread-safe; processes coordinate
     through file locks. Nothing touches the disk until the first `append` or read."""
 
-    def __init__(self, ledger: Ledger, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, ledger: Ledger | None, directory: str | os.PathLike[str] | None = None,
+                 *, key: str | None = None) -> None:
+        """The spool of `ledger` under `directory`; or, with ``ledger=None`` and the
+        ledger's `key` (`costmodel.ledger.url.ledger_key`), a spool that can be read but not
+        flushed: what a ledger that cannot be opened has waiting."""
+        if ledger is None and key is None:
+            raise ValueError("a spool needs its ledger, or the ledger's key")
         self.ledger = ledger
+        self.key = key if ledger is None else ledger.key
         self.root = Path(directory).expanduser() if directory is not None \
             else default_spool_dir()
-        key = ledger.key
+        key = self.key
         slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://")[0].split(":")[0])[:16]
         self.directory = self.root / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
         self._file = self.directory / (f"spool-{socket.gethostname()[:40]}-{os.getpid()}-"
                                        f"{uuid.uuid4().hex[:8]}.jsonl")
         self._lock = threading.Lock()
-        self.appended = 0       # records this object spooled
         self._pending: bool | None = None   # None: not looked yet
 
     def __repr__(self) -> str:
@@ -194,32 +255,61 @@ class Spool:
         with self._lock:
             try:
                 self._ensure_directory()
-                with _locked(self._file, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as fd:
+                with _locked(self._file, os.O_RDWR | os.O_APPEND | os.O_CREAT) as fd:
                     assert fd is not None
-                    new = os.fstat(fd).st_size == 0
-                    view = memoryview(line)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    os.fsync(fd)
-                if new:
-                    _fsync_dir(self.directory)
+                    _append(fd, line, self.directory)
             except OSError as exc:
                 raise LedgerError(f"cannot write the spool: {exc}", path=str(self._file),
                                   operation="spool") from exc
-            self.appended += 1
             self._pending = True
 
     def _ensure_directory(self) -> None:
         if not self.directory.is_dir():
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            (self.directory / "LEDGER").write_text(self.ledger.key + "\n", encoding="utf-8")
+            (self.directory / "LEDGER").write_text(self.key + "\n", encoding="utf-8")
+            _fsync_dir(self.directory.parent)
+        self._check_directory()
+
+    def _check_directory(self) -> None:
+        """Refuse a spool directory someone else could have written: its records are
+        committed as spend, so a planted line would be money in the ledger."""
+        if not hasattr(os, "geteuid"):  # pragma: no cover - Windows: no owners to check
+            return
+        try:
+            info = self.directory.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return   # nothing spooled there
+        except OSError as exc:
+            raise LedgerError(f"cannot read the spool: {exc}", path=str(self.directory),
+                              operation="spool") from exc
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise LedgerError("the spool directory is not private to this user (owner uid "
+                              f"{info.st_uid}, mode {info.st_mode & 0o777:o}); refusing to use "
+                              "it", path=str(self.directory), operation="spool")
+
+    @staticmethod
+    def _private(path: Path) -> bool:
+        if not hasattr(os, "geteuid"):  # pragma: no cover
+            return True
+        try:
+            info = path.stat()
+        except OSError:
+            return False
+        return info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
     # -- reading ------------------------------------------------------------------------------
     def _files(self) -> list[Path]:
+        """The spool files; raises `LedgerError` for a directory others could write, and
+        leaves out files others could have written (with a warning)."""
+        self._check_directory()
         try:
-            return sorted(self.directory.glob("spool-*.jsonl"))
+            found = sorted(self.directory.glob("spool-*.jsonl"))
         except OSError:
             return []
+        mine = [p for p in found if self._private(p)]
+        for path in set(found) - set(mine):
+            log.warning("spool: ignoring %s: not private to this user", path)
+        return mine
 
     def may_have_records(self) -> bool:
         """Whether a flush could find anything: after an append here, or (looked up once per
@@ -261,60 +351,58 @@ class Spool:
                             {s: exact_sum(v) for s, v in sorted(by_scope.items())}, unreadable)
 
     # -- flushing -----------------------------------------------------------------------------
-    def flush(self) -> FlushReport:
-        """Commit every spooled record to the ledger and remove what was committed.
+    def flush(self, max_records: int | None = None) -> FlushReport:
+        """Commit spooled records to the ledger and remove what the ledger now holds.
 
-        Stops at the first ledger error (it is down again); what is left stays spooled.
+        Stops at the first ledger error (it is down again), and after `max_records` commits
+        when given (a guard on an event loop flushes in batches); what is left stays spooled.
         Records the ledger holds under their id with different content, and lines that are
         not records, stay in the spool and are reported.
         """
-        totals: dict[str, Any] = {"committed": 0, "remaining": 0, "conflicts": 0,
-                                  "unreadable": 0, "error": None}
-        committed_usd: list[Decimal] = []
-        remaining_usd: list[Decimal] = []
+        if self.ledger is None:
+            raise ValueError(f"{self} was opened without its ledger: it can only be read")
+        tally = _Tally(max_records)
         with self._lock:
             for path in self._files():
                 try:
-                    self._flush_file(path, totals, committed_usd, remaining_usd)
+                    self._flush_file(path, tally)
                 except OSError as exc:  # the spool's own disk: say so, keep the file
-                    totals["error"] = totals["error"] or f"cannot rewrite {path}: {exc}"
+                    tally.error = tally.error or f"cannot rewrite {path}: {exc}"
             # Conflicts and unreadable lines wait for a person (`costmodel ledger show`); only
-            # a ledger that failed again leaves work that the next commit may finish.
-            self._pending = totals["error"] is not None
-        return FlushReport(committed_usd=exact_sum(committed_usd),
-                           remaining_usd=exact_sum(remaining_usd), **totals)
+            # a ledger that failed again, or a batch cut short, leaves work for the next flush.
+            self._pending = tally.stopped
+        return tally.report()
 
-    def _flush_file(self, path: Path, totals: dict[str, Any], committed_usd: list[Decimal],
-                    remaining_usd: list[Decimal]) -> None:
+    def _flush_file(self, path: Path, tally: _Tally) -> None:
+        assert self.ledger is not None
         with _locked(path, os.O_RDWR) as fd:
             if fd is None:
                 return   # flushed and removed by another process meanwhile
             keep: list[bytes] = []
-            before = totals["committed"]
+            done = 0
             for raw in _read_all(fd).splitlines():
                 if not raw.strip():
                     continue
                 try:
                     record, hold = _decode(raw)
                 except ValueError:
-                    totals["unreadable"] += 1
+                    tally.unreadable += 1
                     keep.append(raw)
                     continue
-                if totals["error"] is None:
+                if not tally.stopped:
                     try:
-                        self.ledger.commit(hold, record)
+                        stored = self.ledger.commit(hold, record)
                     except LedgerConflictError:
-                        totals["conflicts"] += 1
+                        tally.conflicts += 1
                     except LedgerError as exc:
-                        totals["error"] = str(exc)
+                        tally.error = str(exc)
                     else:
-                        totals["committed"] += 1
-                        committed_usd.append(record.usd)
+                        tally.done(record, stored)
+                        done += 1
                         continue
-                totals["remaining"] += 1
-                remaining_usd.append(record.usd)
+                tally.remaining.append(record.usd)
                 keep.append(raw)
-            if totals["committed"] > before:
+            if done:
                 self._rewrite(path, keep)
 
     @staticmethod

@@ -216,7 +216,7 @@ class SQLiteLedger(Ledger):
             conn.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?)", (
                 hold.id, hold.scope, hold.session_id, f"{hold.usd:f}", hold.expires_at))
 
-    def _commit(self, reservation_id: str | None, record: SpendRecord) -> None:
+    def _commit(self, reservation_id: str | None, record: SpendRecord) -> bool:
         nano, exact = _nano(record.usd)
         row = (reservation_id, nano, exact, record.session_id, record.scope, record.model,
                record.kind, f"{record.usd:f}", (record.at - EPOCH) // MICRO,
@@ -226,13 +226,14 @@ class SQLiteLedger(Ledger):
                                    "reservation_id = ?", (record.id, reservation_id)).fetchone()
             if earlier is not None:
                 if same_record(self._record(earlier), record):
-                    return
+                    return False
                 raise conflict(f"record {record.id} / reservation {reservation_id}", self.path,
                                self._record(earlier))
             if reservation_id is not None:
                 conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
             conn.execute(f"INSERT INTO records (reservation_id, usd_nano, nano_exact, {_COLUMNS})"
                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        return True
 
     def _release(self, reservation_id: str) -> None:
         with self._transaction("release", "BEGIN IMMEDIATE") as conn:
@@ -270,7 +271,12 @@ class SQLiteLedger(Ledger):
 
     @property
     def key(self) -> str:
-        return f"sqlite:{os.path.realpath(self.path)}"
+        return self.key_for(self.path)
+
+    @staticmethod
+    def key_for(path: str | os.PathLike[str]) -> str:
+        """The key of the file at `path`, however it is spelled (its real path)."""
+        return f"sqlite:{os.path.realpath(path)}"
 
     def close(self) -> None:
         with self._lock:
