@@ -25,6 +25,9 @@ CSV_LIMIT = 16 * MB         # ~2 million call lengths; more adds nothing to a si
 CATALOG_LIMIT = 4 * MB      # per catalog file; the built-in ones are under 40 KB
 TEXT_LIMIT = 16 * MB        # a prompt file or `costmodel tokens`: 4x the largest context
 EVENT_LINE_LIMIT = 16 * MB  # one recorded event; audio deltas are a few KB each
+# A whole recorded session: an hour with every output audio delta is ~250 MB; `guard replay`
+# holds the lines in memory (it reads them twice), so a bound matters.
+EVENT_FILE_LIMIT = 1024 * MB
 CLIP = 40                   # bytes of an offending token an error may quote
 
 _BOM = b"\xef\xbb\xbf"
@@ -86,19 +89,23 @@ def read_text(source: str | Path | BinaryIO, *, limit: int, fail: Fail) -> str:
     return decode(read_bytes(source, limit=limit, fail=fail), fail=fail)
 
 
-def read_lines(stream: BinaryIO, *, fail: Fail,
-               limit: int = EVENT_LINE_LIMIT) -> Iterator[str]:
+def read_lines(stream: BinaryIO, *, fail: Fail, limit: int = EVENT_LINE_LIMIT,
+               total_limit: int = EVENT_FILE_LIMIT) -> Iterator[str]:
     """The lines of a stream, each bounded by `limit` bytes, without a leading BOM.
 
     Bytes that are not UTF-8 become U+FFFD: one bad line is then reported as malformed by
     whoever parses it, and the rest of the file still counts.
     """
-    lineno = 0
+    lineno = total = 0
     while True:
         raw = stream.readline(limit + 1)
         if not raw:
             return
         lineno += 1
+        total += len(raw)
+        if total > total_limit:
+            raise fail(f"file too large (more than the {_mb(total_limit)} limit for a "
+                       "recorded session; split it)")
         if len(raw) > limit and not raw.endswith(b"\n"):
             raise fail(f"line {lineno} is longer than {_mb(limit)}: not a file of JSON lines")
         if lineno == 1:

@@ -76,6 +76,20 @@ class SessionReport:
     skipped: list[LineProblem] = field(default_factory=list)   # malformed lines
     unpriced: list[LineProblem] = field(default_factory=list)  # valid usage, no known rate
     lines: int = 0
+    # How many of each there were; the lists keep the first `KEPT_PROBLEMS` (a file of
+    # garbage must not fill memory with the reasons).
+    skipped_count: int = 0
+    unpriced_count: int = 0
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < KEPT_PROBLEMS:
+            self.skipped.append(LineProblem(line, reason))
+
+    def unprice(self, line: int, reason: str) -> None:
+        self.unpriced_count += 1
+        if len(self.unpriced) < KEPT_PROBLEMS:
+            self.unpriced.append(LineProblem(line, reason))
 
     @property
     def total_usd(self) -> Decimal | None:
@@ -92,14 +106,14 @@ class SessionReport:
         a session whose every usage line was rejected did not cost $0, we just cannot tell.
         """
         if self.unpriced:
-            n = len(self.unpriced)
+            n = self.unpriced_count
             return (f"{n} {'usage has' if n == 1 else 'usages have'} no known rate "
                     f"(first, line {self.unpriced[0].line}: {self.unpriced[0].reason})")
         if self.priced:
             return None
         if self.skipped:
             first = self.skipped[0]
-            return (f"no usage could be priced: {len(self.skipped)} of {self.lines} lines "
+            return (f"no usage could be priced: {self.skipped_count} of {self.lines} lines "
                     f"were rejected (first, line {first.line}: {first.reason})")
         return "no usage found in this file"
 
@@ -182,7 +196,7 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         try:
             event = parse_line(text)
         except UsageError as exc:
-            report.skipped.append(LineProblem(lineno, str(exc)))
+            report.skip(lineno, str(exc))
             continue
         if event is None:
             continue
@@ -191,7 +205,10 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         if reader is None:
             name = fmt if fmt != "auto" else detect_format(event)
             if name is None:
-                pending.append((lineno, event))
+                if len(pending) < _PENDING_MAX:
+                    pending.append((lineno, event))
+                else:
+                    report.skip(lineno, _NO_FORMAT)
                 continue
             reader = READERS[name](model=model, transcription_model=transcription_model)
             report.format = name
@@ -201,9 +218,8 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         claimed += reader.claims(event)
         _feed(reader, event, lineno, report, catalog, on)
     if reader is None:
-        if pending:
-            report.skipped.extend(LineProblem(n, "not an event of any known format")
-                                  for n, _ in pending)
+        for n, _ in pending:
+            report.skip(n, _NO_FORMAT)
         return report
     if fmt != "auto" and not claimed and report.lines:
         found = sorted({f for f in map(detect_format, sample) if f})
@@ -216,12 +232,17 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         try:
             report.priced.append(PricedUsage(report.lines, price(session, catalog, on=on)))
         except CostModelError as exc:
-            report.unpriced.append(LineProblem(report.lines, str(exc)))
-    report.unpriced = [p for p in report.unpriced
-                       if not (connection_seconds is not None and p.reason == _TIME_BILLED)]
+            report.unprice(report.lines, str(exc))
+        time_billed = [p for p in report.unpriced if p.reason == _TIME_BILLED]
+        if time_billed:  # priced now: the session's length was given
+            report.unpriced = [p for p in report.unpriced if p.reason != _TIME_BILLED]
+            report.unpriced_count -= len(time_billed)
     return report
 
 
+KEPT_PROBLEMS = 1000
+_PENDING_MAX = 10_000   # events held back until one of them shows the file's format
+_NO_FORMAT = "not an event of any known format"
 _TIME_BILLED = ("billed by connection time, and recorded events carry none: give the "
                 "session's length (--connection-seconds) to price it")
 
@@ -231,13 +252,13 @@ def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
     try:
         usages = reader.feed(event)
     except MissingModelError as exc:
-        report.unpriced.append(LineProblem(lineno, str(exc)))  # the total becomes unknown
+        report.unprice(lineno, str(exc))  # the total becomes unknown
         return
     except UsageError as exc:
-        report.skipped.append(LineProblem(lineno, str(exc)))
+        report.skip(lineno, str(exc))
         return
     except (ArithmeticError, RecursionError) as exc:  # absurd numbers deep in a payload
-        report.skipped.append(LineProblem(lineno, f"unusable numbers ({type(exc).__name__})"))
+        report.skip(lineno, f"unusable numbers ({type(exc).__name__})")
         return
     for usage in usages:
         try:
@@ -245,12 +266,12 @@ def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
         except UnknownModelError:
             raise
         except CostModelError as exc:
-            report.unpriced.append(LineProblem(lineno, str(exc)))
+            report.unprice(lineno, str(exc))
             continue
         # A time-billed model's events report tokens that are not billed; its cost is the
         # connection time, which the caller must give.
         if (not cost.rates.bills_tokens and not usage.connection_seconds
                 and not any(p.reason == _TIME_BILLED for p in report.unpriced)):
-            report.unpriced.append(LineProblem(lineno, _TIME_BILLED))
+            report.unprice(lineno, _TIME_BILLED)
         report.priced.append(PricedUsage(lineno, cost))
 

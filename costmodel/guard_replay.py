@@ -10,7 +10,7 @@ cut, and what would that have saved?
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -31,6 +31,7 @@ class ReplayResult:
     decisions: list[Decision] = field(default_factory=list)
     skipped_lines: list[int] = field(default_factory=list)  # as price-events skips them
     skipped_reason: str = ""           # why the first skipped line was skipped
+    skipped_count: int = 0             # (skipped_lines keeps the first 1,000)
     estimated: bool = False            # some responses had no usage: estimated from audio
 
     @property
@@ -55,6 +56,7 @@ class ReplayResult:
                            "projected_next_usd": float(d.projected_next_usd),
                            "reason": d.reason} for d in self.decisions],
             "skipped_lines": self.skipped_lines,
+            "skipped_count": self.skipped_count,
         }
 
 
@@ -62,25 +64,34 @@ def _exact(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
-def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
+def replay(lines: Iterable[str] | Callable[[], Iterable[str]], *,
+           limit_usd: Decimal | str | float,
            warn_at: float | str = "0.8", model: str | None = None, fmt: str = "auto",
            transcription_model: str | None = None,
            catalog: Catalog | None = None) -> ReplayResult:
     """Feed a recorded session (JSON lines) to a `SessionGuard` and report what it did.
 
     The recorded cost is exactly what `price_events` makes of the same lines, so the two
-    commands never disagree; a session it cannot price raises `UsageError`.
+    commands never disagree; a session it cannot price raises `UsageError`. The lines are
+    read twice (priced, then guarded): pass a function that reads them afresh to keep a large
+    file out of memory, else they are held in a list.
     """
     catalog = catalog or default_catalog()
-    lines = list(lines)
-    unguarded = price_events(lines, model=model, fmt=fmt, catalog=catalog,
+    if callable(lines):
+        read = lines
+    else:
+        held = list(lines)
+
+        def read() -> Iterable[str]:
+            return held
+    unguarded = price_events(read(), model=model, fmt=fmt, catalog=catalog,
                              transcription_model=transcription_model)
     recorded = unguarded.total_usd
     if recorded is None:
         raise UsageError(f"the recorded session cannot be priced: {unguarded.unknown_reason}")
     guard = SessionGuard(limit_usd, model=model, transcription_model=transcription_model,
                          warn_at=warn_at, catalog=catalog, fmt=fmt)
-    for text in lines:
+    for text in read():
         try:
             event = parse_line(text)
         except UsageError:
@@ -115,5 +126,6 @@ def replay(lines: Iterable[str], *, limit_usd: Decimal | str | float,
         decisions=list(guard.history),
         skipped_lines=[p.line for p in unguarded.skipped],
         skipped_reason=unguarded.skipped[0].reason if unguarded.skipped else "",
+        skipped_count=unguarded.skipped_count,
         estimated=cut and guard.estimated,
     )

@@ -310,3 +310,25 @@ def test_usage_refuses_quantities_past_the_sanity_bound(kwargs):
     # 1e12 tokens or seconds per usage: nothing real is larger.
     with pytest.raises(UsageError, match="1e12"):
         Usage("openai/gpt-realtime-1.5", **kwargs)
+
+
+def test_a_file_of_garbage_keeps_a_bounded_list_of_problems(tmp_path):
+    # /dev/urandom as a session once grew the list of skipped lines without end: the report
+    # keeps the first 1,000 reasons and counts them all.
+    path = tmp_path / "junk.jsonl"
+    path.write_text("not json\n" * 5000 + "{}\n" * 20_000)
+    r = runner.invoke(app, ["price-events", str(path), "--json"])
+    data = json.loads(r.stdout)
+    assert r.exit_code == 1 and data["total_usd"] is None
+    assert data["skipped_count"] == 25_000 and len(data["skipped"]) == 1000
+    r = runner.invoke(app, ["guard", "replay", str(path), "--limit-usd", "1"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+
+
+def test_a_recorded_session_has_a_total_size_bound():
+    import io
+
+    from costmodel._files import read_lines
+    stream = io.BytesIO(b"{}\n" * 1000)
+    with pytest.raises(UsageError, match="file too large"):
+        list(read_lines(stream, fail=UsageError, total_limit=2000))

@@ -59,7 +59,9 @@ def _as_json(report: SessionReport) -> dict:
                        for li in report.line_items],
         "lines": report.lines,
         "skipped": [{"line": s.line, "reason": s.reason} for s in report.skipped],
+        "skipped_count": report.skipped_count,     # (the lists keep the first 1,000)
         "unpriced": [{"line": s.line, "reason": s.reason} for s in report.unpriced],
+        "unpriced_count": report.unpriced_count,
     }
 
 
@@ -117,9 +119,9 @@ def _print(report: SessionReport) -> None:
             err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
     summary = f"[bold]total {usd(report.total_usd)}[/] over {len(report.priced)} priced usages"
     if report.skipped:
-        summary += f"; {len(report.skipped)} of {report.lines} lines skipped"
+        summary += f"; {report.skipped_count} of {report.lines} lines skipped"
     if report.unpriced:
-        summary += (f"; {len(report.unpriced)} usages UNPRICED (no rate known or in force), "
+        summary += (f"; {report.unpriced_count} usages UNPRICED (no rate known or in force), "
                     f"so the total is unknown (priced part {usd(report.priced_usd)})")
     if report.estimated:
         summary += f"; {report.estimated} estimated (*)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
@@ -44,9 +45,15 @@ def replay_cmd(
 ) -> None:
     """When the guard would have warned, asked to wrap up and cut a recorded session, and
     what it would have saved. Response numbers are 1-based."""
-    with event_lines(file) as stream:
-        lines = list(stream)
     catalog = load_catalog(pricing, quiet=json_)
+    if file == "-":
+        with event_lines(file) as stream:
+            lines: list[str] | Callable[[], Iterator[str]] = list(stream)
+    else:  # read twice rather than held in memory
+
+        def lines() -> Iterator[str]:
+            with event_lines(file) as stream:
+                yield from stream
     result = replay(lines, limit_usd=repr(limit_usd), warn_at=repr(warn_at), model=model,
                     fmt=format, transcription_model=transcription_model, catalog=catalog)
     if json_:
@@ -54,7 +61,7 @@ def replay_cmd(
     else:
         _print(result, limit_usd)
     if result.skipped_lines:
-        err.print(f"[yellow]skipped {len(result.skipped_lines)} lines (first, line "
+        err.print(f"[yellow]skipped {result.skipped_count} lines (first, line "
                   f"{result.skipped_lines[0]}: {escape(result.skipped_reason)}); the recorded "
                   "cost counts only the usage the file reports[/]")
         if strict:
