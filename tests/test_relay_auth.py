@@ -256,6 +256,8 @@ def test_token_files_text_and_yaml(tmp_path, caplog):
     ("t.txt", f"{ACME} acme -1\n", "t.txt:1: the limit must be a positive amount in USD"),
     ("t.txt", f"{ACME} acme lots\n", "t.txt:1: the limit must be a positive amount"),
     ("t.txt", f"{ACME} acme NaN\n", "t.txt:1: the limit must be a positive amount"),
+    ("t.txt", f"{ACME} acme 1e999999999\n", "t.txt:1: the limit must be a positive amount in "
+                                          "USD, at most 1000000"),
     ("t.txt", f"{ACME} acme 1\n{ACME} globex 2\n", "t.txt:2: the same token as line 1"),
     ("t.txt", "# nothing yet\n", "t.txt: no tokens"),
     ("t.yaml", f"tokens:\n  - {{token: {ACME}, scope: acme}}\n",

@@ -14,6 +14,7 @@ import json
 import sys
 import textwrap
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,60 @@ def test_sessions_over_the_cap_get_503_and_a_freed_place_is_reused(tmp_path):
     assert res.status_code == 503 and res.headers["Retry-After"] == "5"
     assert upstreams == 3  # the refused one never reached the upstream
     assert metrics.value("costmodel_relay_refused_handshakes_total", reason="over_capacity") == 1
+
+
+def test_a_session_that_cannot_start_frees_its_place(tmp_path, caplog):
+    """Measured before: a session whose setup raised (a token limit of 1e999999999 overflowed
+    its guard) kept its place for good; with max_sessions=3, three such handshakes shut every
+    tenant out (HTTP 503). Such limits are now refused up front, and any setup failure frees
+    the place."""
+    async def main():
+        async with relay_stack(tmp_path, max_sessions=1) as (up, relay, url):
+            relay.warn_at = "not a number"  # any failure of a session's setup
+            codes = []
+            for _ in range(3):
+                async with client(url) as ws:
+                    with pytest.raises(ConnectionClosed):
+                        await recv(ws)
+                    codes.append(ws.close_code)
+            await wait_for(lambda: all(c.closed.is_set() for c in up.conns))
+            relay.warn_at = "0.8"
+            async with client(url) as ws:  # the one place is free
+                await recv(ws)
+                await turn(ws, [])
+            await wait_for(lambda: relay.sessions_done == 1)
+            return codes, relay.metrics
+
+    codes, metrics = run(main())
+    assert codes == [1011] * 3
+    assert metrics.value("costmodel_relay_refused_handshakes_total", reason="over_capacity") == 0
+    assert len(spend_log(tmp_path)) == 1
+    assert sum("cannot start a session" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_limits_the_guard_cannot_hold_and_a_foreign_spool_are_refused_up_front(tmp_path):
+    from costmodel.ledger import Spool, open_ledger
+    from costmodel.relay import Grant, TokenTable
+
+    token = "tok-0123456789abcdef"
+    for limit in ("1e999999999", "1000000.01", "inf", "0"):
+        with pytest.raises(InputError, match="at most 1000000"):
+            TokenTable({token: ("acme", limit)})
+        with pytest.raises(InputError, match="at most 1000000"):
+            Relay("ws://127.0.0.1:9", limit)
+    with pytest.raises(InputError, match="at most 1000000"):
+        TokenTable({token: Grant("acme", Decimal("1e999999999"))})
+    assert TokenTable({token: ("acme", "1000000")}).check(token).limit_usd == 1_000_000
+    ours, other = open_ledger("memory"), open_ledger(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        with pytest.raises(InputError, match="is for the ledger sqlite:"):
+            Relay("ws://127.0.0.1:9", "1", ledger=ours, spool=Spool(other, tmp_path))
+        with pytest.raises(InputError, match="could never be flushed"):
+            Relay("ws://127.0.0.1:9", "1", ledger=ours, spool=Spool(None, tmp_path, key=ours.key))
+        assert Relay("ws://127.0.0.1:9", "1", ledger=ours,
+                     spool=Spool(ours, tmp_path)).spool.ledger is ours
+    finally:
+        other.close()
 
 
 def test_idle_sessions_are_closed_and_live_ones_kept(tmp_path):
@@ -325,3 +380,7 @@ def test_guard_serve_refuses_bad_limits_with_exit_2():
         r = CliRunner().invoke(app, ["guard", "serve", "--upstream", "ws://127.0.0.1:9",
                                      "--limit-usd", "1", *args], env={"COLUMNS": "200"})
         assert r.exit_code == 2 and "Traceback" not in r.output, (args, r.output)
+    for limit in ("1e999999999", "2000000", "nan"):
+        r = CliRunner().invoke(app, ["guard", "serve", "--upstream", "ws://127.0.0.1:9",
+                                     "--limit-usd", limit], env={"COLUMNS": "200"})
+        assert r.exit_code == 2 and "at most 1000000" in r.output, (limit, r.output)

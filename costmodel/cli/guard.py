@@ -84,7 +84,7 @@ def serve_cmd(
     `budget_exceeded`, then close code 4002.
     """
     from ..relay import Relay, TokenTable, parse_listen
-    from ..relay.limits import parse_size, raise_fd_limit
+    from ..relay.limits import parse_size, raise_fd_limit, session_limit
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")
@@ -98,7 +98,7 @@ def serve_cmd(
         from decimal import Decimal, InvalidOperation
 
         from ..ledger import open_ledger
-        limit = Decimal(limit_usd) if limit_usd is not None else None
+        limit = session_limit(limit_usd, "--limit-usd") if limit_usd is not None else None
         warn = Decimal(warn_at)
         if auth_tokens is None and limit is None:
             raise InputError("give --limit-usd (one limit for every session) or --auth-tokens "
@@ -106,8 +106,6 @@ def serve_cmd(
         if auth_tokens is not None and limit is not None:
             raise InputError("--limit-usd and --auth-tokens: with tokens, each token's line "
                              "sets the session limit; drop --limit-usd")
-        if limit is not None and (not limit.is_finite() or limit <= 0):
-            raise InputError(f"--limit-usd must be a positive amount, got {limit_usd!r}")
         if not warn.is_finite() or not 0 < warn <= 1:
             raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
         auth = TokenTable.load(auth_tokens) if auth_tokens is not None else None
@@ -122,9 +120,8 @@ def serve_cmd(
                       upstream_auth=upstream_auth, max_sessions=max_sessions,
                       idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                       max_frame_bytes=frame_bytes)
-    except InvalidOperation:
-        raise InputError(f"--limit-usd and --warn-at must be numbers, got {limit_usd!r} and "
-                         f"{warn_at!r}") from None
+    except InvalidOperation:  # (from --warn-at: session_limit checks --limit-usd)
+        raise InputError(f"--warn-at must be a number, got {warn_at!r}") from None
     except CostModelError as exc:  # a ledger URL we cannot open
         if store is not None:
             store.close()

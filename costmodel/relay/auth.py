@@ -24,13 +24,14 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from websockets.datastructures import Headers
 
 from ..errors import CostModelError, InputError
+from .limits import session_limit
 
 log = logging.getLogger("costmodel.relay")
 
@@ -107,6 +108,8 @@ class TokenTable:
             if not isinstance(grant, Grant):
                 scope, limit = grant
                 grant = Grant(scope, _limit(str(limit), source), source)
+            else:
+                _limit(str(grant.limit_usd), grant.where or source)
             _check_token(token, source)
             _check_scope(grant.scope, source)
             digest = _digest(token)
@@ -230,10 +233,4 @@ def _check_scope(scope: str, where: str) -> None:
 
 
 def _limit(text: str, where: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value <= 0:
-        raise InputError(f"{where}: the limit must be a positive amount in USD, got {text!r}")
-    return value
+    return session_limit(text, f"{where}: the limit")

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -31,6 +32,9 @@ DEFAULT_IDLE_TIMEOUT = 120.0        # s with no frame either way
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0     # s from TCP accept to a complete upgrade request
 DEFAULT_MAX_FRAME_BYTES = 4 * 2**20  # client messages; ~45 s of base64 pcm16 24 kHz audio
 SESSION_CAP = 1000                  # default ceiling, whatever the fd limit allows
+# The largest per-session limit (as for `guard replay --limit-usd`): more is a typo for one voice
+# session, and a bound keeps the guard's arithmetic finite (1e999999999 overflows it).
+MAX_LIMIT_USD = Decimal(1_000_000)
 _FD_RESERVE = 16   # spend log appends, SQLite, DNS lookups, metrics scrapes
 _ACCEPT_MESSAGE = "socket.accept() out of system resource"
 
@@ -143,6 +147,26 @@ class Limits:
         idle = self.idle_timeout or None
         return replace(self, max_sessions=sessions, max_connections=connections,
                        idle_timeout=idle, backlog=backlog)
+
+
+def session_limit(value: Decimal | str | float, what: str) -> Decimal:
+    """A per-session limit in USD: finite, > 0 and at most `MAX_LIMIT_USD`; else InputError
+    saying ``{what} must be ...``.
+
+    >>> session_limit("0.50", "--limit-usd")
+    Decimal('0.50')
+    >>> session_limit("1e999999999", "--limit-usd")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    costmodel.errors.InputError: --limit-usd must be a positive amount in USD, at most 1000000...
+    """
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or not 0 < amount <= MAX_LIMIT_USD:
+        raise InputError(f"{what} must be a positive amount in USD, at most {MAX_LIMIT_USD}, "
+                         f"got {str(value)[:40]!r}")
+    return amount
 
 
 def _flag(name: str) -> str:

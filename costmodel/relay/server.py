@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..guard import SessionGuard
 from ..ledger import Spool
 from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
-from .limits import AcceptErrorHandler, ConnectionGate, Limits, RateLimitedLog
+from .limits import AcceptErrorHandler, ConnectionGate, Limits, RateLimitedLog, session_limit
 from .metrics import RelayMetrics
 from .session import Session
 from .upstream import Redactor, forward_headers, mask_url, upstream_url, url_secrets, websocket_url
@@ -127,18 +127,28 @@ class Relay:
             raise InputError("a session limit is needed: limit_usd (--limit-usd), or auth "
                              "tokens that each carry one")
         # Fail fast on a bad limit, warn_at or model; the catalog is then shared by sessions.
+        # (Token limits are bounded the same way when the token file is read.)
+        limit = None if limit_usd is None else session_limit(limit_usd, "limit_usd (--limit-usd)")
         try:
-            probe = SessionGuard(limit_usd if limit_usd is not None else 1, model=model,
-                                 warn_at=warn_at)
+            probe = SessionGuard(limit if limit is not None else 1, model=model, warn_at=warn_at)
         except ArithmeticError:  # decimal.InvalidOperation: not a number
-            raise InputError(f"not a number: limit {limit_usd!r} / warn_at {warn_at!r}") from None
+            raise InputError(f"warn_at (--warn-at): not a number: {warn_at!r}") from None
         self.catalog, self.warn_at = probe.catalog, warn_at
-        self.limit_usd = probe.limit_usd if limit_usd is not None else None
+        self.limit_usd = limit
         self.auth, self.upstream_auth = auth, upstream_auth
         # What every session gets without auth: the default scope, the relay's limit.
         self._open_grant = Grant("default", probe.limit_usd)
         self.model, self.ledger, self.on_ledger_error = model, ledger, on_ledger_error
         # One spool for every session (one file per process), for the ledger it serves.
+        if ledger is not None and isinstance(spool, Spool):
+            # Caught here, not by each session's guard (after its handshake, once per client).
+            if spool.key != ledger.key:
+                raise InputError(f"the spool {spool.directory} is for the ledger {spool.key}, "
+                                 f"not this relay's ({ledger.key}): give Spool(ledger) or a "
+                                 "directory")
+            if spool.ledger is None:
+                raise InputError(f"the spool {spool.directory} was opened without its ledger "
+                                 "and could never be flushed: give Spool(ledger)")
         self.spool = None if ledger is None else spool if isinstance(spool, Spool) \
             else Spool(ledger, spool)
         self.spend_log = Path(spend_log) if spend_log is not None else None
@@ -349,13 +359,28 @@ class Relay:
             await client.close(1011, "upstream not connected")
             return
         adm.up, adm.running = None, True
+        try:
+            try:
+                session = Session(self, client, up, scope=adm.grant.scope,
+                                  limit_usd=adm.grant.limit_usd)
+            except Exception:  # a bug (the relay checks its configuration up front)
+                log.exception("cannot start a session for scope %s", adm.grant.scope)
+                await asyncio.gather(client.close(1011, "relay error"), up.close(),
+                                     return_exceptions=True)
+                return
+            where = f" (token {adm.grant.where})" if adm.grant.where else ""
+            log.info("session %s started: scope %s%s, limit $%s", session.id, session.scope,
+                     where, session.guard.limit_usd)
+            await self._relay(session)
+        finally:  # whatever happened, the place is free again
+            self._admitted.pop(client, None)
+
+    async def _relay(self, session: Session) -> None:
         self.sessions_started += 1
         self._live += 1
         m = self.metrics
         m.sessions_started.inc()
         m.sessions.set(self._live)
-        session = Session(self, client, up, scope=adm.grant.scope,
-                          limit_usd=adm.grant.limit_usd)
         try:
             await session.run()
         except Exception:  # a bug: keep serving, keep the spend
@@ -367,7 +392,6 @@ class Relay:
             self._write_log(record)
             self.sessions_done += 1
             self._live -= 1
-            self._admitted.pop(client, None)
             m.sessions.set(self._live)
             m.sessions_ended.labels(record["end"]).inc()
             log.info("session %s ended (%s): $%s in %d responses", session.id, record["end"],

@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from ..errors import CostModelError
+from ..errors import CostModelError, UsageError
 from ..guard import Decision, SessionGuard, Source
 from ..guard_actions import (
     CLOSE_CODE_BUDGET,
@@ -63,7 +63,11 @@ class Session:
         self.started_at = now_iso()
         self.decisions: list[dict] = []
         self.metrics = relay.metrics
-        self.guard = SessionGuard(limit_usd if limit_usd is not None else relay.limit_usd,
+        limit = limit_usd if limit_usd is not None else relay.limit_usd
+        if limit is None:
+            raise UsageError("a session needs a limit: the relay has none (each token sets "
+                             "one), so pass the token's limit_usd")
+        self.guard = SessionGuard(limit,
                                   model=relay.model, warn_at=relay.warn_at,
                                   catalog=relay.catalog, ledger=relay.ledger, session_id=self.id,
                                   scope=scope,
