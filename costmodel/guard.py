@@ -232,8 +232,8 @@ class SessionGuard:
             return None  # nothing to keep: the guard's own total is the record
         if not isinstance(spool, Spool):
             return Spool(ledger, spool)
-        if spool.ledger.key != ledger.key:
-            raise UsageError(f"the spool {spool} belongs to another ledger ({spool.ledger.key})")
+        if spool.key != ledger.key:
+            raise UsageError(f"the spool {spool} belongs to another ledger ({spool.key})")
         return spool
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -62,7 +62,7 @@ def show(
     with store:
         spooled = Spool(store, spool).summary()
         scopes = [tenant] if tenant else sorted(set(store.scopes()) | set(spooled.by_scope))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for scope in scopes:
             records = store.records(scope=scope)
             in_period = [r for r in records if since is None or r.at >= since]
@@ -86,8 +86,9 @@ def show(
         return
     title = f"spend since {since:%Y-%m-%d %H:%M} UTC" if since else "all spend"
     table = Table(title=title, title_justify="left")
-    columns = [("tenant", "left"), ("spent", "right"), ("reserved now", "right"),
-               ("sessions", "right"), ("records", "right")]
+    columns: list[tuple[str, Literal["left", "right"]]] = [
+        ("tenant", "left"), ("spent", "right"), ("reserved now", "right"), ("sessions", "right"),
+        ("records", "right")]
     if spooled.records:
         columns.append(("spooled", "right"))
     for col, just in columns:

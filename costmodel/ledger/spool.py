@@ -230,13 +230,14 @@ class Spool:
         """The spool of `ledger` under `directory`; or, with ``ledger=None`` and the
         ledger's `key` (`costmodel.ledger.url.ledger_key`), a spool that can be read but not
         flushed: what a ledger that cannot be opened has waiting."""
-        if ledger is None and key is None:
+        if ledger is not None:
+            key = ledger.key
+        elif key is None:
             raise ValueError("a spool needs its ledger, or the ledger's key")
         self.ledger = ledger
-        self.key = key if ledger is None else ledger.key
+        self.key: str = key
         self.root = Path(directory).expanduser() if directory is not None \
             else default_spool_dir()
-        key = self.key
         slug = re.sub(r"[^A-Za-z0-9]+", "-", key.split("://")[0].split(":")[0])[:16]
         self.directory = self.root / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
         self._file = self.directory / (f"spool-{socket.gethostname()[:40]}-{os.getpid()}-"
