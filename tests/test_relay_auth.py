@@ -142,7 +142,7 @@ def test_browser_subprotocol_token_is_stripped_and_never_sent_upstream(tmp_path)
     async def main():
         async with relay_stack(tmp_path, limit=None, auth=TOKENS) as (up, _relay, url):
             async with ws(url, ACME, how="subprotocol", subprotocols=["realtime"],
-                          headers={"Authorization": "Bearer sk-client-own-key"}) as a:
+                          headers={"api-key": "sk-client-own-key"}) as a:
                 await recv(a)
                 first = a.subprotocol
             # Offered nothing else: the relay selects the token's subprotocol, since a
@@ -154,10 +154,63 @@ def test_browser_subprotocol_token_is_stripped_and_never_sent_upstream(tmp_path)
 
     conns, first, second = run(main())
     assert first == "realtime" and conns[0].subprotocols == ["realtime"]
-    assert conns[0].headers["authorization"] == "Bearer sk-client-own-key"  # the client's own
+    assert conns[0].headers["api-key"] == "sk-client-own-key"  # the client's own provider key
     assert second == f"costmodel-token.{ACME}" and conns[1].subprotocols == []
     for conn in conns:
         assert not any(ACME in v for v in conn.headers.values())
+
+
+def test_a_bearer_token_the_relay_read_is_never_forwarded(tmp_path):
+    """Measured before: a wrong (say, rotated) relay token in ``Authorization`` next to a valid
+    token subprotocol was passed on to the provider."""
+    rotated = "acme-OLD-tok-rotated-0000000000"
+
+    async def main():
+        async with relay_stack(tmp_path, limit=None, auth=TOKENS) as (up, _relay, url):
+            async with ws(url, ACME, how="subprotocol", subprotocols=["realtime"],
+                          headers={"Authorization": f"Bearer {rotated}"}) as a:
+                await recv(a)
+            async with ws(url, ACME, how="subprotocol", subprotocols=["realtime"],
+                          headers={"Authorization": "Basic dXNlcjpwdw=="}) as b:
+                await recv(b)  # (not a bearer token: not the relay's, passed on)
+            return up.conns
+
+    wrong, basic = run(main())
+    assert "authorization" not in wrong.headers
+    assert not any(rotated in v or ACME in v for v in wrong.headers.values())
+    assert basic.headers["authorization"] == "Basic dXNlcjpwdw=="
+
+
+def test_two_authorization_headers_or_token_subprotocols_are_refused_401(tmp_path, caplog):
+    """Measured before: two ``Authorization`` headers made the handshake fail with HTTP 500 and
+    a traceback per request, unauthenticated; a handshake could offer any number of token
+    subprotocols (one guess each)."""
+    caplog.set_level(logging.INFO)
+    guesses = [f"costmodel-token.guess-{i:02d}-0123456789abcdef" for i in range(50)]
+
+    async def two_headers(url: str) -> int:
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url + PATH, proxy=None, open_timeout=3, additional_headers=[
+                    ("Authorization", f"Bearer {ACME}"), ("Authorization", "Bearer x")]):
+                pass
+        return info.value.response.status_code
+
+    async def main():
+        async with relay_stack(tmp_path, limit=None, auth=TOKENS) as (up, relay, url):
+            results = [(await two_headers(url), "", {}) for _ in range(3)]
+            results.append(await refused(url, ACME, how="subprotocol",
+                                         subprotocols=[*guesses, "realtime"]))
+            results.append(await refused(url, ACME, how="subprotocol",
+                                         subprotocols=[f"costmodel-token.{GLOBEX}"]))
+            return up.conns, results, relay.metrics
+
+    conns, results, metrics = run(main())
+    assert conns == []
+    assert [status for status, _, _ in results] == [401] * 5
+    assert metrics.value("costmodel_relay_refused_handshakes_total", reason="unauthorized") == 5
+    assert not [r for r in caplog.records if r.exc_info or r.levelno > logging.WARNING]
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "2 Authorization headers" in refusals[0]  # rate-limited
 
 
 def test_upstream_auth_from_the_relay_replaces_client_credentials(tmp_path):

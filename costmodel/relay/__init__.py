@@ -41,9 +41,12 @@ reaches the client as the same HTTP status; an unreachable upstream is a 502.
 
 **Access.** With ``auth=`` (a `TokenTable`), a client must present a relay token, as
 ``Authorization: Bearer <token>`` or as the subprotocol ``costmodel-token.<token>``; the token
-picks the session's scope (tenant) and limit, and is never sent upstream. Without one the
-client gets HTTP 401 before anything is connected upstream. ``upstream_auth=`` makes the relay
-bring the provider credential itself (clients' own provider keys are then dropped).
+picks the session's scope (tenant) and limit, and is never sent upstream (nor is a bearer
+token that is not valid: with auth, ``Authorization: Bearer`` is the relay's). Without a valid
+one, or with two ``Authorization`` headers or two token subprotocols (one handshake, one
+guess), the client gets HTTP 401 before anything is connected upstream. ``upstream_auth=``
+makes the relay bring the provider credential itself (clients' own provider keys are then
+dropped).
 Credentials in ``upstream`` are masked in everything the relay logs.
 
 **Limits** (`Limits`): sessions at once (HTTP 503 over it), client connections at once, a

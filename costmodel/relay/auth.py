@@ -48,8 +48,8 @@ _EXPECTED = "expected TOKEN SCOPE LIMIT_USD, e.g. 'Xk3...Qz acme 0.50'"
 class Grant:
     """What a valid token gives a session: its tenant scope and its per-session USD limit.
 
-    `where` names the token's line (``tokens.txt:3``), so logs can say which one was used
-    without printing it.
+    `where` names the token's line (``tokens.txt:3``): the relay logs it when a session starts,
+    so the log says which token was used without printing it.
     """
 
     scope: str
@@ -66,24 +66,46 @@ class Presented:
     subprotocol: str | None = None   # the offered subprotocol that carried it
 
 
+class AmbiguousCredentials(ValueError):
+    """A handshake with two ``Authorization`` headers or two token subprotocols: refused, so
+    that one handshake is one guess, and no two parties disagree on which one counts."""
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """What a handshake's credentials come to: a grant (None: refuse, `refusal` says why), the
+    token subprotocol the valid token came in, and whether the ``Authorization`` header was
+    read as a relay token (then it is never sent upstream, valid or not)."""
+
+    grant: Grant | None
+    refusal: str = ""
+    subprotocol: str | None = None
+    bearer: bool = False
+
+
 def presented_tokens(headers: Headers) -> list[Presented]:
-    """Relay tokens in a handshake request: the bearer token, then any token subprotocols.
+    """Relay tokens in a handshake request: the bearer token, then the token subprotocol.
+
+    Raises `AmbiguousCredentials` for more than one ``Authorization`` header or more than one
+    ``costmodel-token.`` subprotocol.
 
     >>> h = Headers([("Sec-WebSocket-Protocol", "realtime, costmodel-token.abc")])
     >>> [(p.token, p.via) for p in presented_tokens(h)]
     [('abc', 'subprotocol')]
     """
     found = []
-    auth = headers.get("Authorization")
-    if auth is not None:
-        scheme, _, value = auth.strip().partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            found.append(Presented(value.strip(), "header"))
-    for value in headers.get_all("Sec-WebSocket-Protocol"):
-        for proto in value.split(","):
-            proto = proto.strip()
-            if proto.startswith(TOKEN_SUBPROTOCOL):
-                found.append(Presented(proto[len(TOKEN_SUBPROTOCOL):], "subprotocol", proto))
+    values = headers.get_all("Authorization")
+    if len(values) > 1:
+        raise AmbiguousCredentials(f"{len(values)} Authorization headers")
+    for value in values:
+        scheme, credential = [*value.split(None, 1), "", ""][:2]
+        if scheme.lower() == "bearer" and credential.strip():
+            found.append(Presented(credential.strip(), "header"))
+    protos = [proto.strip() for value in headers.get_all("Sec-WebSocket-Protocol")
+              for proto in value.split(",") if proto.strip().startswith(TOKEN_SUBPROTOCOL)]
+    if len(protos) > 1:
+        raise AmbiguousCredentials(f"{len(protos)} token subprotocols")
+    found += [Presented(p[len(TOKEN_SUBPROTOCOL):], "subprotocol", p) for p in protos]
     return found
 
 
@@ -134,17 +156,18 @@ class TokenTable:
             return entry[1]
         return None
 
-    def authenticate(self, headers: Headers) -> tuple[Grant | None, Presented | None]:
-        """The first valid token in a handshake request and how it came; (None, None) if none.
-
-        ``(None, Presented)`` means a token was presented and none was valid.
-        """
-        presented = presented_tokens(headers)
+    def authenticate(self, headers: Headers) -> Authentication:
+        """Check a handshake request's relay token(s); the first valid one wins."""
+        try:
+            presented = presented_tokens(headers)
+        except AmbiguousCredentials as exc:
+            return Authentication(None, str(exc), bearer=True)
+        bearer = any(p.via == "header" for p in presented)
         for p in presented:
             grant = self.check(p.token)
             if grant is not None:
-                return grant, p
-        return None, presented[0] if presented else None
+                return Authentication(grant, subprotocol=p.subprotocol, bearer=bearer)
+        return Authentication(None, "invalid token" if presented else "no token", bearer=bearer)
 
     @classmethod
     def load(cls, path: str | Path) -> TokenTable:

@@ -254,15 +254,16 @@ class Relay:
         h = request.headers
         offered = [p.strip() for v in h.get_all("Sec-WebSocket-Protocol") for p in v.split(",")
                    if p.strip()]
+        bearer = False  # the Authorization header holds a relay token: never sent upstream
         if self.auth is not None:
-            grant, presented = self.auth.authenticate(h)
-            if grant is None:
+            checked = self.auth.authenticate(h)
+            if checked.grant is None:
                 res = self._refuse(conn, request, 401, "unauthorized",
                                    "costmodel relay: a valid token is required\n",
-                                   "no token" if presented is None else "invalid token")
+                                   checked.refusal)
                 res.headers["WWW-Authenticate"] = 'Bearer realm="costmodel relay"'
                 return res
-            via = presented.subprotocol if presented is not None else None
+            grant, via, bearer = checked.grant, checked.subprotocol, checked.bearer
         else:
             grant, via = self._open_grant, None
         if len(self._admitted) >= (self.limits.max_sessions or 1):
@@ -274,9 +275,7 @@ class Relay:
         adm = self._admitted[conn] = _Admission(grant, via)
         # Never upstream: the relay's own token, and the client's provider key when the relay
         # brings one.
-        drop: list[str] = []
-        if self.auth is not None and via is None:
-            drop.append("Authorization")  # it carried the relay token
+        drop: list[str] = ["Authorization"] if bearer else []
         if self.upstream_auth is not None:
             drop += _PROVIDER_AUTH_HEADERS
             offered = [p for p in offered if not p.startswith(_PROVIDER_KEY_SUBPROTOCOL)]
@@ -285,8 +284,8 @@ class Relay:
         if self.upstream_auth is not None:
             headers.append(("Authorization", self.upstream_auth))
         url = upstream_url(self.upstream, request.path)
-        deflate = self.compression and "permessage-deflate" in h.get("Sec-WebSocket-Extensions",
-                                                                     "")
+        deflate = self.compression and any("permessage-deflate" in v for v in
+                                           h.get_all("Sec-WebSocket-Extensions"))
         # `proxy` (websockets >= 15) only when set: the default uses the system's proxy.
         extra = {} if self.proxy is True else {"proxy": self.proxy}
         try:
