@@ -170,6 +170,50 @@ def test_upstream_refusal_reaches_client_as_http_status(tmp_path):
     assert run(main()) == 401
 
 
+def test_paths_that_could_leave_the_upstream_path_are_refused_400(tmp_path):
+    """Measured before: with --upstream pinned to wss://host/v1/realtime, a client asking for
+    /../../v1/responses (or %2e%2e) reached /v1/realtime/../../v1/responses upstream, which a
+    server or proxy normalising dot segments serves as /v1/responses."""
+    bad = ["/../../v1/responses", "/%2e%2e/%2E%2e/admin", "/v1/..;/admin", "/..%2fadmin",
+           "/%252e%252e/admin", "/a%5c..%5cadmin", "//evil.example/x"]
+
+    async def main():
+        async with FakeUpstream() as up:
+            relay = Relay(up.url + "/v1/realtime", "1", proxy=None)
+            _, port = await relay.start("127.0.0.1:0")
+            try:
+                statuses = []
+                for path in bad:
+                    with pytest.raises(InvalidStatus) as info:
+                        async with connect(f"ws://127.0.0.1:{port}{path}", proxy=None,
+                                           open_timeout=3):
+                            pass
+                    statuses.append(info.value.response.status_code)
+                async with connect(f"ws://127.0.0.1:{port}/?model={MODEL}", proxy=None) as ws:
+                    await recv(ws)
+            finally:
+                await relay.close()
+            return statuses, [c.path for c in up.conns], relay.metrics
+
+    statuses, paths, metrics = run(main())
+    assert statuses == [400] * len(bad)
+    assert paths == ["/v1/realtime"]  # only the good one was connected upstream
+    assert metrics.value("costmodel_relay_refused_handshakes_total",
+                         reason="bad_path") == len(bad)
+
+
+def test_repeated_handshake_headers_do_not_fail_the_handshake(tmp_path):
+    async def main():
+        async with relay_stack(tmp_path, compression=True) as (up, _relay, url):
+            # The client sends its own Sec-WebSocket-Extensions line: this makes two.
+            async with connect(url + PATH, proxy=None, open_timeout=3, additional_headers=[
+                    ("Sec-WebSocket-Extensions", "x-other")]) as ws:
+                assert (await recv(ws))["type"] == "session.created"
+            return up.conns
+
+    assert len(run(main())) == 1
+
+
 # -- (2) audio frames byte for byte ------------------------------------------------------
 
 def test_audio_frames_arrive_byte_for_byte(tmp_path):

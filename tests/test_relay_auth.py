@@ -232,15 +232,26 @@ def test_upstream_auth_from_the_relay_replaces_client_credentials(tmp_path):
     assert ACME not in json.dumps(conn.headers) and conn.responses == 1
 
 
-def test_a_refused_relay_key_is_not_quoted_to_clients(tmp_path, caplog):
+@pytest.mark.parametrize("where", ["upstream_auth", "query", "userinfo"])
+def test_a_refused_relay_key_is_not_quoted_to_clients(tmp_path, caplog, where):
+    """Whenever the relay brings the provider key, an upstream 401 reaches the client as a
+    plain 502. Measured before: with the key in --upstream (``?api-key=``, ``user:key@``) the
+    provider's answer, which quoted most of the key, was passed on to the client."""
     async def refuse(conn, request):
-        return conn.respond(401, "Incorrect API key provided: sk-from-e***************ET42\n")
+        return conn.respond(401, f"Incorrect API key provided: {PROVIDER_KEY[:8]}****"
+                                 f"{PROVIDER_KEY[-4:]}; also {PROVIDER_KEY[3:]}\n")
 
     async def main():
         async with ws_serve(lambda ws: None, "127.0.0.1", 0, process_request=refuse) as srv:
             port = next(iter(srv.sockets)).getsockname()[1]
-            relay = Relay(f"ws://127.0.0.1:{port}", auth=TOKENS, proxy=None,
-                          upstream_auth=f"Bearer {PROVIDER_KEY}")
+            url, kw = f"ws://127.0.0.1:{port}/v1", {}
+            if where == "upstream_auth":
+                kw["upstream_auth"] = f"Bearer {PROVIDER_KEY}"
+            elif where == "query":
+                url += f"?api-key={PROVIDER_KEY}"
+            else:
+                url = f"ws://relay:{PROVIDER_KEY}@127.0.0.1:{port}/v1"
+            relay = Relay(url, auth=TOKENS, proxy=None, **kw)
             _, rport = await relay.start("127.0.0.1:0")
             try:
                 return await refused(f"ws://127.0.0.1:{rport}", ACME)

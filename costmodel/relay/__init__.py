@@ -31,13 +31,18 @@ and the upstream's query, if any, comes before the client's:
 >>> upstream_url("wss://api.openai.com/v1/realtime", "/?model=m")
 'wss://api.openai.com/v1/realtime?model=m'
 
+A request path that could step out of the upstream's path (dot segments, ``%2e%2e`` and other
+encodings of them, encoded slashes, backslashes, ``//host``) is refused with HTTP 400.
+
 **Headers.** Every end-to-end request header (``Authorization``, ``api-key``, ``OpenAI-Beta``,
 ``OpenAI-Organization``, ``X-*``, ``Origin``, ``User-Agent``, cookies...) is passed upstream;
 hop-by-hop and handshake headers are not (the relay negotiates its own). The client's
 subprotocols are offered upstream as they are (browsers authenticate with
 ``openai-insecure-api-key.<key>``) and the one the upstream selects is returned to the client.
 The upstream is connected during the client's handshake, so an upstream refusal (401, 404...)
-reaches the client as the same HTTP status; an unreachable upstream is a 502.
+reaches the client as the same HTTP status; an unreachable upstream is a 502. When the relay
+brings the provider credential (``upstream_auth``, or a key in ``upstream``), an upstream 401
+or 403 is a plain 502 too: the provider's answer may quote part of the relay's key.
 
 **Access.** With ``auth=`` (a `TokenTable`), a client must present a relay token, as
 ``Authorization: Bearer <token>`` or as the subprotocol ``costmodel-token.<token>``; the token

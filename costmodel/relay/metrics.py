@@ -17,8 +17,8 @@ log = logging.getLogger("costmodel.relay")
 
 # Listed up front so each series exists (at 0) from the first scrape: a rate() over a series
 # that appears only on its first event misses that event.
-REFUSAL_REASONS = ("unauthorized", "over_capacity", "connection_limit", "handshake_timeout",
-                   "upstream_refused", "upstream_unreachable")
+REFUSAL_REASONS = ("unauthorized", "bad_path", "over_capacity", "connection_limit",
+                   "handshake_timeout", "upstream_refused", "upstream_unreachable")
 REJECTED_FRAME_REASONS = ("server_event", "duplicate_type", "too_big")
 ACTIONS = ("warn", "wrap_up", "cut")
 

@@ -27,7 +27,15 @@ from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
 from .limits import AcceptErrorHandler, ConnectionGate, Limits, RateLimitedLog, session_limit
 from .metrics import RelayMetrics
 from .session import Session
-from .upstream import Redactor, forward_headers, mask_url, upstream_url, url_secrets, websocket_url
+from .upstream import (
+    Redactor,
+    forward_headers,
+    mask_url,
+    path_problem,
+    upstream_url,
+    url_secrets,
+    websocket_url,
+)
 
 log = logging.getLogger("costmodel.relay")
 
@@ -117,7 +125,11 @@ class Relay:
                  max_frame_bytes: int = Limits.max_frame_bytes,
                  max_connections: int | None = None,
                  metrics: RelayMetrics | None = None, spool: Any = None) -> None:
-        self.redactor = Redactor([*url_secrets(upstream), *_auth_secrets(upstream_auth)])
+        secrets = [*url_secrets(upstream), *_auth_secrets(upstream_auth)]
+        self.redactor = Redactor(secrets)
+        # The relay brings the provider credential (in the URL or as upstream_auth): an upstream
+        # 401/403 is then about the relay's key, and its answer may quote part of it.
+        self._own_credentials = bool(secrets)
         self.upstream = websocket_url(upstream)
         self.upstream_display = mask_url(self.upstream)
         if auth is not None and limit_usd is not None:
@@ -266,6 +278,11 @@ class Relay:
             grant, via, bearer = checked.grant, checked.subprotocol, checked.bearer
         else:
             grant, via = self._open_grant, None
+        problem = path_problem(request.path)
+        if problem is not None:  # it could reach another endpoint than the upstream's path
+            return self._refuse(conn, request, 400, "bad_path",
+                                "costmodel relay: the request path may not hold dot segments, "
+                                "encoded slashes or backslashes\n", problem)
         if len(self._admitted) >= (self.limits.max_sessions or 1):
             res = self._refuse(conn, request, 503, "over_capacity",
                                "costmodel relay: at capacity, retry later\n",
@@ -297,12 +314,12 @@ class Relay:
         except InvalidStatus as exc:  # the upstream refused: the client gets the same status
             self._admitted.pop(conn, None)
             res = exc.response
-            if self.upstream_auth is not None and res.status_code in (401, 403):
+            if self._own_credentials and res.status_code in (401, 403):
                 # The relay's own key was refused: the operator's problem, and the provider's
                 # answer may quote part of that key; the client learns only that it failed.
                 self._refusals.log(logging.ERROR, "relay_credentials", "the upstream refused "
-                                   "the relay's credentials (--upstream-auth-env): HTTP %d",
-                                   res.status_code)
+                                   "the relay's credentials (--upstream-auth-env, or those in "
+                                   "--upstream): HTTP %d", res.status_code)
                 return self._refuse(conn, request, 502, "upstream_refused",
                                     "costmodel relay: the upstream refused the relay\n",
                                     f"the upstream answered HTTP {res.status_code}")

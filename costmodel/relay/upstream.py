@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from websockets.datastructures import Headers
 from websockets.frames import EXTERNAL_CLOSE_CODES
@@ -39,12 +39,47 @@ def websocket_url(upstream: str) -> str:
     return upstream
 
 
+def path_problem(request_path: str) -> str | None:
+    """Why a client's request path could step outside the upstream's own path, else None.
+
+    Refused: a path that does not start with a single ``/`` (``//host/x`` reads as a host), a
+    backslash, and any segment that is ``.`` or ``..`` or holds a ``/`` or ``\\`` once
+    percent-decoded (up to three times: proxies and servers each decode once), with its
+    ``;params`` dropped (some servers read ``..;`` as ``..``).
+
+    >>> path_problem("/v1/realtime?model=m") is None
+    True
+    >>> path_problem("/v1/%2e%2e/admin"), path_problem("/v1/..%2fadmin"), path_problem("//x/y")
+    ('a dot segment', 'an encoded slash', 'not a path')
+    """
+    path = request_path.split("?", 1)[0]
+    if not path.startswith("/") or path.startswith("//"):
+        return "not a path"
+    if "\\" in path:
+        return "a backslash"
+    for segment in path.split("/"):
+        for _ in range(4):  # as sent, then decoded up to three times
+            if segment.split(";", 1)[0] in (".", ".."):
+                return "a dot segment"
+            decoded = unquote(segment)
+            if decoded == segment:
+                break
+            if "/" in decoded or "\\" in decoded:
+                return "an encoded slash"
+            segment = decoded
+    return None
+
+
 def upstream_url(base: str, request_path: str) -> str:
     """Join the client's request path and query onto the upstream URL (see the package doc).
+    InputError for a path that could leave the upstream's own (`path_problem`).
 
     >>> upstream_url("wss://api.openai.com", "/v1/realtime?model=gpt-realtime")
     'wss://api.openai.com/v1/realtime?model=gpt-realtime'
     """
+    problem = path_problem(request_path)
+    if problem is not None:
+        raise InputError(f"request path {mask_url(request_path)!r}: {problem}")
     b, r = urlsplit(base), urlsplit(request_path)
     path = b.path.rstrip("/") + r.path if r.path not in ("", "/") else (b.path or "/")
     query = "&".join(q for q in (b.query, r.query) if q)
