@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,6 +123,7 @@ def test_fast_type_and_listen():
     # A nested or duplicated "type" never takes the fast path.
     assert fast_type('{"response":{"type":"x"},"type":"response.create"}') is None
     assert fast_type('{"type":"input_audio_buffer.append","type":"response.create"}') is None
+    assert fast_type('{"type":"input_audio_buffer.append","\\u0074ype":"response.create"}') is None
     assert parse_listen("127.0.0.1:8765") == ("127.0.0.1", 8765)
     assert parse_listen("[::1]:0") == ("::1", 0)
     for bad in ("8765", "host:", "host:http", "h:99999"):
@@ -421,3 +423,112 @@ def test_disguised_and_malformed_client_frames_are_handled(tmp_path, caplog):
     assert disguised not in conn.frames
     assert "response.create" not in conn.types()
     no_loud_logs(caplog)
+
+
+# -- regressions from the review of the relay ---------------------------------------------
+
+def test_appends_are_relayed_unparsed_and_escapes_never_pass_as_audio(tmp_path, caplog):
+    """Audio appends are known from their text and relayed without parsing; a frame with a
+    \\u escape never takes that path, and other events too costly to parse are refused."""
+    caplog.set_level(logging.INFO)
+    padding = "{}," * 60_000  # more JSON values than the relay parses in one client event
+    unparsed = audio_frame(1) + " " + padding  # (not JSON: parsed, it would be refused)
+    escaped_first = ('{"\\u0074ype":"response.create","type":"input_audio_buffer.append",'
+                     '"audio":"AAAA"}')
+    costly = '{"type":"conversation.item.create","pad":[' + padding + '{}]}'
+    last = audio_frame(2)
+
+    async def main():
+        async with relay_stack(tmp_path) as (up, relay, url):
+            async with client(url) as ws:
+                await recv(ws)
+                await ws.send(unparsed)
+                await ws.send(escaped_first)
+                first = await recv(ws)
+                await ws.send(costly)
+                second = await recv(ws)
+                await ws.send(last)
+                await wait_for(lambda: len(up.conns[0].frames) == 2)
+            return up.conns[0], first, second, relay.metrics
+
+    conn, first, second, metrics = run(main())
+    assert conn.frames == [unparsed, last]  # byte for byte; the refused ones not at all
+    assert first["error"]["code"] == second["error"]["code"] == "invalid_event"
+    assert "only one 'type' key" in first["error"]["message"]
+    assert "at most 50000 JSON values" in second["error"]["message"]
+    for reason in ("duplicate_type", "too_complex"):
+        assert metrics.value("costmodel_relay_rejected_client_frames_total", reason=reason) == 1
+    assert conn.responses == 0
+    no_loud_logs(caplog)
+
+
+def test_a_refused_frame_is_logged_once_a_session_and_counted_each_time(tmp_path, caplog):
+    """Measured before: 5000 frames with two "type" keys logged 5000 warnings."""
+    caplog.set_level(logging.INFO, "costmodel.relay")
+
+    async def main():
+        async with relay_stack(tmp_path) as (up, relay, url):
+            async with client(url) as ws:
+                await recv(ws)
+                for _ in range(300):
+                    await ws.send('{"type":"a","type":"b"}')
+                errors = [(await recv(ws))["error"]["code"] for _ in range(300)]
+                await ws.send(audio_frame(0))
+                await wait_for(lambda: len(up.conns[0].frames) == 1)
+            return up.conns[0], relay.metrics, errors
+
+    conn, metrics, errors = run(main())
+    assert errors == ["invalid_event"] * 300  # each client frame refused is answered
+    assert metrics.value("costmodel_relay_rejected_client_frames_total",
+                         reason="duplicate_type") == 300
+    assert len(conn.frames) == 1
+    logged = [r for r in caplog.records if "refused a client frame" in r.getMessage()]
+    assert len(logged) == 1 and "duplicate_type" in logged[0].getMessage()
+
+
+def test_a_costly_client_frame_does_not_stall_other_sessions(tmp_path):
+    """Measured before (2 vCPUs): a client streaming 4 MiB frames of ``[[],[],...]`` held the
+    event loop ~0.5 s per frame; another session's worst response time went from 0.01 s to
+    2.6 s. They are now refused after a count of their brackets, in a few ms."""
+    n = 4 * 2**20 // 3 - 10
+    frames = ["[" + ",".join(["[]"] * n) + "]",
+              '{"type":"x","pad":[' + ",".join(["{}"] * (n - 10)) + "]}"]
+
+    async def victim(url: str) -> float:
+        worst = 0.0
+        async with client(url) as ws:
+            await recv(ws)
+            for _ in range(10):
+                t0 = time.perf_counter()
+                await ws.send(json.dumps({"type": "response.create"}))
+                while (await recv(ws, 10))["type"] != "response.done":
+                    pass
+                worst = max(worst, time.perf_counter() - t0)
+        return worst
+
+    async def attacker(url: str, stop: asyncio.Event) -> int:
+        sent = 0
+        async with client(url, max_size=None) as ws:
+            await recv(ws)
+            while not stop.is_set():
+                await ws.send(frames[sent % 2])
+                sent += 1
+        return sent
+
+    async def main():
+        async with relay_stack(tmp_path, limit="100") as (_up, relay, url):
+            rejected = lambda: relay.metrics.value(  # noqa: E731
+                "costmodel_relay_rejected_client_frames_total", reason="too_complex")
+            stop = asyncio.Event()
+            task = asyncio.create_task(attacker(url, stop))
+            await wait_for(lambda: rejected() >= 2, timeout=20)
+            before = rejected()
+            worst = await victim(url)
+            during = rejected() - before
+            stop.set()
+            await task
+            return worst, during
+
+    worst, during = run(main(), timeout=60)
+    assert during >= 2  # the attack went on while the other session talked
+    assert worst < 0.35, worst  # (a 2-vCPU machine under load: ~0.04 s)

@@ -68,7 +68,7 @@ def test_metrics_over_http_after_real_sessions(tmp_path):
     assert decisions["cut"] == 1
     rejected = {dict(k[1])["reason"]: v for k, v in after.items()
                 if k[0] == "costmodel_relay_rejected_client_frames_total"}
-    assert rejected == {"server_event": 1, "duplicate_type": 1, "too_big": 0}
+    assert rejected == {"server_event": 1, "duplicate_type": 1, "too_complex": 0, "too_big": 0}
     refusals = {dict(k[1])["reason"]: v for k, v in after.items()
                 if k[0] == "costmodel_relay_refused_handshakes_total"}
     assert refusals["unauthorized"] == 1 and sum(refusals.values()) == 1

@@ -4,9 +4,13 @@ Each client connection gets its own upstream connection and its own `SessionGuar
 through unchanged (the exact text or bytes). The relay parses JSON only where it must:
 
 * client ``input_audio_buffer.append`` frames (the bulk of the traffic) are recognised from
-  the start of their text and forwarded without parsing;
+  the start of their text and forwarded without parsing (`fast_type`: a frame with a nested,
+  repeated or escaped ``"type"`` key, or any backslash, is parsed instead);
 * server audio deltas are fed to the guard as a cheap stand-in ``{"type", "delta"}``;
-* every other event is parsed and observed; unknown events pass through untouched.
+* every other event is parsed and observed; unknown events pass through untouched. A client
+  event with two ``"type"`` keys, or too many JSON values to parse without holding up the other
+  sessions (50,000; 5,000 objects when it has several ``"type"`` keys or ``\\u`` escapes), is
+  refused with an ``invalid_event`` error event and counted, not passed on.
 
 Only the provider's frames are trusted: client frames reach the guard as
 ``source="client"``, so they can ask for a response or bust the cache, but a client frame shaped

@@ -10,27 +10,69 @@ from typing import Any
 CLIENT_AUDIO = frozenset({"input_audio_buffer.append"})
 SERVER_AUDIO = frozenset({"response.output_audio.delta", "response.audio.delta"})
 _TYPE_RE = re.compile(r'"type"\s*:\s*"([^"\\]{1,80})"')
+# Parsing runs on the event loop that carries every session, and costs per JSON value (~60 ns
+# with json.loads, ~300 ns per object through the duplicate check): a 4 MiB `[{},{},...]` held
+# every session for ~0.5 s. Real events have at most a few thousand values (a session.update
+# with many tools); their bulk is long strings (audio, images), which cost little.
+MAX_CLIENT_VALUES = 50_000     # commas and brackets in a client event, counted before parsing
+MAX_CHECKED_OBJECTS = 5_000    # objects in one that must go through the duplicate check
 
 
-class DuplicateTypeKey(ValueError):
-    """A JSON object with the key "type" twice (parsers disagree on which one wins)."""
+class RefusedFrame(ValueError):
+    """A client frame the relay does not pass on; `reason` is its metrics label
+    (``duplicate_type``, ``too_complex``), `message` what the client is told."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def _too_complex(limit: int, what: str) -> RefusedFrame:
+    return RefusedFrame("too_complex", f"an event may hold at most {limit} {what}")
 
 
 def _no_duplicate_type(pairs: list[tuple[str, Any]]) -> dict:
     keys = [k for k, _ in pairs]
     if keys.count("type") > 1:
-        raise DuplicateTypeKey
+        raise RefusedFrame("duplicate_type", "an event may have only one 'type' key")
     return dict(pairs)
 
 
-def parse_client_frame(text: str) -> Any:
-    """Parse a client text frame as JSON, refusing a "type" key given twice at any level.
+def is_client_audio(text: str) -> bool:
+    """Whether a client text frame is an audio append, known without parsing it (by its
+    `fast_type`, which no escaped or nested key can disguise).
 
-    Raises `DuplicateTypeKey` for that, ValueError or RecursionError for text that is not JSON.
+    >>> is_client_audio('{"type":"input_audio_buffer.append","audio":"AAAA"}')
+    True
+    >>> is_client_audio('{"type":"input_audio_buffer.append","\\u0074ype":"response.create"}')
+    False
+    """
+    return fast_type(text) in CLIENT_AUDIO
+
+
+def parse_client_frame(text: str) -> Any:
+    """Parse a client text frame as JSON, refusing a "type" key given twice at any level (parsers
+    disagree on which one wins) and frames too costly to parse on the event loop.
+
+    Raises `RefusedFrame` for those, ValueError or RecursionError for text that is not JSON.
 
     >>> parse_client_frame('{"type":"response.create"}')
     {'type': 'response.create'}
+    >>> parse_client_frame('{"type":"a","\\u0074ype":"b"}')
+    Traceback (most recent call last):
+    costmodel.relay.frames.RefusedFrame: an event may have only one 'type' key
     """
+    # Each count needs at least that many characters: short texts skip the scans.
+    if len(text) > MAX_CLIENT_VALUES and \
+            text.count(",") + text.count("{") + text.count("[") > MAX_CLIENT_VALUES:
+        raise _too_complex(MAX_CLIENT_VALUES, "JSON values")
+    if "\\u" not in text and text.count('"type"') < 2:
+        # A "type" key can only be spelled out (no escape) and there is one at most: no
+        # duplicate to find, so the C parser alone will do.
+        return json.loads(text)
+    if len(text) > MAX_CHECKED_OBJECTS and text.count("{") > MAX_CHECKED_OBJECTS:
+        raise _too_complex(MAX_CHECKED_OBJECTS, "objects when it has several 'type' keys or "
+                           "\\u escapes")
     return json.loads(text, object_pairs_hook=_no_duplicate_type)
 
 
@@ -45,8 +87,10 @@ def fast_type(text: str) -> str | None:
     """The event type of a JSON text when it can be read safely without parsing, else None.
 
     Only a top-level ``"type"`` within the first 256 characters counts: no ``{`` or ``[`` may
-    come before it and ``"type"`` must occur once, so a nested or duplicated key can never
-    disguise an event (those texts take the slow path: a full parse).
+    come before it, ``"type"`` must occur once, and the text may hold no backslash (an escaped
+    key, ``"\\u0074ype"``, is a "type" key that cannot be counted). So a nested, duplicated or
+    escaped key can never disguise an event: those texts take the slow path, a full parse.
+    (Base64 audio, the bulk of the traffic, never holds a backslash.)
 
     >>> fast_type('{"type":"input_audio_buffer.append","audio":"AAAA"}')
     'input_audio_buffer.append'
@@ -54,6 +98,7 @@ def fast_type(text: str) -> str | None:
     True
     """
     m = _TYPE_RE.search(text, 0, 256)
-    if m is None or text.find("{", 1, m.start()) != -1 or text.find("[", 0, m.start()) != -1:
+    if m is None or "\\" in text or text.find("{", 1, m.start()) != -1 \
+            or text.find("[", 0, m.start()) != -1:
         return None
     return m.group(1) if text.count('"type"') == 1 else None

@@ -19,7 +19,7 @@ log = logging.getLogger("costmodel.relay")
 # that appears only on its first event misses that event.
 REFUSAL_REASONS = ("unauthorized", "bad_path", "over_capacity", "connection_limit",
                    "handshake_timeout", "upstream_refused", "upstream_unreachable")
-REJECTED_FRAME_REASONS = ("server_event", "duplicate_type", "too_big")
+REJECTED_FRAME_REASONS = ("server_event", "duplicate_type", "too_complex", "too_big")
 ACTIONS = ("warn", "wrap_up", "cut")
 
 
@@ -57,7 +57,8 @@ class RelayMetrics:
         self.rejected_frames = Counter(
             "costmodel_relay_rejected_client_frames",
             "Client frames not metered or not relayed: server-shaped events (passed on, never "
-            "metered), duplicate 'type' keys, oversized messages.", ["reason"], registry=r)
+            "metered), duplicate 'type' keys, too many JSON values, oversized messages.",
+            ["reason"], registry=r)
         self.refused = Counter("costmodel_relay_refused_handshakes",
                                "Client connections refused before a session, by reason.",
                                ["reason"], registry=r)

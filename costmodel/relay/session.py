@@ -27,9 +27,10 @@ from ..guard_actions import (
 from .frames import (
     CLIENT_AUDIO,
     SERVER_AUDIO,
-    DuplicateTypeKey,
+    RefusedFrame,
     client_error,
     fast_type,
+    is_client_audio,
     parse_client_frame,
 )
 from .upstream import close_code
@@ -79,6 +80,7 @@ class Session:
         self._spooled_seen = 0
         self._ignored_seen = 0
         self.frames = 0             # frames either way, for the idle timeout
+        self._refused: set[str] = set()  # reasons client frames were refused for (logged once)
         self.end: str | None = None
         self.upstream_session_id: str | None = None
         self.in_flight = False      # a response is being generated upstream
@@ -181,23 +183,23 @@ class Session:
         except (TimeoutError, ConnectionClosed):
             pass  # what is still in flight is estimated by guard.finalize()
 
-    def _meter(self, msg: str | bytes) -> tuple[dict | None, Decision | None]:
+    def _meter(self, msg: str | bytes) -> tuple[dict, Decision] | None:
         """Feed an upstream frame to the guard: an audio delta by its length only (the hot
-        path, never parsed), anything else parsed. Returns the event and the decision, or
-        (None, None) for audio, binary and unparseable frames."""
+        path, never parsed), anything else parsed. Returns the event and the decision, or None
+        for audio, binary and unparseable frames."""
         if not isinstance(msg, str):
-            return None, None
+            return None
         t = fast_type(msg)
         if t in SERVER_AUDIO:
             i = msg.rfind('"delta"')
             self.guard.observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
-            return None, None
+            return None
         try:
             event = json.loads(msg)
         except (ValueError, RecursionError):
-            return None, None
+            return None
         if not isinstance(event, dict):
-            return None, None
+            return None
         decision = self._observe(event, "server")
         self._publish()
         return event, decision
@@ -230,18 +232,13 @@ class Session:
             if self.end:
                 return
             decision = None
-            if isinstance(msg, str):
-                # Every client frame is parsed (they are small): a client must not be able to
-                # disguise a response.create as an audio append. A frame with the "type" key
-                # twice is refused outright, since parsers disagree on which one wins.
+            # Audio appends (the bulk of the traffic) are known without parsing; every other
+            # event is parsed, so a client cannot disguise a response.create as audio.
+            if isinstance(msg, str) and not is_client_audio(msg):
                 try:
                     event = parse_client_frame(msg)
-                except DuplicateTypeKey:
-                    self.metrics.rejected_frames.labels("duplicate_type").inc()
-                    log.warning("session %s: refused a client frame with two 'type' keys",
-                                self.id)
-                    await self._send_client(json.dumps(client_error(
-                        "invalid_event", "an event may have only one 'type' key")))
+                except RefusedFrame as exc:
+                    await self._refuse(exc)
                     continue
                 except (ValueError, RecursionError):
                     event = None  # not JSON: the upstream will say so
@@ -251,11 +248,11 @@ class Session:
                     decision = self._observe(event, "client")
                     self._publish()
                     if decision.action == "cut":
-                        if event.get("type") != "response.create":
+                        if kind != "response.create":
                             await self._send_up(msg)
                         await self._cut(decision)
                         return
-                    if event.get("type") == "response.create":
+                    if kind == "response.create":
                         self.in_flight = True
             try:
                 await up.send(msg)
@@ -264,6 +261,17 @@ class Session:
                 return
             if decision is not None:
                 await self._act(decision)
+
+    async def _refuse(self, exc: RefusedFrame) -> None:
+        """A client frame not passed on: counted each time, logged once a session (a client
+        can send thousands), answered with an error event."""
+        self.metrics.rejected_frames.labels(exc.reason).inc()
+        if exc.reason not in self._refused:
+            self._refused.add(exc.reason)
+            log.warning("session %s: refused a client frame (%s): %s; further ones in this "
+                        "session are only counted (rejected_client_frames_total)", self.id,
+                        exc.reason, exc.message)
+        await self._send_client(json.dumps(client_error("invalid_event", exc.message)))
 
     async def _upstream_to_client(self) -> None:
         client, up = self.client, self.up
@@ -274,12 +282,13 @@ class Session:
                 self.end = self.end or "upstream_closed"
                 return
             self.frames += 1
-            event, decision = self._meter(msg)
+            metered = self._meter(msg)
             if self.end:  # ending: still meter what a cancelled response reports
                 if not self.guard.in_flight:
                     return
                 continue
-            if event is not None:
+            if metered is not None:
+                event, decision = metered
                 self._track(event)
                 if decision.action == "cut":
                     await self._cut(decision, forward=msg)
@@ -329,7 +338,7 @@ class Session:
         except ConnectionClosed:
             pass
 
-    async def _cut(self, decision: Decision, forward: str | None = None) -> None:
+    async def _cut(self, decision: Decision, forward: str | bytes | None = None) -> None:
         """Cancel upstream, tell the client why, close it with 4002."""
         self.end = "cut"
         log.info("session %s: cut at $%s: %s", self.id, decision.spent_usd, decision.reason)
