@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from websockets.asyncio.server import ServerConnection
 
@@ -304,7 +304,8 @@ class ConnectionGate:
                 gate.open += 1
                 if gate.open > gate.max_connections:
                     gate.on_refuse("connection_limit")
-                    transport.abort()  # (before reading a byte: the cheapest refusal)
+                    # (before reading a byte: the cheapest refusal)
+                    cast(asyncio.Transport, transport).abort()
                     return
                 self._timer = asyncio.get_running_loop().call_later(
                     gate.handshake_timeout, self._handshake_expired)

@@ -19,6 +19,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from ..errors import InputError
 from ..guard import SessionGuard
@@ -307,7 +308,8 @@ class Relay:
         extra = {} if self.proxy is True else {"proxy": self.proxy}
         try:
             up = await connect(url, additional_headers=headers,
-                               user_agent_header=None, subprotocols=offered or None,
+                               user_agent_header=None,
+                               subprotocols=[Subprotocol(p) for p in offered] or None,
                                compression="deflate" if deflate else None,
                                max_size=_UPSTREAM_MAX_SIZE, open_timeout=self.open_timeout,
                                close_timeout=self.close_timeout, **extra)
