@@ -296,7 +296,7 @@ def test_token_files_text_and_yaml(tmp_path, caplog):
 \t{GLOBEX} globex 2
 """)
     table = TokenTable.load(text)
-    assert len(table) == 2 and table.scopes == {"acme", "globex"}
+    assert len(table) == 2 and table.check(GLOBEX).scope == "globex"
     grant = table.check(ACME)
     assert (grant.scope, grant.limit_usd, grant.where) == ("acme", Decimal("0.50"),
                                                            f"{text}:2")
@@ -310,6 +310,24 @@ def test_token_files_text_and_yaml(tmp_path, caplog):
     assert table.check(GLOBEX).limit_usd == Decimal("1.25")
     assert table.check(GLOBEX).where == f"{yml}:3"
     assert not caplog.records  # 0600: no warning
+
+
+def test_a_session_start_names_its_token_line_never_the_token(tmp_path, caplog):
+    caplog.set_level(logging.INFO, "costmodel.relay")
+    path = write_tokens(tmp_path, "tokens.txt", f"# tenants\n{ACME} acme 0.50\n")
+
+    async def main():
+        async with relay_stack(tmp_path, limit=None, auth=TokenTable.load(path)) as (
+                _up, relay, url):
+            async with ws(url, ACME) as c:
+                await recv(c)
+            await wait_for(lambda: relay.sessions_done == 1)
+
+    run(main())
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith(f"started: scope acme (token {path}:2), limit $0.50")
+               for m in messages), messages
+    assert not any(ACME in m for m in messages)
 
 
 @pytest.mark.parametrize("name, text, expected", [

@@ -23,7 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 
 from costmodel.errors import InputError
 from costmodel.relay import Limits, Relay
-from costmodel.relay.limits import AcceptErrorHandler, RateLimitedLog, parse_size
+from costmodel.relay.limits import parse_size
+from costmodel.relay.ratelog import AcceptErrorHandler, RateLimitedLog
 
 from .fake_upstream import FakeUpstream
 from .test_relay import PATH, audio_frame, client, recv, relay_stack, run, spend_log, turn, wait_for

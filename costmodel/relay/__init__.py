@@ -64,7 +64,9 @@ code 1009); the defaults follow the process's file-descriptor limit. `RelayMetri
 sessions, decisions, spend, refusals and rejected frames for Prometheus.
 
 The package: `server` (Relay, serve), `session` (one relayed session), `upstream` (URL joining,
-headers, masking), `auth` (tokens), `limits`, `metrics`, `frames` (reading event types).
+path checks, headers, masking), `auth` (tokens), `limits` (what a relay accepts, the connection
+gate), `ratelog` (logs a flood cannot multiply), `metrics`, `frames` (reading client and server
+frames).
 """
 
 from __future__ import annotations

@@ -142,10 +142,6 @@ class TokenTable:
     def __len__(self) -> int:
         return len(self._grants)
 
-    @property
-    def scopes(self) -> set[str]:
-        return {g.scope for _, g in self._grants.values()}
-
     def check(self, token: str | None) -> Grant | None:
         """The grant of a valid token, else None."""
         if not token:

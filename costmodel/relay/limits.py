@@ -1,4 +1,5 @@
-"""Bounded resources: how many sessions and connections a relay takes, and for how long.
+"""Bounded resources: how many sessions and connections a relay takes, for how long, and how
+much one session may spend; `ConnectionGate` holds the client sockets to those limits.
 
 A relayed session holds two sockets (client and upstream), so the file-descriptor limit
 (``RLIMIT_NOFILE``) decides how many sessions a process can carry. `Limits.resolve` derives the
@@ -16,11 +17,10 @@ import logging
 import math
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import cast
 
 from websockets.asyncio.server import ServerConnection
 
@@ -36,7 +36,6 @@ SESSION_CAP = 1000                  # default ceiling, whatever the fd limit all
 # session, and a bound keeps the guard's arithmetic finite (1e999999999 overflows it).
 MAX_LIMIT_USD = Decimal(1_000_000)
 _FD_RESERVE = 16   # spend log appends, SQLite, DNS lookups, metrics scrapes
-_ACCEPT_MESSAGE = "socket.accept() out of system resource"
 
 
 def fd_limit() -> int | None:
@@ -188,89 +187,6 @@ def parse_size(text: str) -> int:
         raise InputError(f"not a size: {text!r}; expected bytes, e.g. 4194304, 512KiB or 4MiB")
     unit = m.group(2).lower()[:1]
     return int(m.group(1)) * {"": 1, "b": 1, "k": 2**10, "m": 2**20}[unit]
-
-
-class RateLimitedLog:
-    """Log a message at most once per `interval` seconds per key, with the number of
-    occurrences left out since the last one (a flood of refusals must not flood the log).
-
-    >>> rl = RateLimitedLog(logging.getLogger("doc"), interval=60)
-    >>> rl.warning("refused", "refused a client: %s", "no token"), rl.suppressed("refused")
-    (True, 0)
-    >>> rl.warning("refused", "refused a client: %s", "no token"), rl.suppressed("refused")
-    (False, 1)
-    """
-
-    def __init__(self, logger: logging.Logger, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.logger, self.interval, self.clock = logger, interval, clock
-        self._last: dict[str, float] = {}
-        self._skipped: dict[str, int] = {}
-
-    def suppressed(self, key: str) -> int:
-        return self._skipped.get(key, 0)
-
-    def log(self, level: int, key: str, msg: str, *args: Any) -> bool:
-        """Log now if this key has been quiet for `interval`; returns whether it logged."""
-        now = self.clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._skipped[key] = self._skipped.get(key, 0) + 1
-            return False
-        skipped = self._skipped.pop(key, 0)
-        self._last[key] = now
-        if skipped:
-            msg += f" ({skipped} more in the last {now - last:.0f} s)"  # type: ignore[operator]
-        self.logger.log(level, msg, *args)
-        return True
-
-    def warning(self, key: str, msg: str, *args: Any) -> bool:
-        return self.log(logging.WARNING, key, msg, *args)
-
-
-class AcceptErrorHandler:
-    """An event-loop exception handler that reports "socket.accept() out of system resource"
-    once per interval with a count, and passes everything else to the previous handler.
-
-    Why: on EMFILE, CPython's selector loop calls the exception handler once per pending
-    connection (up to the listen backlog) and re-arms the listening socket as many times, so
-    the default handler logs the same line hundreds of thousands of times a minute.
-
-    ``handler = AcceptErrorHandler(); handler.install(asyncio.get_running_loop())``, and
-    ``handler.uninstall()`` when the server closes; `count` is how many it saw.
-    """
-
-    def __init__(self, interval: float = 10.0,
-                 on_error: Callable[[], None] | None = None) -> None:
-        self._log = RateLimitedLog(log, interval)
-        self.on_error = on_error
-        self.count = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._previous: Any = None
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop, self._previous = loop, loop.get_exception_handler()
-        loop.set_exception_handler(self)
-
-    def uninstall(self) -> None:
-        if self._loop is not None and self._loop.get_exception_handler() is self:
-            self._loop.set_exception_handler(self._previous)
-        # (Another handler may have been installed on top: this one then only passes on.)
-        self._loop = None
-
-    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if self._loop is None or context.get("message") != _ACCEPT_MESSAGE:
-            if self._previous is not None:
-                self._previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-            return
-        self.count += 1
-        if self.on_error is not None:
-            self.on_error()
-        exc = context.get("exception")
-        self._log.log(logging.ERROR, "accept", "cannot accept connections: %s (the fd limit "
-                      "is %s; lower --max-sessions or raise ulimit -n)", exc, fd_limit())
 
 
 class ConnectionGate:

@@ -25,8 +25,9 @@ from ..errors import InputError
 from ..guard import SessionGuard
 from ..ledger import Spool
 from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
-from .limits import AcceptErrorHandler, ConnectionGate, Limits, RateLimitedLog, session_limit
+from .limits import ConnectionGate, Limits, session_limit
 from .metrics import RelayMetrics
+from .ratelog import AcceptErrorHandler, RateLimitedLog
 from .session import Session
 from .upstream import (
     Redactor,
@@ -173,7 +174,6 @@ class Relay:
                              max_frame_bytes=max_frame_bytes,
                              max_connections=max_connections).resolve()
         self.metrics = metrics if metrics is not None else RelayMetrics()
-        self.sessions_started = 0
         self.sessions_done = 0
         self._live = 0
         self._server: Server | None = None
@@ -394,7 +394,6 @@ class Relay:
             self._admitted.pop(client, None)
 
     async def _relay(self, session: Session) -> None:
-        self.sessions_started += 1
         self._live += 1
         m = self.metrics
         m.sessions_started.inc()
