@@ -83,6 +83,30 @@ _RESERVATION_TTL = 120.0  # s: a crashed worker's hold on the scope budget lapse
 _FLUSH_BATCH = 200        # spooled records committed per flush from a live session
 
 
+MAX_LIMIT_USD = Decimal(1_000_000)        # for one voice session: anything larger is a typo
+MAX_SCOPE_LIMIT_USD = Decimal(10) ** 12   # a tenant's budget for a day or a month
+
+
+def usd_limit(value: Decimal | str | float, what: str,
+              maximum: Decimal = MAX_LIMIT_USD) -> Decimal:
+    """A limit: finite, > 0 and at most `maximum`, else `UsageError` saying what it must be.
+
+    >>> usd_limit("0.50", "the limit")
+    Decimal('0.50')
+    >>> usd_limit("1e999999999", "the limit")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    costmodel.errors.UsageError: the limit must be a positive amount in USD, at most 1000000, ...
+    """
+    try:
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or not 0 < amount <= maximum:
+        raise UsageError(f"{what} must be a positive amount in USD, at most {maximum}, "
+                         f"got {str(value)[:40]!r}")
+    return amount
+
+
 class Decision(NamedTuple):
     """What the guard thinks after an event (immutable; a NamedTuple because one is made
     for every metered response)."""
@@ -168,12 +192,13 @@ class SessionGuard:
                  period: Literal["day", "month", "all"] = "day",
                  callbacks: list[Callable[[Decision], None]] | None = None,
                  clock: Callable[[], float] = time.monotonic, fmt: str = "auto") -> None:
-        self.limit_usd = Decimal(str(limit_usd))
-        if self.limit_usd <= 0:
-            raise UsageError("the limit must be > 0 USD")
-        self.warn_at = Decimal(str(warn_at))
-        if not 0 < self.warn_at <= 1:
-            raise UsageError("warn_at must be in (0, 1]")
+        self.limit_usd = usd_limit(limit_usd, "the limit")
+        try:
+            self.warn_at = Decimal(str(warn_at))
+        except ArithmeticError:
+            self.warn_at = Decimal("NaN")
+        if not self.warn_at.is_finite() or not 0 < self.warn_at <= 1:
+            raise UsageError(f"warn_at must be in (0, 1], got {str(warn_at)[:40]!r}")
         self.catalog = catalog or default_catalog()
         if model is not None:
             self.catalog.resolve(model)
@@ -188,7 +213,8 @@ class SessionGuard:
         self.on_unpriced = on_unpriced
         # A budget shared by every session of the scope (tenant) for the period, held in the
         # ledger: each response reserves its projection there before it is requested.
-        self.scope_limit_usd = None if scope_limit_usd is None else Decimal(str(scope_limit_usd))
+        self.scope_limit_usd = None if scope_limit_usd is None else \
+            usd_limit(scope_limit_usd, "the scope limit", MAX_SCOPE_LIMIT_USD)
         if self.scope_limit_usd is not None and ledger is None:
             raise UsageError("a scope budget needs a ledger shared by the sessions")
         if period not in ("day", "month", "all"):
@@ -286,6 +312,8 @@ class SessionGuard:
         if t == "response.done" and self._reader is not None:  # hot path: one per response
             if self._in_flight:
                 self._in_flight -= 1
+            elif self._requested:  # done without a created we saw: it answers a request
+                self._requested -= 1
             try:
                 usages = self._reader.feed(event)
             except UsageError as exc:
@@ -406,6 +434,12 @@ class SessionGuard:
     def in_flight(self) -> int:
         """Responses the server has created and not yet finished (their usage is due)."""
         return self._in_flight
+
+    @property
+    def awaiting(self) -> int:
+        """Responses asked for or in flight whose usage has not arrived: what a relay waits
+        for (a little) before ending a session, so that it is metered, not estimated."""
+        return self._in_flight + self._requested
 
     def tick(self) -> Decision:
         """Re-check a time-billed session against the clock (a relay calls this every second:

@@ -98,12 +98,13 @@ class FakeUpstream:
     def __init__(self, *, turns: Turns | None = None, deltas: int = 3,
                  delta_bytes: int = 4800, delta_pause: float = 0.002,
                  subprotocol: str | None = "realtime",
-                 drop_after_deltas: int | None = None) -> None:
+                 drop_after_deltas: int | None = None, respond_after: float = 0) -> None:
         self.turns = turns or Turns()
         self.deltas, self.delta_pause, self.subprotocol = deltas, delta_pause, subprotocol
         self.delta = base64.b64encode(bytes(range(256)) * (delta_bytes // 256 + 1))[
             : delta_bytes * 4 // 3].decode()
         self.drop_after_deltas = drop_after_deltas
+        self.respond_after = respond_after   # s before response.created (a busy provider)
         self.conns: list[Conn] = []
         self.connected = asyncio.Event()
         self._server = None
@@ -134,6 +135,7 @@ class FakeUpstream:
         model = conn.query.get("model", [MODEL])[0]
         task: asyncio.Task | None = None
         sent = [0]
+        created = [False]   # the response in progress was announced (response.created)
         await ws.send(json.dumps({
             "type": "session.created", "event_id": "event_fake_0",
             "session": {"type": "realtime", "object": "realtime.session", "id": "sess_fake",
@@ -167,9 +169,13 @@ class FakeUpstream:
                             "event_id": event.get("event_id")}}))
                         continue
                     conn.responses += 1
-                    task = asyncio.create_task(self._respond(ws, conn.responses, sent))
+                    created[0] = False
+                    task = asyncio.create_task(self._respond(ws, conn.responses, sent,
+                                                             created))
                 elif t == "response.cancel" and task is not None and not task.done():
                     task.cancel()
+                    if not created[0]:  # like the API: every response is created first
+                        await ws.send(json.dumps(self._created(conn.responses)))
                     await ws.send(json.dumps(self._done(conn.responses, "cancelled")))
         except ConnectionClosed:
             pass
@@ -186,12 +192,19 @@ class FakeUpstream:
                              "conversation_id": "conv_1", "output_modalities": ["audio"],
                              "usage": self.turns.usage(k)}}
 
-    async def _respond(self, ws: ServerConnection, k: int, sent: list[int]) -> None:
+    @staticmethod
+    def _created(k: int) -> dict:
+        return {"type": "response.created", "event_id": f"event_rc_{k}",
+                "response": {"object": "realtime.response", "id": f"resp_{k}",
+                             "status": "in_progress", "output": [], "usage": None}}
+
+    async def _respond(self, ws: ServerConnection, k: int, sent: list[int],
+                       created: list[bool]) -> None:
         try:
-            await ws.send(json.dumps({"type": "response.created", "event_id": f"event_rc_{k}",
-                                      "response": {"object": "realtime.response",
-                                                   "id": f"resp_{k}", "status": "in_progress",
-                                                   "output": [], "usage": None}}))
+            if self.respond_after:
+                await asyncio.sleep(self.respond_after)
+            await ws.send(json.dumps(self._created(k)))
+            created[0] = True
             for i in range(self.deltas):
                 await asyncio.sleep(self.delta_pause)
                 await ws.send(json.dumps({

@@ -106,3 +106,20 @@ def test_the_realtime_fast_path_keeps_the_token_bound():
             "output_token_details": {"text_tokens": 1, "audio_tokens": 10**12}}
     with pytest.raises(UsageError, match="from 0 to 1e12"):
         tokens_from_realtime_usage(over)
+
+
+@pytest.mark.parametrize("limit", ["1e999999999", "inf", "nan", "-1", "0", "abc", "1000001"])
+def test_limits_the_guard_cannot_hold_are_refused(builtin, limit):
+    # 1e999999999 once overflowed warn_at * limit (decimal.Overflow, not a clear error).
+    with pytest.raises(UsageError, match="positive amount in USD"):
+        SessionGuard(limit, catalog=builtin)
+
+
+def test_a_done_without_a_created_answers_the_request(builtin):
+    guard = SessionGuard("10", catalog=builtin)
+    events = openai_session(builtin, turns=1)
+    guard.observe(events[0])
+    guard.observe({"type": "response.create"}, source="client")
+    assert guard.awaiting == 1
+    guard.observe(next(e for e in events if e["type"] == "response.done"))
+    assert guard.awaiting == 0 and guard.responses == 1

@@ -412,16 +412,22 @@ def test_disguised_and_malformed_client_frames_are_handled(tmp_path, caplog):
                 await recv(ws)                  # session.created
                 await ws.send(disguised)        # must not sneak a response past the guard
                 refused = await recv(ws)
-                await ws.send("{not json")      # not an event: passed on, no crash
-                await ws.send('{"type": ["x"]}')
+                # Not one JSON object: refused too (a provider parsing a valid prefix, as in
+                # '{"type":"response.create"} junk', would act on what the guard never saw).
+                for text in ("{not json", '{"type":"response.create"} junk', "[1, 2]"):
+                    await ws.send(text)
+                    not_json = await recv(ws)
+                    assert not_json["error"]["code"] == "invalid_event", text
+                await ws.send('{"type": ["x"]}')  # an object of no known event: passed on
                 await ws.send(audio_frame(0))
-                await wait_for(lambda: len(up.conns[0].frames) >= 3)
+                await wait_for(lambda: len(up.conns[0].frames) >= 2)
             return up.conns[0], refused
 
     conn, refused = run(main())
     assert refused["type"] == "error" and refused["error"]["code"] == "invalid_event"
-    assert disguised not in conn.frames
+    assert disguised not in conn.frames and "{not json" not in conn.frames
     assert "response.create" not in conn.types()
+    assert '{"type": ["x"]}' in conn.frames
     no_loud_logs(caplog)
 
 

@@ -51,3 +51,21 @@ def test_a_forging_client_is_metered_at_the_real_rates_and_cut(tmp_path):
         assert ledger.spent() == spent  # and nothing forged reached the ledger
     finally:
         ledger.close()
+
+
+def test_a_response_asked_for_just_before_the_client_leaves_is_metered(tmp_path):
+    # The client sends response.create and hangs up at once: the relay waits (a little) for
+    # the provider to confirm and finish it, so its real usage is metered, not guessed.
+    async def main():
+        slow = {"respond_after": 0.3}   # the provider confirms after the client has left
+        async with relay_stack(tmp_path, limit="1.00", upstream=slow) as (up, relay, url):
+            async with client(url) as ws:
+                await recv(ws)  # session.created
+                await ws.send(json.dumps({"type": "response.create"}))
+            await wait_for(lambda: spend_log(tmp_path) != [])
+            return up.conns[0]
+
+    conn = run(main())
+    [rec] = spend_log(tmp_path)
+    assert conn.responses == 1 and rec["responses"] == 1 and not rec["estimated"]
+    assert Decimal(rec["spent_usd"]) == cost_of(1) and rec["unsaved_usd"] == "0"

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..guard import MAX_LIMIT_USD
 from ..guard_replay import replay
 from ._common import (
     JsonOpt,
@@ -23,14 +24,13 @@ from ._common import (
     usd,
 )
 
-MAX_LIMIT_USD = 1_000_000  # for one voice session: anything larger is a typo
-
 
 @handle_errors
 def replay_cmd(
     file: Annotated[str, typer.Argument(help="Recorded session (JSONL); - for stdin.")],
-    limit_usd: Annotated[float, typer.Option("--limit-usd", parser=finite(1e-6, MAX_LIMIT_USD),
-                                             help="Per-session limit in USD.")],
+    limit_usd: Annotated[float, typer.Option(
+        "--limit-usd", parser=finite(1e-6, float(MAX_LIMIT_USD)),
+        help="Per-session limit in USD.")],
     warn_at: Annotated[float, typer.Option(parser=finite(0.01, 1.0),
                                            help="Warn at this share of the limit.")] = 0.8,
     model: Annotated[str | None, typer.Option(help="Model id (default: from the events).")]

@@ -20,7 +20,7 @@ MAX_CHECKED_OBJECTS = 5_000    # objects in one that must go through the duplica
 
 class RefusedFrame(ValueError):
     """A client frame the relay does not pass on; `reason` is its metrics label
-    (``duplicate_type``, ``too_complex``), `message` what the client is told."""
+    (``duplicate_type``, ``too_complex``, ``not_json``), `message` what the client is told."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -50,11 +50,13 @@ def is_client_audio(text: str) -> bool:
     return fast_type(text) in CLIENT_AUDIO
 
 
-def parse_client_frame(text: str) -> Any:
-    """Parse a client text frame as JSON, refusing a "type" key given twice at any level (parsers
-    disagree on which one wins) and frames too costly to parse on the event loop.
+def parse_client_frame(text: str) -> dict[str, Any]:
+    """Parse a client text frame as a JSON object, refusing a "type" key given twice at any
+    level (parsers disagree on which one wins), frames too costly to parse on the event loop,
+    and text that is not one JSON object: a provider whose parser took a valid prefix
+    (``{"type":"response.create"} junk``) would act on what the guard never saw.
 
-    Raises `RefusedFrame` for those, ValueError or RecursionError for text that is not JSON.
+    Raises `RefusedFrame` for all of those.
 
     >>> parse_client_frame('{"type":"response.create"}')
     {'type': 'response.create'}
@@ -66,14 +68,23 @@ def parse_client_frame(text: str) -> Any:
     if len(text) > MAX_CLIENT_VALUES and \
             text.count(",") + text.count("{") + text.count("[") > MAX_CLIENT_VALUES:
         raise _too_complex(MAX_CLIENT_VALUES, "JSON values")
-    if "\\u" not in text and text.count('"type"') < 2:
-        # A "type" key can only be spelled out (no escape) and there is one at most: no
-        # duplicate to find, so the C parser alone will do.
-        return json.loads(text)
-    if len(text) > MAX_CHECKED_OBJECTS and text.count("{") > MAX_CHECKED_OBJECTS:
-        raise _too_complex(MAX_CHECKED_OBJECTS, "objects when it has several 'type' keys or "
-                           "\\u escapes")
-    return json.loads(text, object_pairs_hook=_no_duplicate_type)
+    try:
+        if "\\u" not in text and text.count('"type"') < 2:
+            # A "type" key can only be spelled out (no escape) and there is one at most: no
+            # duplicate to find, so the C parser alone will do.
+            event = json.loads(text)
+        else:
+            if len(text) > MAX_CHECKED_OBJECTS and text.count("{") > MAX_CHECKED_OBJECTS:
+                raise _too_complex(MAX_CHECKED_OBJECTS, "objects when it has several 'type' "
+                                   "keys or \\u escapes")
+            event = json.loads(text, object_pairs_hook=_no_duplicate_type)
+    except RefusedFrame:
+        raise
+    except (ValueError, RecursionError):
+        raise RefusedFrame("not_json", "an event must be one JSON object") from None
+    if not isinstance(event, dict):
+        raise RefusedFrame("not_json", "an event must be one JSON object")
+    return event
 
 
 def client_error(code: str, message: str) -> dict:

@@ -19,12 +19,13 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import cast
 
 from websockets.asyncio.server import ServerConnection
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
+from ..guard import usd_limit
 
 log = logging.getLogger("costmodel.relay")
 
@@ -32,9 +33,6 @@ DEFAULT_IDLE_TIMEOUT = 120.0        # s with no frame either way
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0     # s from TCP accept to a complete upgrade request
 DEFAULT_MAX_FRAME_BYTES = 4 * 2**20  # client messages; ~45 s of base64 pcm16 24 kHz audio
 SESSION_CAP = 1000                  # default ceiling, whatever the fd limit allows
-# The largest per-session limit (as for `guard replay --limit-usd`): more is a typo for one voice
-# session, and a bound keeps the guard's arithmetic finite (1e999999999 overflows it).
-MAX_LIMIT_USD = Decimal(1_000_000)
 _FD_RESERVE = 16   # spend log appends, SQLite, DNS lookups, metrics scrapes
 
 
@@ -149,8 +147,8 @@ class Limits:
 
 
 def session_limit(value: Decimal | str | float, what: str) -> Decimal:
-    """A per-session limit in USD: finite, > 0 and at most `MAX_LIMIT_USD`; else InputError
-    saying ``{what} must be ...``.
+    """A per-session limit in USD: finite, > 0 and at most `MAX_LIMIT_USD` (the guard's
+    bound); else InputError saying ``{what} must be ...``.
 
     >>> session_limit("0.50", "--limit-usd")
     Decimal('0.50')
@@ -159,13 +157,9 @@ def session_limit(value: Decimal | str | float, what: str) -> Decimal:
     costmodel.errors.InputError: --limit-usd must be a positive amount in USD, at most 1000000...
     """
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or not 0 < amount <= MAX_LIMIT_USD:
-        raise InputError(f"{what} must be a positive amount in USD, at most {MAX_LIMIT_USD}, "
-                         f"got {str(value)[:40]!r}")
-    return amount
+        return usd_limit(value, what)
+    except UsageError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _flag(name: str) -> str:

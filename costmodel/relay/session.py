@@ -171,14 +171,14 @@ class Session:
     async def _drain(self) -> None:
         """Responses still in flight when the session ends (cut, or the client left) are
         billed: cancel them and meter their final response.done, for a few seconds at most."""
-        if not self.guard.in_flight or self.up.state is not State.OPEN:
+        if not self.guard.awaiting or self.up.state is not State.OPEN:
             return
         if self.end != "cut":  # _cut already cancelled
             for ev in openai_cut_events():
                 await self._send_up(json.dumps(ev))
         try:
             async with asyncio.timeout(_DRAIN_SECONDS):
-                while self.guard.in_flight:
+                while self.guard.awaiting:   # (a request just sent is answered first)
                     self._meter(await self.up.recv())
         except (TimeoutError, ConnectionClosed):
             pass  # what is still in flight is estimated by guard.finalize()
@@ -240,11 +240,8 @@ class Session:
                 except RefusedFrame as exc:
                     await self._refuse(exc)
                     continue
-                except (ValueError, RecursionError):
-                    event = None  # not JSON: the upstream will say so
-                kind = event.get("type") if isinstance(event, dict) else None
-                if isinstance(event, dict) and not (isinstance(kind, str)
-                                                    and kind in CLIENT_AUDIO):
+                kind = event.get("type")
+                if not (isinstance(kind, str) and kind in CLIENT_AUDIO):
                     decision = self._observe(event, "client")
                     self._publish()
                     if decision.action == "cut":
@@ -387,5 +384,6 @@ class Session:
                 "path": self.path, "scope": self.scope, "model": model,
                 "limit_usd": str(g.limit_usd),
                 "spent_usd": str(g.spent_usd), "responses": g.responses,
-                "estimated": g.estimated, "decisions": self.decisions,
+                "estimated": g.estimated, "unsaved_usd": str(g.unsaved_usd),
+                "decisions": self.decisions,
                 "started_at": self.started_at, "ended_at": now_iso(), "end": self.end or "error"}
