@@ -323,6 +323,9 @@ def test_unreachable_redis_is_a_quick_ledger_error_naming_the_url_not_the_passwo
     msg = str(info.value)
     assert "s3cret" not in msg and f"127.0.0.1:{url.rsplit(':', 1)[1]}" in msg
     assert info.value.operation == "open" and "***@" in info.value.path
+    with pytest.raises(LedgerError) as info:   # a password in the query is hidden too
+        open_ledger(f"redis://127.0.0.1:{_free_port()}/0?password=qu3ry-s3cret")
+    assert "qu3ry-s3cret" not in str(info.value) and "password=***" in str(info.value)
 
 
 def test_redis_going_away_mid_session_is_a_ledger_error_naming_the_operation(redis_url):

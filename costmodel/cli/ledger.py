@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.table import Table
 
+from .._redact import mask_url
 from ..errors import InputError, LedgerError
 from ..ledger import SPOOL_ENV, Spool, open_ledger, period_start
 from ..ledger.url import ledger_key
@@ -75,7 +76,7 @@ def show(
                 "spooled_usd": spooled.by_scope.get(scope, Decimal(0)),
             })
     if json_:
-        print_json({"ledger": url.split("@")[-1], "period": period,
+        print_json({"ledger": mask_url(url), "period": period,
                     "since": since.isoformat() if since else None,
                     "tenants": [{**r, "spent_usd_exact": format(r["spent_usd"].normalize(), "f")}
                                 for r in rows],
@@ -116,7 +117,7 @@ def _show_spool_only(url: str, spool: Path | None, exc: LedgerError, json_: bool
     except LedgerError:
         return
     if json_:
-        print_json({"ledger": url.split("@")[-1], "error": str(exc),
+        print_json({"ledger": mask_url(url), "error": str(exc),
                     "spooled": {"directory": str(spooled.directory),
                                 "records": spooled.records, "usd": spooled.usd,
                                 "usd_exact": format(spooled.usd, "f"),

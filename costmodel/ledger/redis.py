@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -48,6 +47,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .._redact import mask_url
 from ..errors import LedgerError
 from .base import (
     EPOCH,
@@ -241,11 +241,6 @@ return out
 """
 
 
-def _shown(url: str) -> str:
-    """The URL with any user name and password replaced by ``***``."""
-    return re.sub(r"//[^/@]*@", "//***@", url)
-
-
 def ledger_key(url: str, prefix: str = "costmodel") -> str:
     """The store a URL names, however it is spelled (``localhost`` = ``127.0.0.1``, default
     port and db, ``/0`` or ``?db=0``, a socket's real path), without credentials: the spool of
@@ -294,7 +289,7 @@ class RedisLedger(Ledger):
 
     def __init__(self, url: str, *, prefix: str = "costmodel", socket_timeout: float = 5.0,
                  connect_timeout: float = 2.0) -> None:
-        self.url, self._shown, self._closed = url, _shown(url), False
+        self.url, self._shown, self._closed = url, mask_url(url), False
         self._p = "{" + prefix + "}:"
         try:
             self._key = ledger_key(url, prefix)

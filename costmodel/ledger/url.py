@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
+from .._redact import mask_url
 from ..errors import LedgerError
 from .base import Ledger
 from .memory import MemoryLedger
@@ -19,7 +19,7 @@ def _parse(url: str | os.PathLike[str]) -> tuple[str, str, str]:
     """(kind, target, shown): ``memory``, ``sqlite`` with a path, or ``redis`` with the URL;
     `shown` hides credentials. Raises `LedgerError` for anything else."""
     text = os.fspath(url).strip()
-    lower, shown = text.lower(), re.sub(r"//[^/@]*@", "//***@", text)   # hide credentials
+    lower, shown = text.lower(), mask_url(text)
     if lower in ("memory", "memory://"):
         return "memory", "", shown
     if lower.startswith("sqlite:///") and len(text) > len("sqlite:///"):

@@ -1,21 +1,20 @@
-"""The upstream leg: the provider URL a client's request maps to, the headers passed on, and
-credentials kept out of everything printed.
-
->>> mask_url("wss://user:pw@gw.example/v1?model=m&api-key=sk-123")
-'wss://***@gw.example/v1?model=m&api-key=***'
+"""The upstream leg: the provider URL a client's request maps to and the headers passed on.
+(Credentials are kept out of everything printed by `costmodel._redact`.)
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterable
-from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from websockets.datastructures import Headers
 from websockets.frames import EXTERNAL_CLOSE_CODES
 
+from .._redact import MASK, Redactor, mask_url, url_secrets
 from ..errors import InputError
+
+__all__ = ["HOP_HEADERS", "MASK", "Redactor", "close_code", "forward_headers", "mask_url",
+           "path_problem", "upstream_url", "url_secrets", "websocket_url"]
 
 # Not forwarded: hop-by-hop headers and the ones the relay's own handshake sets.
 HOP_HEADERS = frozenset(h.lower() for h in (
@@ -93,80 +92,6 @@ def forward_headers(headers: Headers, drop: Iterable[str] = ()) -> list[tuple[st
     listed.update(h.lower() for h in drop)
     return [(k, v) for k, v in headers.raw_items()
             if k.lower() not in HOP_HEADERS and k.lower() not in listed]
-
-
-# Query parameters that carry credentials: key, api-key, api_key, token, access_token,
-# client_secret, password, sig (Azure SAS)... A false positive only hides a value in a log.
-_CREDENTIAL_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential", re.IGNORECASE)
-MASK = "***"
-
-
-def _credential_values(query: str) -> list[str]:
-    out = []
-    for pair in query.split("&"):
-        name, eq, value = pair.partition("=")
-        if eq and value and _CREDENTIAL_PARAM.search(unquote_plus(name)):
-            out.append(value)
-    return out
-
-
-def mask_url(url: str) -> str:
-    """The URL with its userinfo and credential query values replaced by ``***``.
-
-    Works on a request path too: ``mask_url("/v1/realtime?key=sk-1")`` ->
-    ``'/v1/realtime?key=***'``.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
-    query = "&".join(
-        f"{p.partition('=')[0]}={MASK}" if _credential_values(p) else p
-        for p in parts.query.split("&")) if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def url_secrets(url: str) -> list[str]:
-    """The credentials in a URL (userinfo, credential query values), raw and decoded."""
-    parts = urlsplit(url)
-    found = []
-    if "@" in parts.netloc:
-        userinfo = parts.netloc.rpartition("@")[0]
-        found += [s for s in userinfo.split(":", 1) if s]
-    found += _credential_values(parts.query)
-    return found + [unquote_plus(s) for s in found if unquote_plus(s) != s]
-
-
-class Redactor:
-    """Replaces known secrets in text with ``***``; also a `logging.Filter` doing the same to
-    every record it sees (attach it to a handler to cover third-party log lines too).
-
-    >>> Redactor(["sk-live-123456"]).redact("GET wss://x?key=sk-live-123456 failed")
-    'GET wss://x?key=*** failed'
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret that contains another is replaced whole; very short
-        # strings are left alone (masking "a" everywhere would garble every message).
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            msg = record.getMessage()
-            clean = self.redact(msg)
-            if record.exc_info and record.exc_text is None:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = self.redact(record.exc_text)
-            if clean != msg:
-                record.msg, record.args = clean, None
-        return True
 
 
 def close_code(code: int | None, abnormal: int) -> int:
