@@ -20,10 +20,18 @@ import yaml
 from pydantic import ValidationError
 
 from costmodel import KINDS, Catalog, CostModelError, ModelEntry, PricePeriod, default_catalog
-from costmodel.breakeven import HOURS_PER_MONTH, break_even
-from costmodel.estimate import StackEstimate, curve, estimate
-from costmodel.scenario import Scenario, load_scenario, stack_id
-from costmodel.sensitivity import sweep, truncation_onset
+from costmodel.estimation import (
+    HOURS_PER_MONTH,
+    Scenario,
+    StackEstimate,
+    break_even,
+    curve,
+    estimate,
+    load_scenario,
+    stack_id,
+    sweep,
+    truncation_onset,
+)
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 UPLOADS = Path(tempfile.gettempdir()) / "costmodel-dashboard"

@@ -2,8 +2,8 @@
 
 Goals (issue #3): 1M calls (lognormal lengths, one realtime stack) in <= 2 s on a 2-core
 machine; a 10-stack compare of 100k calls in <= 1 s. Times are wall-clock medians of several
-runs of the library call `costmodel.estimate.estimate` (catalog already loaded, as in the CLI
-after start-up), plus one cold run that includes loading the catalog.
+runs of the library call `costmodel.estimate` (catalog already loaded, as in the CLI after
+start-up), plus one cold run that includes loading the catalog.
 
     python bench/bench_estimate.py            # prints a table
     python bench/bench_estimate.py --json     # machine-readable
@@ -18,8 +18,8 @@ import statistics
 import time
 
 from costmodel import Catalog
-from costmodel.estimate import estimate
-from costmodel.scenario import Scenario
+from costmodel.estimation.monthly import estimate
+from costmodel.estimation.scenario import Scenario
 
 TEN_STACKS = [
     "openai/gpt-realtime-1.5", "openai/gpt-realtime-mini", "openai/gpt-realtime-2",

@@ -1,4 +1,4 @@
-"""Relay overhead: per-frame latency client -> upstream, direct vs through `costmodel.relay`
+"""Relay overhead: per-frame latency client -> upstream, direct vs through `costmodel.guard.relay`
 without and with client auth.
 
 N concurrent sessions each stream 20 ms audio frames (960 bytes of pcm16 24 kHz, base64, in
@@ -95,7 +95,7 @@ TOKEN = "bench-token-0123456789abcdef"
 
 async def relay_main(upstream: str, compression: bool, auth: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    from costmodel.relay import Relay, TokenTable
+    from costmodel.guard.relay import Relay, TokenTable
 
     if auth:
         relay = Relay(upstream, None, auth=TokenTable({TOKEN: ("bench", "1000")}),

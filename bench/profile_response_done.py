@@ -29,8 +29,8 @@ from costmodel.adapters.openai_realtime import (
     tokens_from_realtime_usage,
     usage_from_response_done,
 )
-from costmodel.pricing import Cost
-from costmodel.usage import Usage
+from costmodel.core.pricing import Cost
+from costmodel.core.usage import Usage
 
 MODEL = REALTIME[0]
 

@@ -1,33 +1,134 @@
 """costmodel: what voice agents cost, and a guard that stops a call before it overspends.
 
-The public API::
+The public API, one import away (``from costmodel import ...``)::
 
-    from costmodel import Catalog, Usage, price
-    cost = price(Usage("openai/gpt-realtime-1.5", {"audio.input": 600, "audio.output": 1200}))
-    cost.total_usd, cost.line_items
+    # pricing core: normalised usage, the sourced catalog, one exact price function
+    Usage, price, price_all, summarize, Catalog, default_catalog, rates_for, Cost, LineItem
+    # recorded sessions: provider events (JSONL) -> priced report
+    price_events, SessionReport
+    # estimation: a month of calls from a scenario
+    Scenario, load_scenario, estimate, curve, break_even, sweep
+    # the runtime guard and the spend ledger
+    SessionGuard, Decision, replay, open_ledger, SpendRecord, Spool
+    # errors: CostModelError and its subclasses (see costmodel.errors)
+
+>>> from costmodel import Usage, price
+>>> price(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000})).total_usd  # x $32 / 1M
+Decimal('0.032000000000')
+
+Heavier parts load on first use (the estimator needs numpy, the guard the adapters), so
+``import costmodel`` and the CLI's ``--help`` stay fast.
 """
 
-from .catalog import Catalog, Override, default_catalog
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .core import (
+    KINDS,
+    MODALITIES,
+    TOKEN_KEYS,
+    TOKEN_STATES,
+    Catalog,
+    Cost,
+    LineItem,
+    ModelEntry,
+    Override,
+    PricePeriod,
+    Rates,
+    Usage,
+    combine,
+    default_catalog,
+    price,
+    price_all,
+    rates_for,
+    summarize,
+)
 from .errors import (
     BudgetExceeded,
     CatalogError,
     CostModelError,
     EncodingUnavailableError,
+    InputError,
+    LedgerConflictError,
+    LedgerError,
+    MissingModelError,
     NoPriceInForceError,
     UnknownModelError,
     UnknownRateError,
     UsageError,
 )
-from .pricing import Cost, LineItem, Rates, price, price_all, rates_for, summarize
-from .rates import KINDS, ModelEntry, PricePeriod
-from .usage import MODALITIES, TOKEN_KEYS, TOKEN_STATES, Usage, combine
 
 __version__ = "0.1.0"
+
+# name -> the module that defines it, imported when the name is first used.
+_LAZY = {
+    **dict.fromkeys(("price_events", "SessionReport", "detect_format", "FORMATS"),
+                    "costmodel.adapters.recorded"),
+    **dict.fromkeys(("Scenario", "ScenarioError", "SimulationError", "load_scenario",
+                     "default_scenario", "estimate", "curve", "Estimate", "StackEstimate",
+                     "break_even", "BreakEven", "sweep", "truncation_onset"),
+                    "costmodel.estimation"),
+    **dict.fromkeys(("SessionGuard", "Decision", "replay", "ReplayResult"), "costmodel.guard"),
+    **dict.fromkeys(("open_ledger", "Ledger", "MemoryLedger", "SQLiteLedger", "SpendRecord",
+                     "Reservation", "Spool", "ledger_key"), "costmodel.ledger"),
+    "count_tokens": "costmodel.core.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from .adapters.recorded import FORMATS, SessionReport, detect_format, price_events
+    from .core.tokens import count_tokens
+    from .estimation import (
+        BreakEven,
+        Estimate,
+        Scenario,
+        ScenarioError,
+        SimulationError,
+        StackEstimate,
+        break_even,
+        curve,
+        default_scenario,
+        estimate,
+        load_scenario,
+        sweep,
+        truncation_onset,
+    )
+    from .guard import Decision, ReplayResult, SessionGuard, replay
+    from .ledger import (
+        Ledger,
+        MemoryLedger,
+        Reservation,
+        SpendRecord,
+        Spool,
+        SQLiteLedger,
+        ledger_key,
+        open_ledger,
+    )
 
 __all__ = [
     "KINDS", "MODALITIES", "TOKEN_KEYS", "TOKEN_STATES",
     "BudgetExceeded", "Catalog", "CatalogError", "Cost", "CostModelError",
-    "EncodingUnavailableError", "LineItem", "ModelEntry", "NoPriceInForceError", "Override",
-    "PricePeriod", "Rates", "UnknownModelError", "UnknownRateError", "Usage", "UsageError",
+    "EncodingUnavailableError", "InputError", "LedgerConflictError", "LedgerError", "LineItem",
+    "MissingModelError", "ModelEntry", "NoPriceInForceError", "Override", "PricePeriod",
+    "Rates", "UnknownModelError", "UnknownRateError", "Usage", "UsageError",
     "combine", "default_catalog", "price", "price_all", "rates_for", "summarize",
+    # loaded on first use (_LAZY)
+    "BreakEven", "Decision", "Estimate", "FORMATS", "Ledger", "MemoryLedger", "ReplayResult",
+    "Reservation", "SQLiteLedger", "Scenario", "ScenarioError", "SessionGuard", "SessionReport",
+    "SimulationError", "SpendRecord", "Spool", "StackEstimate", "break_even", "count_tokens",
+    "curve", "default_scenario", "detect_format", "estimate", "ledger_key", "load_scenario",
+    "open_ledger", "price_events", "replay", "sweep", "truncation_onset",
 ]

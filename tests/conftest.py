@@ -155,7 +155,7 @@ def builtin() -> Catalog:
 @pytest.fixture(scope="session")
 def openai_catalog() -> Catalog:
     """Only the built-in OpenAI file (the adapter tests' realtime and chat rates)."""
-    from costmodel.catalog import builtin_dir
+    from costmodel.core.catalog import builtin_dir
 
     return Catalog.load([builtin_dir() / "openai.yaml"], include_builtin=False)
 

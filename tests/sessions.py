@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 from datetime import date
 
-from costmodel.catalog import Catalog
-from costmodel.scenario import Scenario
-from costmodel.simulate import build_stack
-from costmodel.usage import Usage
+from costmodel.core.catalog import Catalog
+from costmodel.core.usage import Usage
+from costmodel.estimation.scenario import Scenario
+from costmodel.estimation.simulate import build_stack
 
 DAY = date(2026, 11, 25)
 

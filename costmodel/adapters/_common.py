@@ -68,7 +68,7 @@ def needs_modalities(model: str) -> bool:
     Frameworks that report only token totals (Pipecat, some LiveKit plugins) cannot be priced
     for such models: all-text buckets would under-price the audio several times over.
     """
-    from ..catalog import default_catalog
+    from ..core.catalog import default_catalog
     from ..errors import CostModelError
 
     try:

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from ..core.usage import Usage
 from ..errors import UsageError
-from ..usage import Usage
 from ._common import count, mapping, put
 
 __all__ = ["usage_from_anthropic"]

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._files import clip
+from ..core.usage import Usage
 from ..errors import MissingModelError, UsageError
-from ..usage import Usage
 from ._common import count, put, require_counts
 
 _MODALITY = {"TEXT": "text", "AUDIO": "audio", "IMAGE": "image", "VIDEO": "image",

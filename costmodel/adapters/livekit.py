@@ -57,8 +57,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..core.usage import MODALITIES, Usage, to_decimal
 from ..errors import UsageError
-from ..usage import MODALITIES, Usage, to_decimal
 from ._common import count, put, refuse_totals_for_speech
 
 __all__ = ["PROVIDER_ALIASES", "catalog_id", "usage_from_livekit", "usages_from_session"]

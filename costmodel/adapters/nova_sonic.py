@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.usage import Usage
 from ..errors import MissingModelError, UsageError
-from ..usage import Usage
 from ._common import count, mapping, put
 
 _SIDES = (("input", "input"), ("output", "output"))

@@ -26,8 +26,8 @@ from datetime import date
 from typing import Any
 
 from .._files import clip
+from ..core.usage import Usage, to_decimal
 from ..errors import MissingModelError, UsageError
-from ..usage import Usage, to_decimal
 from ._common import MAX_COUNT, count, mapping, put, require_counts, split_cached
 
 _MODALITIES = ("text", "audio", "image")

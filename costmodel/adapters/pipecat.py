@@ -34,8 +34,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..core.usage import TOKEN_KEYS, Usage, to_decimal
 from ..errors import UsageError
-from ..usage import TOKEN_KEYS, Usage, to_decimal
 from ._common import count, put, refuse_totals_for_speech
 
 __all__ = [

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from .._files import TEXT_LIMIT, read_text
+from ..core.tokens import DEFAULT_ENCODING, count_tokens
 from ..errors import InputError
-from ..tokens import DEFAULT_ENCODING, count_tokens
 from . import guard, ledger, prices
 from ._common import JsonOpt, handle_errors, out, print_json
 from .estimate import compare_cmd, curve_cmd, estimate_cmd

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._files import clip, read_lines
-from ..catalog import Catalog
+from ..core.catalog import Catalog
 from ..errors import CostModelError, InputError
 
 # No emoji codes: ":x:" in quoted input (/etc/passwd has "root:x:0") would print as an emoji.

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..estimate import Estimate, StackEstimate, curve, estimate
-from ..scenario import (
+from ..estimation.monthly import Estimate, StackEstimate, curve, estimate
+from ..estimation.scenario import (
     MAX_CALL_MINUTES,
     MAX_CALLS_PER_MONTH,
     MAX_SIMULATED_CALLS,

@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..events import FORMATS, SessionReport, price_events
-from ..pricing import LineItem
-from ..scenario import MAX_CALL_MINUTES
+from ..adapters.recorded import FORMATS, SessionReport, price_events
+from ..core.pricing import LineItem
+from ..estimation.scenario import MAX_CALL_MINUTES
 from ._common import (
     JsonOpt,
     PricingOpt,

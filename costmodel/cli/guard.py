@@ -83,8 +83,8 @@ def serve_cmd(
     A session that would pass its limit is cut: the client gets an `error` event of type
     `budget_exceeded`, then close code 4002.
     """
-    from ..relay import Relay, TokenTable, parse_listen
-    from ..relay.limits import parse_size, raise_fd_limit, session_limit
+    from ..guard.relay import Relay, TokenTable, parse_listen
+    from ..guard.relay.limits import parse_size, raise_fd_limit, session_limit
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")

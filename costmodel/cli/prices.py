@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..catalog import check_catalog
-from ..rates import KINDS, ModelEntry, PricePeriod
+from ..core.catalog import check_catalog
+from ..core.rates import KINDS, ModelEntry, PricePeriod
 from ._common import (
     JsonOpt,
     PricingOpt,

@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..guard import MAX_LIMIT_USD
-from ..guard_replay import replay
+from ..guard.replay import replay
+from ..guard.session import MAX_LIMIT_USD
 from ._common import (
     JsonOpt,
     PricingOpt,

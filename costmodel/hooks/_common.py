@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..catalog import Catalog
+from ..core.catalog import Catalog
 from ..errors import CostModelError, UsageError
-from ..guard import Decision, SessionGuard
+from ..guard.session import Decision, SessionGuard
 
 #: Catalog kinds whose responses shape the next one (the guard's "session model").
 _SESSION_KINDS = frozenset({"llm", "realtime"})

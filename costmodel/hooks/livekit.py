@@ -51,10 +51,10 @@ from decimal import Decimal
 from typing import Any
 
 from ..adapters.livekit import catalog_id, usage_from_livekit
+from ..core.pricing import rates_for
+from ..core.usage import Usage
 from ..errors import CostModelError, UsageError
-from ..guard import Decision, SessionGuard
-from ..pricing import rates_for
-from ..usage import Usage
+from ..guard.session import Decision, SessionGuard
 from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["LiveKitBudget"]
@@ -145,7 +145,7 @@ class LiveKitBudget(MeteredHook):
                 catalog = guard_kwargs.get("catalog")
                 if candidate is not None:
                     if catalog is None:
-                        from ..catalog import default_catalog
+                        from ..core.catalog import default_catalog
                         catalog = default_catalog()
                     llm_model = session_model([candidate], catalog)
         return build_guard(None, limit_usd, llm_model, guard_kwargs, log)

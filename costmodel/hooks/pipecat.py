@@ -58,9 +58,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ..adapters.pipecat import usage_from_pipecat_metrics
+from ..core.usage import Usage
 from ..errors import CostModelError, UsageError
-from ..guard import Decision, SessionGuard
-from ..usage import Usage
+from ..guard.session import Decision, SessionGuard
 from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]
@@ -147,7 +147,7 @@ class PipecatBudget(MeteredHook):
         if guard is None and llm_model is None and isinstance(models, Mapping):
             catalog = guard_kwargs.get("catalog")
             if catalog is None:
-                from ..catalog import default_catalog
+                from ..core.catalog import default_catalog
                 catalog = default_catalog()
             llm_model = session_model(models.values(), catalog)
         self.guard = build_guard(guard, limit_usd, llm_model, guard_kwargs, log)

@@ -8,7 +8,7 @@ import pytest
 
 from costmodel import Usage, UsageError, price
 from costmodel.adapters.gemini_live import GeminiLiveReader, usage_from_usage_metadata
-from costmodel.events import price_events
+from costmodel.adapters.recorded import price_events
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "gemini-live-booking.jsonl"
 

@@ -9,7 +9,7 @@ import pytest
 
 from costmodel import UsageError
 from costmodel.adapters.nova_sonic import NovaSonicReader
-from costmodel.events import price_events
+from costmodel.adapters.recorded import price_events
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "nova-sonic-turn.jsonl"
 

@@ -16,7 +16,7 @@ from costmodel.adapters.openai_realtime import (
     usage_from_response_done,
     usage_from_transcription,
 )
-from costmodel.events import price_events
+from costmodel.adapters.recorded import price_events
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "sessions" / "openai-realtime-support.jsonl"
 

@@ -19,9 +19,9 @@ from decimal import Decimal
 import pytest
 
 from costmodel.adapters.livekit import usages_from_session
+from costmodel.core.pricing import price
 from costmodel.guard import SessionGuard
 from costmodel.hooks.livekit import LiveKitBudget
-from costmodel.pricing import price
 
 
 def event(*items: dict) -> dict:

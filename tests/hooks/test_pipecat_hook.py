@@ -17,10 +17,10 @@ from decimal import Decimal
 
 import pytest
 
+from costmodel.core.pricing import price
+from costmodel.core.usage import Usage
 from costmodel.guard import SessionGuard
 from costmodel.hooks.pipecat import PipecatBudget
-from costmodel.pricing import price
-from costmodel.usage import Usage
 
 MODELS = {"OpenAILLMService": "openai/gpt-4o-mini", "DeepgramSTTService": "deepgram/nova-3",
           "CartesiaTTSService": "cartesia/sonic-3"}

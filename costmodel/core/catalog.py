@@ -1,0 +1,311 @@
+"""Loading the price catalog: built-in files, user overrides, look-ups by id or alias.
+
+The built-in catalog is ``pricing/*.yaml``. Users add or override entries with their own
+directories (``--pricing DIR`` or ``COSTMODEL_PRICING=dir1:dir2``); later directories win.
+An entry that redefines an existing id replaces it, inheriting any top-level field it leaves
+out (so a file with just ``id`` and ``prices`` sets a negotiated price). Every replacement is
+recorded in `Catalog.overrides` and reported by the CLI: overrides are never silent.
+
+>>> cat = Catalog.load()
+>>> cat.get("openai/gpt-realtime-1.5").kind
+'realtime'
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .._files import CATALOG_LIMIT, clip, read_text
+from .._yamlmarks import line_of, load_with_marks
+from ..errors import CatalogError, UnknownModelError
+from .rates import CatalogFile, ModelEntry
+
+ENV_VAR = "COSTMODEL_PRICING"
+
+
+def builtin_dir() -> Path:
+    """Where the built-in ``pricing/`` files are (source checkout or installed wheel)."""
+    package = Path(__file__).resolve().parents[1]   # costmodel/
+    for candidate in (package.parent / "pricing", package / "_pricing"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogError("built-in pricing directory not found; reinstall costmodel")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One entry replaced by a later catalog file."""
+
+    id: str
+    replaced: str  # path of the file whose entry was replaced
+    by: str        # path of the file that replaced it
+    fields: tuple[str, ...]  # top-level fields the later file set
+
+
+@dataclass(frozen=True)
+class _Raw:
+    data: dict
+    path: str
+    line: int | None
+    node: object
+
+
+def _describe(exc: ValidationError) -> Iterator[tuple[tuple, str]]:
+    for err in exc.errors():
+        yield tuple(err["loc"]), err["msg"]
+
+
+def _field_name(loc: Sequence) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _read_file(path: Path) -> list[_Raw]:
+    text = read_text(path, limit=CATALOG_LIMIT,
+                     fail=lambda msg: CatalogError(msg, path=str(path)))
+    data, node = load_with_marks(text, str(path))
+    try:
+        top = CatalogFile.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = next(_describe(exc))
+        raise CatalogError(msg, path=str(path), line=line_of(node, loc),
+                           field=_field_name(loc)) from None
+    out = []
+    for i, item in enumerate(top.models):
+        item_node = line_of(node, ("models", i))
+        if not isinstance(item, dict) or "id" not in item:
+            raise CatalogError("each model needs an 'id'", path=str(path), line=item_node,
+                               field=f"models[{i}]")
+        if not isinstance(item["id"], str):
+            raise CatalogError(f"id must be a string like 'provider/model', got "
+                               f"{clip(repr(item['id']))}", path=str(path), line=item_node,
+                               field=f"models[{i}].id")
+        out.append(_Raw(item, str(path), item_node, node))
+    return out
+
+
+def _validate(raw: _Raw, index_loc: tuple) -> ModelEntry:
+    try:
+        return ModelEntry.model_validate(raw.data)
+    except ValidationError as exc:
+        loc, msg = next(_describe(exc))
+        full = index_loc + loc
+        eid = clip(str(raw.data.get("id", "?")))
+        raise CatalogError(msg, path=raw.path, line=line_of(raw.node, full),  # type: ignore[arg-type]
+                           field=f"{eid}: {_field_name(loc)}") from None
+
+
+def catalog_dirs(extra: Iterable[str | Path] = (), *, include_builtin: bool = True) -> list[Path]:
+    """Directories in load order: built-in, then ``$COSTMODEL_PRICING``, then `extra`."""
+    dirs = [builtin_dir()] if include_builtin else []
+    env = os.environ.get(ENV_VAR, "")
+    dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs += [Path(p) for p in extra]
+    return dirs
+
+
+class Catalog:
+    """All known entries, after overrides. Look up with `get` (ids or aliases)."""
+
+    def __init__(self, entries: dict[str, ModelEntry], origins: dict[str, str],
+                 overrides: Sequence[Override] = (), files: Sequence[str] = ()) -> None:
+        self.entries = entries
+        self.origins = origins
+        self.overrides = tuple(overrides)
+        self.files = tuple(files)
+        self._aliases: dict[str, str] = {}
+        for entry in entries.values():
+            for alias in entry.aliases:
+                self._aliases.setdefault(alias.lower(), entry.id)
+        # Bare model names ("gpt-realtime-1.5") resolve when only one provider has them.
+        bare: dict[str, list[str]] = {}
+        for eid in entries:
+            bare.setdefault(eid.split("/", 1)[1], []).append(eid)
+        for name, ids in bare.items():
+            if len(ids) == 1:
+                self._aliases.setdefault(name, ids[0])
+        self._compiled: dict = {}  # used by costmodel.core.pricing
+
+    @classmethod
+    def load(cls, dirs: Iterable[str | Path] = (), *, include_builtin: bool = True) -> Catalog:
+        """Load the built-in catalog plus `dirs` (and ``$COSTMODEL_PRICING``); later wins.
+
+        Raises `CatalogError` (file, line, field) at the first problem; `check_catalog`
+        collects them all instead.
+        """
+        return _build(catalog_dirs(dirs, include_builtin=include_builtin), errors=None)
+
+    def _check_references(self) -> Iterator[CatalogError]:
+        for entry in self.entries.values():
+            if entry.selfhost is not None:
+                gpu = self.entries.get(entry.selfhost.runs_on)
+                if gpu is None or not any(p.gpu for p in gpu.prices):
+                    yield CatalogError(
+                        f"selfhost.runs_on names {entry.selfhost.runs_on!r}, which is not a GPU "
+                        "rental in the catalog", path=self.origins[entry.id],
+                        field=f"{entry.id}: selfhost.runs_on")
+
+    # -- look-ups -------------------------------------------------------------------------
+    def __contains__(self, model: str) -> bool:
+        try:
+            self.resolve(model)
+        except UnknownModelError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(sorted(self.entries.values(), key=lambda e: e.id))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def resolve(self, model: str) -> str:
+        """The catalog id for an id, alias or unambiguous bare name."""
+        if model in self.entries:
+            return model
+        key = model.strip().lower()
+        if key in self.entries:
+            return key
+        for candidate in (key, key.removeprefix("models/")):
+            if candidate in self._aliases:
+                return self._aliases[candidate]
+        raise UnknownModelError(model, self.near(model))
+
+    def get(self, model: str) -> ModelEntry:
+        """The entry for an id or alias; `UnknownModelError` naming near matches otherwise."""
+        return self.entries[self.resolve(model)]
+
+    def near(self, model: str, n: int = 5) -> list[str]:
+        """Known ids closest to `model`, best first."""
+        key = model.lower()
+        names = list(self.entries) + list(self._aliases)
+        close = difflib.get_close_matches(key, names, n=n * 2, cutoff=0.5)
+        tail = key.split("/")[-1]
+        close += [e for e in self.entries if tail and tail in e and e not in close]
+        out: list[str] = []
+        for name in close:
+            eid = name if name in self.entries else self._aliases[name]
+            if eid not in out:
+                out.append(eid)
+        return out[:n]
+
+    def select(self, *, provider: str | None = None, kind: str | None = None) -> list[ModelEntry]:
+        return [e for e in self if (provider is None or e.provider == provider)
+                and (kind is None or e.kind == kind)]
+
+    def stale(self, max_age_days: int, today: date | None = None) -> list[tuple[str, date]]:
+        """(id, checked date) of entries whose current price was checked too long ago."""
+        today = today or date.today()
+        out = []
+        for e in self:
+            period = e.period_on(today) or (e.prices[-1] if e.prices else None)
+            checked = period.checked if period else e.selfhost.checked  # type: ignore[union-attr]
+            if (today - checked).days > max_age_days:
+                out.append((e.id, checked))
+        return out
+
+
+def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
+    """Read `dirs` in order into a Catalog. With `errors`, collect problems and go on."""
+
+    def fail(exc: CatalogError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
+    raws: dict[str, _Raw] = {}
+    origins: dict[str, str] = {}
+    overrides: list[Override] = []
+    files: list[str] = []
+    for d in dirs:
+        if d.is_dir():
+            paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+        elif d.exists():  # a file, or a device or pipe: read within the size limit
+            paths = [d]
+        else:
+            fail(CatalogError("pricing directory does not exist", path=str(d)))
+            continue
+        for path in paths:
+            files.append(str(path))
+            try:
+                file_raws = _read_file(path)
+            except CatalogError as exc:
+                fail(exc)
+                continue
+            seen_here: set[str] = set()
+            for raw in file_raws:
+                eid = raw.data["id"]
+                if eid in seen_here:
+                    fail(CatalogError(f"id {clip(eid)!r} is defined twice in one file",
+                                      path=raw.path, line=raw.line, field="id"))
+                    continue
+                seen_here.add(eid)
+                if eid in raws:
+                    old = raws[eid]
+                    overrides.append(Override(eid, old.path, raw.path,
+                                              tuple(k for k in raw.data if k != "id")))
+                    raw = _Raw({**old.data, **raw.data}, raw.path, raw.line, raw.node)
+                raws[eid] = raw
+                origins[eid] = raw.path
+    entries: dict[str, ModelEntry] = {}
+    for eid, raw in raws.items():
+        try:
+            entries[eid] = _validate(raw, _index_loc(raw))
+        except CatalogError as exc:
+            fail(exc)
+    cat = Catalog(entries, origins, overrides, files)
+    for exc in cat._check_references():
+        fail(exc)
+    return cat
+
+
+@dataclass
+class CheckResult:
+    """Everything `check_catalog` found: all errors, not just the first."""
+
+    files: list[str]
+    entries: int
+    errors: list[CatalogError]
+    stale: list[tuple[str, date]]
+    overrides: tuple[Override, ...]
+
+
+def check_catalog(dirs: Iterable[str | Path] = (), *, max_age_days: int = 90,
+                  today: date | None = None) -> CheckResult:
+    """Validate every catalog file (built-in and user) and list entries checked too long ago."""
+    errors: list[CatalogError] = []
+    cat = _build(catalog_dirs(dirs), errors)
+    return CheckResult(list(cat.files), len(cat), errors, cat.stale(max_age_days, today),
+                       cat.overrides)
+
+
+def _index_loc(raw: _Raw) -> tuple:
+    """Where this entry sits in its file's node tree, so errors can give its line."""
+    top = raw.node.value if isinstance(raw.node, yaml.MappingNode) else []
+    models = next((v for k, v in top if k.value == "models"), None)
+    for i, item in enumerate(getattr(models, "value", [])):
+        if isinstance(item, yaml.MappingNode) and any(
+                k.value == "id" and str(v.value) == str(raw.data["id"]) for k, v in item.value):
+            return ("models", i)
+    return ()
+
+
+_DEFAULT: Catalog | None = None
+
+
+def default_catalog() -> Catalog:
+    """The built-in catalog plus ``$COSTMODEL_PRICING``, loaded once per process."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Catalog.load()
+    return _DEFAULT

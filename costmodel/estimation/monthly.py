@@ -1,0 +1,321 @@
+"""Monte Carlo estimates: per-call cost distribution, cost per minute, monthly totals, curves.
+
+How it stays fast *and* on one pricing path: a call's cost depends only on its length. So for
+each stack we simulate the `Usage` of response k = 1..N_max once and price it with `price`
+(cumulative cost by number of responses), and price each distinct call length's per-call usage
+(connection time, telephony, rounded per call) once. Sampled calls then look their cost up in
+these tables with numpy: no per-call Python loop, and no second implementation of the rates.
+
+Amounts in the tables are exact `Decimal` sums converted to float64 once; statistics are
+float64; what is shown to users is rounded once, at display.
+
+>>> from costmodel.estimation import Scenario
+>>> sc = Scenario.model_validate({"name": "x", "volume": {"calls_per_month": 1000},
+...     "duration_min": {"fixed": 2}, "stacks": ["xai/grok-voice-agent"]})
+>>> round(estimate(sc).results[0].per_call_usd["mean"], 4)       # 2 min x $0.05
+0.1
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+
+from .._files import CSV_LIMIT, clip, read_text
+from ..core.catalog import Catalog, default_catalog
+from ..core.pricing import price
+from ..errors import UnknownModelError
+from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
+from .simulate import StackModel, build_stack
+
+_Z95 = 1.6448536269514722
+# Facts the simulation's result depends on; an unconfirmed one is worth a note.
+_COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per_second_out",
+                                 "truncation_threshold_tokens", "rebills_context",
+                                 "bills_silence"})
+_BOOTSTRAP_MONTHS = 400
+
+
+@dataclass
+class StackEstimate:
+    """What one stack costs under a scenario."""
+
+    stack: str
+    calls_simulated: int
+    per_call_usd: dict[str, float]          # mean, p50, p95, p99
+    per_minute_usd: float                   # total cost / total call minutes
+    monthly_usd: float                      # calls per month x mean per-call cost
+    monthly_band_usd: tuple[float, float]   # P5, P95 of the monthly total
+    line_items: list[tuple[str, float]]     # (model item, USD per month), sums to monthly_usd
+    mean_minutes: float
+    notes: list[str] = field(default_factory=list)
+    # Per-call costs of the simulated calls (USD, one per sampled call), only when
+    # `estimate(..., keep_samples=True)`; None otherwise (the arrays are large).
+    samples_usd: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Estimate:
+    scenario: str
+    calls_per_month: float
+    seed: int
+    on: date
+    results: list[StackEstimate]
+
+    def ranked(self) -> list[StackEstimate]:
+        return sorted(self.results, key=lambda r: r.monthly_usd)
+
+
+# ---- call lengths ------------------------------------------------------------------------------
+
+def sample_seconds(sc: Scenario, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` call lengths in whole seconds (rounded up; at least 1 s, at most 24 h)."""
+    d = sc.duration_min
+    if d.fixed is not None:
+        minutes = np.full(n, d.fixed)
+    elif d.lognormal is not None:
+        minutes = rng.lognormal(d.lognormal.mu, d.lognormal.sigma, n)
+    else:
+        minutes = rng.choice(empirical_minutes(sc), size=n, replace=True)
+    # A lognormal's far tail can draw a "call" of days; no call is longer than a day.
+    minutes = np.minimum(minutes, MAX_CALL_MINUTES)
+    return np.maximum(1, np.ceil(minutes * 60 - 1e-9)).astype(np.int64)
+
+
+_HEADER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()]*$")
+
+
+def empirical_minutes(sc: Scenario) -> np.ndarray:
+    """The call lengths of an ``empirical:`` CSV: one length in minutes per line.
+
+    An optional header line (a column name such as ``minutes``) and ``#`` comments are
+    allowed; anything else that is not one positive number is an error naming the line.
+    """
+    path = sc.resolve_path(sc.duration_min.empirical)  # type: ignore[arg-type]
+    lines = read_text(path, limit=CSV_LIMIT, fail=lambda msg: ScenarioError(
+        f"{str(path)!r}: {msg}", path=sc.file, key="duration_min.empirical")).splitlines()
+    values = []
+    for i, line in enumerate(lines, 1):
+        cell = line.strip()
+        if not cell or cell.startswith("#"):
+            continue
+        # Quote at most CLIP bytes of a bad cell: the file may not be a CSV at all.
+        if "," in cell or ";" in cell or "\t" in cell:
+            raise ScenarioError(f"expected one call length (minutes) per line, got "
+                                f"{clip(cell)!r}", path=str(path), line=i)
+        try:
+            v = float(cell)
+        except ValueError:
+            if not values and _HEADER.match(cell):
+                continue  # a header line
+            raise ScenarioError(f"expected a call length in minutes, got {clip(cell)!r}",
+                                path=str(path), line=i) from None
+        if not 0 < v <= MAX_CALL_MINUTES:  # (NaN fails this too)
+            raise ScenarioError(f"a call length must be > 0 and at most {MAX_CALL_MINUTES} "
+                                f"minutes, got {clip(cell)}", path=str(path), line=i)
+        values.append(v)
+    if not values:
+        raise ScenarioError("no call lengths in the file", path=str(path))
+    return np.asarray(values)
+
+
+# ---- cost tables -------------------------------------------------------------------------------
+
+class _Items:
+    """Maps 'model item' names to columns."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+
+    def col(self, name: str) -> int:
+        return self.index.setdefault(name, len(self.index))
+
+
+@dataclass
+class CostTables:
+    """Cumulative per-response costs and per-call-length costs of one stack."""
+
+    stack: StackModel
+    turn_cum: np.ndarray          # [N_max + 1]: cost of responses 1..N
+    turn_items: np.ndarray        # [N_max + 1, items]
+    seconds: np.ndarray           # distinct call lengths priced
+    call_cost: np.ndarray         # [len(seconds)]
+    call_items: np.ndarray        # [len(seconds), items]
+    items: list[str]
+
+
+def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, catalog: Catalog,
+                day: date) -> CostTables:
+    """Price responses 1..max_responses and each distinct call length, with `price`."""
+    items = _Items()
+    turn_rows: list[dict[int, Decimal]] = []
+    running: dict[int, Decimal] = {}
+    if not model.has_responses:
+        max_responses = 0  # time-billed stacks: nothing is priced per response
+    for k in range(1, max_responses + 1):
+        for usage in model.response_usages(k):
+            for li in price(usage, catalog, on=day).line_items:
+                c = items.col(f"{li.model} {li.item}")
+                running[c] = running.get(c, Decimal(0)) + li.usd
+        turn_rows.append(dict(running))
+    call_rows: list[dict[int, Decimal]] = []
+    for s in seconds.tolist():
+        row: dict[int, Decimal] = {}
+        for usage in model.call_usages(int(s)):
+            for li in price(usage, catalog, on=day).line_items:
+                c = items.col(f"{li.model} {li.item}")
+                row[c] = row.get(c, Decimal(0)) + li.usd
+        call_rows.append(row)
+    width = max(1, len(items.index))
+    turn_items = np.zeros((len(turn_rows) + 1, width))
+    for k, row in enumerate(turn_rows, start=1):
+        for c, v in row.items():
+            turn_items[k, c] = float(v)
+    call_items = np.zeros((len(call_rows), width))
+    for i, row in enumerate(call_rows):
+        for c, v in row.items():
+            call_items[i, c] = float(v)
+    names = [n for n, _ in sorted(items.index.items(), key=lambda kv: kv[1])]
+    return CostTables(model, turn_items.sum(axis=1), turn_items, seconds,
+                      call_items.sum(axis=1), call_items, names)
+
+
+# ---- the estimate ------------------------------------------------------------------------------
+
+def _monthly_band(costs: np.ndarray, n_month: float,
+                  rng: np.random.Generator) -> tuple[float, float]:
+    """P5-P95 of a month's total: bootstrap months when small, else the normal approximation."""
+    mean = float(costs.mean())
+    if n_month <= 2000 and n_month == int(n_month):
+        idx = rng.integers(0, len(costs), size=(_BOOTSTRAP_MONTHS, int(n_month)))
+        totals = costs[idx].sum(axis=1)
+        lo, hi = np.percentile(totals, [5, 95])
+        return float(lo), float(hi)
+    half = _Z95 * float(costs.std()) * float(np.sqrt(n_month))
+    return max(0.0, mean * n_month - half), mean * n_month + half
+
+
+def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog: Catalog,
+                   day: date, calls_per_month: float, rng: np.random.Generator, *,
+                   keep_samples: bool = False) -> StackEstimate:
+    """One stack's estimate over sampled call lengths (`seconds`)."""
+    responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
+    distinct, inverse = np.unique(seconds, return_inverse=True)
+    tables = cost_tables(model, int(responses.max()), distinct, catalog, day)
+    if not model.has_responses:
+        responses = np.zeros_like(responses)  # row 0 of the (empty) response table
+    costs = tables.turn_cum[responses] + tables.call_cost[inverse]
+    n = len(costs)
+    counts_n = np.bincount(responses, minlength=len(tables.turn_cum))
+    counts_s = np.bincount(inverse, minlength=len(distinct))
+    per_call_items = (counts_n @ tables.turn_items + counts_s @ tables.call_items) / n
+    p50, p95, p99 = np.percentile(costs, [50, 95, 99])
+    minutes = seconds / 60.0
+    mean = float(costs.mean())
+    notes = []
+    longest = int(seconds.max())
+    for comp in model.components:
+        facts = catalog.get(comp.model).facts
+        shaky = [f for f in facts.unconfirmed if f in _COST_SHAPING_FACTS]
+        if shaky:
+            notes.append(f"{comp.model}: depends on unconfirmed catalog facts: "
+                         f"{', '.join(shaky)}")
+        cap = facts.max_session_seconds
+        if cap is not None and longest > cap:
+            share = float((seconds > cap).mean())
+            notes.append(f"{comp.model}: {share:.2%} of calls run past its "
+                         f"{cap // 60}-minute session limit (reconnects not modelled)")
+    return StackEstimate(
+        stack=model.id,
+        calls_simulated=n,
+        per_call_usd={"mean": mean, "p50": float(p50), "p95": float(p95), "p99": float(p99)},
+        per_minute_usd=float(costs.sum() / minutes.sum()),
+        monthly_usd=mean * calls_per_month,
+        monthly_band_usd=_monthly_band(costs, calls_per_month, rng),
+        line_items=[(name, float(v) * calls_per_month)
+                    for name, v in zip(tables.items, per_call_items, strict=False) if v],
+        mean_minutes=float(minutes.mean()),
+        notes=notes,
+        samples_usd=costs if keep_samples else None,
+    )
+
+
+def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[str] | None = None,
+             calls_per_month: float | None = None, seed: int | None = None,
+             calls: int | None = None, on: date | None = None,
+             progress: Callable[[str], None] | None = None,
+             keep_samples: bool = False) -> Estimate:
+    """Estimate every stack of a scenario (or only `stacks`, by id) by Monte Carlo.
+
+    All stacks see the same sampled call lengths (common random numbers), so differences
+    between stacks are not sampling noise. With `keep_samples`, each result also carries
+    the per-call cost of every simulated call (`StackEstimate.samples_usd`), for histograms.
+    """
+    catalog = catalog or default_catalog()
+    day = on or date.today()
+    seed = sc.simulation.seed if seed is None else seed
+    n = calls or sc.simulation.calls
+    volume = sc.volume.monthly_calls if calls_per_month is None else calls_per_month
+    if not 0 < volume <= MAX_CALLS_PER_MONTH:  # (NaN fails this too)
+        raise ScenarioError(f"calls per month must be > 0 and at most "
+                            f"{MAX_CALLS_PER_MONTH:.0e}, got {volume}")
+    chosen = list(sc.stacks)
+    if stacks:
+        ids = {stack_id(s): s for s in chosen}
+        chosen = []
+        for wanted in stacks:
+            if wanted in ids:
+                chosen.append(ids[wanted])
+            else:
+                chosen.append(wanted)  # any catalog id, not only the scenario's
+    rng = np.random.default_rng(seed)
+    seconds = sample_seconds(sc, n, rng)
+    results = []
+    for i, stack in enumerate(chosen):
+        try:
+            model = build_stack(stack, sc, catalog, day)
+        except UnknownModelError as exc:  # say which stack of which file
+            where = "--stack" if stacks else f"{sc.file or '<scenario>'}: stacks[{i}]"
+            exc.args = (f"{where}: {exc}",)
+            raise
+        if progress:
+            progress(model.id)
+        results.append(estimate_stack(model, seconds, sc, catalog, day, volume,
+                                      np.random.default_rng(seed + 1),
+                                      keep_samples=keep_samples))
+    return Estimate(sc.name, volume, seed, day, results)
+
+
+@dataclass
+class CurvePoint:
+    minutes: float
+    responses: int
+    per_call_usd: float
+    per_minute_usd: float
+
+
+def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minutes: float = 60,
+          step_minutes: float = 1, on: date | None = None) -> list[CurvePoint]:
+    """Cost per call and per minute against call length, for one stack."""
+    catalog = catalog or default_catalog()
+    day = on or date.today()
+    if not (0 < max_minutes <= MAX_CALL_MINUTES and 0 < step_minutes <= max_minutes):
+        raise ScenarioError(f"max minutes must be in (0, {MAX_CALL_MINUTES}] and the step "
+                            "in (0, max minutes]")
+    if max_minutes / step_minutes > 100_000:
+        raise ScenarioError("more than 100,000 points: use a larger step")
+    wanted = next((s for s in sc.stacks if stack_id(s) == stack), stack)
+    model = build_stack(wanted, sc, catalog, day)
+    lengths = np.arange(step_minutes, max_minutes + step_minutes / 2, step_minutes)
+    seconds = np.maximum(1, np.ceil(lengths * 60 - 1e-9)).astype(np.int64)
+    responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
+    tables = cost_tables(model, int(responses.max()), seconds, catalog, day)
+    rows = responses if model.has_responses else np.zeros_like(responses)
+    costs = tables.turn_cum[rows] + tables.call_cost
+    return [CurvePoint(float(m), int(r), float(c), float(c / m))
+            for m, r, c in zip(lengths, responses, costs, strict=True)]

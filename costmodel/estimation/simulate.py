@@ -1,0 +1,332 @@
+"""Turn-level simulation of one call on one stack, as `Usage` records.
+
+The simulator emits the same `Usage` shape the adapters read from real events, and the
+estimator prices it with the same `price` function: one pricing path.
+
+Which billing mechanics apply is read from the catalog entry (its kind, which rates it has,
+and its facts), never from the provider's name:
+
+- a realtime entry with token rates and ``rebills_context: true`` re-bills the whole context
+  as input on every response (OpenAI Realtime, Gemini Live; ``billing-model.md`` §1): for
+  response k, input = S + sum_{j<k}(U_j + A_j) + U_k, cached = hit ratio x the previous
+  response's input (rounded to the cache's increment, zero below its minimum prefix; after a
+  truncation only the system prompt), truncated to retention x limit past the model's
+  truncation threshold;
+- a realtime entry with token rates and no re-billing (Nova 2 Sonic) bills each turn's speech
+  once, and the system prompt once per call;
+- an entry with a connection rate and no token rates (xAI, Ultravox, GPT-Live, telephony) or a
+  self-host entry bills the call's connection time, rounded per call;
+- chained pipelines: STT by session time, streamed audio time or tokens (whichever rate the
+  entry has); the LLM per turn with the whole text history and the provider's cache rules
+  (minimum prefix, increment, TTL against the turn gap, write premium); TTS by characters,
+  audio time or tokens per response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..core.catalog import Catalog
+from ..core.rates import ModelEntry, PricePeriod
+from ..core.usage import Usage
+from ..errors import CostModelError
+from .scenario import ChainedStack, Scenario, stack_id
+
+
+class SimulationError(CostModelError, ValueError):
+    """A stack the simulator cannot model with the catalog's facts (names what is missing)."""
+
+    exit_code = 1
+
+
+def _r(x: float) -> int:
+    """Round half up to whole tokens."""
+    return int(x + 0.5)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One billed part of a stack: per-response usage (k = 1, 2, ...) and per-call usage."""
+
+    role: str
+    model: str
+    response_usage: Callable[[int], Usage | None]
+    call_usage: Callable[[int, int], Usage | None]  # (call seconds, responses) -> Usage
+
+
+def _none_response(k: int) -> None:
+    return None
+
+
+def _none_call(seconds: int, n: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class StackModel:
+    """A stack as its components; `response_usages(k)` and `call_usages(seconds)`."""
+
+    id: str
+    components: tuple[Component, ...]
+    scenario: Scenario
+
+    @property
+    def has_responses(self) -> bool:
+        """Whether any component is billed per response (else only per call)."""
+        return any(c.response_usage is not _none_response for c in self.components)
+
+    def response_usages(self, k: int) -> list[Usage]:
+        return [u for c in self.components if (u := c.response_usage(k)) is not None]
+
+    def call_usages(self, seconds: int) -> list[Usage]:
+        n = self.scenario.responses_per_call(seconds)
+        return [u for c in self.components if (u := c.call_usage(seconds, n)) is not None]
+
+    def usages(self, seconds: int) -> list[Usage]:
+        """Every usage of one call of `seconds` seconds (for tests and curves)."""
+        n = self.scenario.responses_per_call(seconds)
+        out = []
+        for k in range(1, n + 1):
+            out += self.response_usages(k)
+        return out + self.call_usages(seconds)
+
+
+def _period(entry: ModelEntry, day: date) -> PricePeriod | None:
+    return entry.period_on(day) or (entry.prices[-1] if entry.prices else None)
+
+
+def _need(entry: ModelEntry, fact: str, why: str) -> Decimal:
+    value = getattr(entry.facts, fact)
+    if value is None:
+        raise SimulationError(
+            f"{entry.id} has no '{fact}' in the catalog, needed to simulate {why}; add it with "
+            f"your own catalog file (--pricing DIR)")
+    return value
+
+
+def _time_component(role: str, entry: ModelEntry, field: str = "connection_seconds"):
+    def call(seconds: int, n: int) -> Usage:
+        return Usage(entry.id, **{field: Decimal(seconds)}, label=role)
+    return Component(role, entry.id, _none_response, call)
+
+
+def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
+    t = sc.turns
+    tps_in = float(_need(entry, "audio_tokens_per_second_in", "speech input"))
+    tps_out = float(_need(entry, "audio_tokens_per_second_out", "speech output"))
+    # A stream that bills silence bills the whole turn, not just the user's speech.
+    user_s = t.seconds_per_turn if entry.facts.bills_silence else t.user_speech_s
+    u = _r(user_s * tps_in)
+    a = _r(t.agent_speech_s * tps_out)
+    text_out = _r(t.agent_speech_s * t.agent_text_tokens_per_s)
+    system = sc.system_tokens()
+    rates = period.token_rates_per_mtok()
+
+    if not entry.facts.rebills_context:
+        def response(k: int) -> Usage:
+            tokens = {"audio.input": u, "audio.output": a, "text.output": text_out}
+            if k == 1 and system:
+                tokens["text.input"] = system
+            return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
+        return Component("realtime", entry.id, response, _none_call)
+
+    hit = sc.cache.hit_ratio
+    rules = entry.facts.cache
+    min_prefix = (rules.min_prefix_tokens or 0) if rules else 0
+    step = (rules.increment_tokens or 1) if rules else 1
+    ttl = rules.ttl_seconds if rules is not None else None
+    if ttl is not None and t.seconds_per_turn > ttl:
+        hit = 0.0  # the cache expires between responses
+    can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
+    limit = entry.facts.truncation_threshold_tokens
+    keep = sc.truncation.retention_ratio
+
+    # Response k depends only on k, so states are computed once, in order, and memoised:
+    # (audio history before response k, input of response k, whether k truncated).
+    states: list[tuple[int, int, bool]] = []
+    carried = [0]  # audio history carried into the next response
+
+    def state(k: int) -> tuple[int, int, bool]:
+        while len(states) < k:
+            h = carried[0]
+            truncated = limit is not None and system + h + u > limit
+            if truncated:
+                h = max(0, int(keep * limit) - system - u)  # type: ignore[operator]
+            states.append((h, system + h + u, truncated))
+            carried[0] = h + u + a
+        return states[k - 1]
+
+    def response(k: int) -> Usage:
+        h, _, truncated = state(k)
+        prev_inp = states[k - 2][1] if k > 1 else 0
+        # The reusable prefix is the previous response's input; after truncation, only S.
+        prefix = system if truncated else prev_inp
+        # The minimum is a property of the prefix (a shorter prompt is never cached); the
+        # hit ratio is the share of an eligible prefix actually served from cache.
+        cached = int(hit * prefix) // step * step if k > 1 and prefix >= min_prefix else 0
+        c_text = min(cached, system) if can_cache["text"] else 0
+        c_audio = min(cached - c_text, h) if can_cache["audio"] else 0
+        tokens = {"text.input": system - c_text, "text.cached": c_text,
+                  "audio.input": h + u - c_audio, "audio.cached": c_audio,
+                  "text.output": text_out, "audio.output": a}
+        return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
+
+    return Component("realtime", entry.id, response, _none_call)
+
+
+def _stt(entry: ModelEntry, sc: Scenario, period: PricePeriod, role: str) -> Component:
+    t = sc.turns
+    if period.connection is not None:
+        return _time_component(role, entry)  # billed on session time, idle included
+    if period.audio is not None:
+        if entry.facts.bills_silence:
+            return _time_component(role, entry, "audio_seconds")
+
+        def call(seconds: int, n: int) -> Usage:
+            return Usage(entry.id, audio_seconds=Decimal(str(t.user_speech_s)) * n, label=role)
+        return Component(role, entry.id, _none_response, call)
+    if period.tokens:
+        tps = float(_need(entry, "audio_tokens_per_second_in", "transcription by tokens"))
+        tokens = {"audio.input": _r(t.user_speech_s * tps),
+                  "text.output": _r(t.user_speech_s * t.user_tokens_per_s)}
+        usage = Usage(entry.id, {k: v for k, v in tokens.items() if v}, label=role)
+        return Component(role, entry.id, lambda k: usage, _none_call)
+    raise SimulationError(f"{entry.id} has no rate the simulator can use for {role}")
+
+
+def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
+    t = sc.turns
+    rates = period.token_rates_per_mtok()
+    system = sc.system_tokens()
+    user = _r(t.user_speech_s * t.user_tokens_per_s)
+    out = _r(t.agent_speech_s * t.agent_text_tokens_per_s)
+    hit = sc.cache.hit_ratio
+    rules = entry.facts.cache
+    write_key = f"text.cache_write_{sc.cache.write_ttl}"
+    explicit = rules is not None and not rules.automatic and write_key in rates
+    automatic = rules is not None and rules.automatic and "text.cached" in rates
+    min_prefix = (rules.min_prefix_tokens or 0) if rules else 0
+    step = (rules.increment_tokens or 1) if rules else 1
+    ttl = rules.ttl_seconds if rules else None
+    if explicit and sc.cache.write_ttl == "1h":
+        ttl = 3600
+    # A gap between requests longer than the TTL means the cache is gone by the next turn.
+    expired = ttl is not None and t.seconds_per_turn > ttl
+
+    window = entry.facts.context_window_tokens
+
+    def prompt_of(j: int) -> int:
+        """Tokens request j sends: the whole text history, capped at the context window
+        (a framework drops the oldest turns; the system prompt stays)."""
+        full = system + (j - 1) * (user + out) + user
+        return full if window is None else min(full, max(system + user, window - out))
+
+    def response(k: int) -> Usage:
+        prompt = prompt_of(k)
+        # What the previous request sent (and so could have cached) is its whole prompt; the
+        # reply it produced is new input now. Past the window the history slides, so the
+        # cached prefix is only the system prompt.
+        prev = prompt_of(k - 1) if k > 1 else 0
+        sliding = window is not None and prompt < system + (k - 1) * (user + out) + user
+        prefix = 0 if k == 1 or expired else (system if sliding else prev)
+        tokens = {"text.output": out}
+        if explicit and hit > 0:
+            # A breakpoint at the end of each prompt writes it (when long enough to cache);
+            # the next request reads the part that was written (hit ratio) and writes the rest.
+            if prompt >= min_prefix:
+                read = int(hit * prefix) if prev >= min_prefix else 0
+                tokens["text.cached"] = read
+                tokens[write_key] = prompt - read
+            else:
+                tokens["text.input"] = prompt
+        elif automatic:
+            read = int(hit * prefix) // step * step if prefix >= min_prefix else 0
+            tokens["text.cached"] = read
+            tokens["text.input"] = prompt - read
+        else:
+            tokens["text.input"] = prompt
+        return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="llm")
+
+    return Component("llm", entry.id, response, _none_call)
+
+
+def _tts(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
+    t = sc.turns
+    if period.characters is not None:
+        usage = Usage(entry.id, characters=_r(t.agent_speech_s * t.characters_per_s), label="tts")
+    elif period.audio is not None:
+        usage = Usage(entry.id, audio_seconds=Decimal(str(t.agent_speech_s)), label="tts")
+    elif period.tokens:
+        tps = float(_need(entry, "audio_tokens_per_second_out", "speech synthesis by tokens"))
+        tokens = {"text.input": _r(t.agent_speech_s * t.agent_text_tokens_per_s),
+                  "audio.output": _r(t.agent_speech_s * tps)}
+        usage = Usage(entry.id, {k: v for k, v in tokens.items() if v}, label="tts")
+    else:
+        raise SimulationError(f"{entry.id} has no rate the simulator can use for TTS")
+    return Component("tts", entry.id, lambda k: usage, _none_call)
+
+
+def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:
+    """A realtime, time-billed or self-hosted model that is a whole stack by itself."""
+    if entry.selfhost is not None:
+        return _time_component("selfhost", entry)
+    if entry.kind != "realtime":
+        raise SimulationError(f"{entry.id} ({entry.kind}) cannot be a stack by itself: use "
+                              "{stt:, llm:, tts:} for a chained pipeline")
+    period = _period(entry, day)
+    if period is None:
+        raise SimulationError(f"{entry.id} has no prices")
+    if period.tokens:
+        return _realtime_tokens(entry, sc, period)
+    if period.connection is not None:
+        return _time_component(entry.kind, entry)
+    raise SimulationError(f"{entry.id} ({entry.kind}) cannot be a stack by itself: use "
+                          "{stt:, llm:, tts:} for a chained pipeline")
+
+
+def _of_kind(entry: ModelEntry, kind: str, role: str) -> ModelEntry:
+    if entry.kind != kind:
+        raise SimulationError(f"{entry.id} is a {entry.kind} entry; the {role} of a stack must "
+                              f"be a {kind} entry")
+    return entry
+
+
+def _priced(entry: ModelEntry, day: date) -> PricePeriod:
+    period = _period(entry, day)
+    if period is None:
+        raise SimulationError(f"{entry.id} has no prices")
+    return period
+
+
+def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
+                day: date) -> StackModel:
+    """The components of a stack, resolved against the catalog."""
+    comps: list[Component] = []
+    if isinstance(stack, str):
+        comps.append(_single(catalog.get(stack), sc, day))
+    elif stack.realtime is not None:
+        comps.append(_single(catalog.get(stack.realtime), sc, day))
+        if stack.transcription:
+            e = _of_kind(catalog.get(stack.transcription), "stt", "transcription")
+            comps.append(_stt(e, sc, _priced(e, day), "transcription"))
+    else:
+        for role, model in (("stt", stack.stt), ("llm", stack.llm), ("tts", stack.tts)):
+            e = _of_kind(catalog.get(model), role, role)  # type: ignore[arg-type]
+            period = _period(e, day)
+            if period is None:
+                raise SimulationError(f"{e.id} has no prices")
+            if role == "stt":
+                comps.append(_stt(e, sc, period, "stt"))
+            elif role == "llm":
+                if not period.tokens:
+                    raise SimulationError(f"{e.id} has no token rates; it cannot be the LLM")
+                comps.append(_llm(e, sc, period))
+            else:
+                comps.append(_tts(e, sc, period))
+    if not isinstance(stack, str) and stack.telephony:
+        e = _of_kind(catalog.get(stack.telephony), "telephony", "telephony")
+        comps.append(_time_component("telephony", e))
+    return StackModel(stack_id(stack), tuple(comps), sc)

@@ -1,0 +1,389 @@
+"""One relayed session: a client connection, its upstream connection and its guard."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from ...errors import CostModelError, UsageError
+from ..actions import (
+    CLOSE_CODE_BUDGET,
+    CLOSE_REASON_BUDGET,
+    client_budget_error,
+    openai_cut_events,
+    openai_wrap_up_events,
+)
+from ..session import Decision, SessionGuard, Source
+from .frames import (
+    CLIENT_AUDIO,
+    SERVER_AUDIO,
+    RefusedFrame,
+    client_error,
+    fast_type,
+    is_client_audio,
+    parse_client_frame,
+)
+from .upstream import close_code
+
+if TYPE_CHECKING:
+    from .server import Relay
+
+log = logging.getLogger("costmodel.relay")
+
+_TICK_SECONDS = 1.0     # how often a time-billed session is re-checked
+_DRAIN_SECONDS = 3.0    # how long to wait for cancelled responses' final usage
+CLOSE_CODE_IDLE = 4008  # private-use code (4000-4999): closed for sending nothing
+CLOSE_REASON_IDLE = "idle timeout"
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601, as the spend log writes it."""
+    return datetime.now(UTC).isoformat()
+
+
+class Session:
+    """One client connection, its upstream connection and its guard (made by `Relay` for
+    each admitted client; `run` it, then `shutdown`, then read its spend-log `record`)."""
+
+    def __init__(self, relay: Relay, client: ServerConnection, up: ClientConnection, *,
+                 scope: str = "default", limit_usd: Decimal | None = None) -> None:
+        self.relay, self.client, self.up = relay, client, up
+        self.id = uuid.uuid4().hex
+        self.path = client.request.path.split("?")[0] if client.request else ""
+        self.scope = scope
+        self.started_at = now_iso()
+        self.decisions: list[dict] = []
+        self.metrics = relay.metrics
+        limit = limit_usd if limit_usd is not None else relay.limit_usd
+        if limit is None:
+            raise UsageError("a session needs a limit: the relay has none (each token sets "
+                             "one), so pass the token's limit_usd")
+        self.guard = SessionGuard(limit,
+                                  model=relay.model, warn_at=relay.warn_at,
+                                  catalog=relay.catalog, ledger=relay.ledger, session_id=self.id,
+                                  scope=scope,
+                                  on_ledger_error=relay.on_ledger_error,  # type: ignore[arg-type]
+                                  spool=relay.spool, callbacks=[self._on_decision])
+        # What the metrics have seen of the guard's counters (compared after parsed frames).
+        self._costs_seen = 0
+        self._ledger_errors_seen = 0
+        self._spooled_seen = 0
+        self._ignored_seen = 0
+        self.frames = 0             # frames either way, for the idle timeout
+        self._refused: set[str] = set()  # reasons client frames were refused for (logged once)
+        self.end: str | None = None
+        self.upstream_session_id: str | None = None
+        self.in_flight = False      # a response is being generated upstream
+        self.wrap_pending = False
+        self.wrap_sent = False
+        self.wrap_event_id: str | None = None
+
+    def _on_decision(self, d: Decision) -> None:
+        self.metrics.decisions.labels(d.action).inc()
+        self.decisions.append({"action": d.action, "spent_usd": str(d.spent_usd),
+                               "projected_next_usd": str(d.projected_next_usd),
+                               "pending_responses": d.pending,
+                               "reason": d.reason, "at": now_iso()})
+
+    async def run(self) -> None:
+        pumps = [asyncio.create_task(self._client_to_upstream()),
+                 asyncio.create_task(self._upstream_to_client()),
+                 asyncio.create_task(self._tick())]
+        idle = self.relay.limits.idle_timeout
+        if idle:
+            pumps.append(asyncio.create_task(self._watch_idle(idle)))
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in pumps:
+                task.cancel()
+            results = await asyncio.gather(*pumps, return_exceptions=True)
+            try:
+                await self._drain()
+            finally:
+                self.guard.finalize()
+                self._publish()
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
+
+    async def _tick(self) -> None:
+        """Time-billed sessions cost money in silence too: re-check them every second."""
+        while not self.end:
+            await asyncio.sleep(_TICK_SECONDS)
+            decision = self.guard.tick()
+            if decision.action == "cut" and not self.end:
+                await self._cut(decision)
+                return
+
+    async def _watch_idle(self, timeout: float) -> None:
+        """Close a session with no frame either way for `timeout` seconds. A frame counter
+        checked a few times per timeout keeps the per-frame cost at one increment."""
+        step = timeout / 4
+        seen, quiet = self.frames, 0.0
+        while not self.end:
+            await asyncio.sleep(step)
+            if self.frames != seen:
+                seen, quiet = self.frames, 0.0
+                continue
+            quiet += step
+            if quiet >= timeout and not self.end:
+                self.end = "idle"
+                log.info("session %s: idle for %.0f s: closing", self.id, quiet)
+                try:
+                    await self.client.close(CLOSE_CODE_IDLE, CLOSE_REASON_IDLE)
+                except ConnectionClosed:
+                    pass
+                return
+
+    def _publish(self) -> None:
+        """Count what the guard did since the last look into the metrics: new priced costs
+        (spend by scope and model), ledger errors, spooled records, refused client events."""
+        g, m = self.guard, self.metrics
+        costs = g.costs
+        if len(costs) != self._costs_seen:
+            for cost in costs[self._costs_seen:]:
+                m.spend.labels(self.scope, cost.model).inc(float(cost.total_usd))
+            self._costs_seen = len(costs)
+        n = g.ledger_errors
+        if n != self._ledger_errors_seen:
+            m.ledger_errors.inc(n - self._ledger_errors_seen)
+            self._ledger_errors_seen = n
+        n = g.spooled_records
+        if n != self._spooled_seen:
+            m.spooled.inc(n - self._spooled_seen)
+            self._spooled_seen = n
+        n = g.ignored_client_events
+        if n != self._ignored_seen:
+            m.rejected_frames.labels("server_event").inc(n - self._ignored_seen)
+            self._ignored_seen = n
+
+    async def _drain(self) -> None:
+        """Responses still in flight when the session ends (cut, or the client left) are
+        billed: cancel them and meter their final response.done, for a few seconds at most."""
+        if not self.guard.awaiting or self.up.state is not State.OPEN:
+            return
+        if self.end != "cut":  # _cut already cancelled
+            for ev in openai_cut_events():
+                await self._send_up(json.dumps(ev))
+        try:
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                while self.guard.awaiting:   # (a request just sent is answered first)
+                    self._meter(await self.up.recv())
+        except (TimeoutError, ConnectionClosed):
+            pass  # what is still in flight is estimated by guard.finalize()
+
+    def _meter(self, msg: str | bytes) -> tuple[dict, Decision] | None:
+        """Feed an upstream frame to the guard: an audio delta by its length only (the hot
+        path, never parsed), anything else parsed. Returns the event and the decision, or None
+        for audio, binary and unparseable frames."""
+        if not isinstance(msg, str):
+            return None
+        t = fast_type(msg)
+        if t in SERVER_AUDIO:
+            i = msg.rfind('"delta"')
+            self.guard.observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
+            return None
+        try:
+            event = json.loads(msg)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(event, dict):
+            return None
+        decision = self._observe(event, "server")
+        self._publish()
+        return event, decision
+
+    def _observe(self, event: dict, source: Source) -> Decision:
+        try:
+            return self.guard.observe(event, source)
+        except CostModelError as exc:  # the guard itself fails closed on unpriced usage
+            log.error("session %s: cannot meter %s: %s", self.id, event.get("type"), exc)
+            return self.guard.last
+        except Exception:  # a bug must not take the session down unmetered: log it loudly
+            log.exception("session %s: guard error on a %r event", self.id,
+                          str(event.get("type"))[:80])
+            return self.guard.last
+
+    async def _client_to_upstream(self) -> None:
+        client, up = self.client, self.up
+        while True:
+            try:
+                msg = await client.recv()
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == 1009 and not self.end:
+                    self.end = "frame_too_big"  # websockets closed it with 1009 already
+                    self.metrics.rejected_frames.labels("too_big").inc()
+                    log.warning("session %s: closed: a client message over %d bytes",
+                                self.id, self.relay.limits.max_frame_bytes)
+                self.end = self.end or "client_closed"
+                return
+            self.frames += 1
+            if self.end:
+                return
+            decision = None
+            # Audio appends (the bulk of the traffic) are known without parsing; every other
+            # event is parsed, so a client cannot disguise a response.create as audio.
+            if isinstance(msg, str) and not is_client_audio(msg):
+                try:
+                    event = parse_client_frame(msg)
+                except RefusedFrame as exc:
+                    await self._refuse(exc)
+                    continue
+                kind = event.get("type")
+                if not (isinstance(kind, str) and kind in CLIENT_AUDIO):
+                    decision = self._observe(event, "client")
+                    self._publish()
+                    if decision.action == "cut":
+                        if kind != "response.create":
+                            await self._send_up(msg)
+                        await self._cut(decision)
+                        return
+                    if kind == "response.create":
+                        self.in_flight = True
+            try:
+                await up.send(msg)
+            except ConnectionClosed:
+                self.end = self.end or "upstream_closed"
+                return
+            if decision is not None:
+                await self._act(decision)
+
+    async def _refuse(self, exc: RefusedFrame) -> None:
+        """A client frame not passed on: counted each time, logged once a session (a client
+        can send thousands), answered with an error event."""
+        self.metrics.rejected_frames.labels(exc.reason).inc()
+        if exc.reason not in self._refused:
+            self._refused.add(exc.reason)
+            log.warning("session %s: refused a client frame (%s): %s; further ones in this "
+                        "session are only counted (rejected_client_frames_total)", self.id,
+                        exc.reason, exc.message)
+        await self._send_client(json.dumps(client_error("invalid_event", exc.message)))
+
+    async def _upstream_to_client(self) -> None:
+        client, up = self.client, self.up
+        while True:
+            try:
+                msg = await up.recv()
+            except ConnectionClosed:
+                self.end = self.end or "upstream_closed"
+                return
+            self.frames += 1
+            metered = self._meter(msg)
+            if self.end:  # ending: still meter what a cancelled response reports
+                if not self.guard.in_flight:
+                    return
+                continue
+            if metered is not None:
+                event, decision = metered
+                self._track(event)
+                if decision.action == "cut":
+                    await self._cut(decision, forward=msg)
+                    return
+                # Wrap-up goes upstream before the client can answer this event.
+                await self._act(decision)
+            try:
+                await client.send(msg)
+            except ConnectionClosed:
+                self.end = self.end or "client_closed"
+                return
+
+    def _track(self, event: dict) -> None:
+        t = event.get("type")
+        if t == "response.created":
+            self.in_flight = True
+        elif t == "response.done":
+            self.in_flight = False
+        elif t == "error":  # (a refused response.create leaves in_flight to response.done)
+            err = event.get("error")
+            if isinstance(err, dict) and err.get("event_id") == self.wrap_event_id:
+                self.wrap_sent, self.wrap_pending = False, True  # refused (busy): retry later
+        elif t == "session.created" and isinstance(event.get("session"), dict):
+            sid = event["session"].get("id")
+            self.upstream_session_id = sid if isinstance(sid, str) else None
+
+    async def _act(self, decision: Decision) -> None:
+        """Wrap-up: once, when no response is in flight (else after it is done)."""
+        if decision.action == "wrap_up" and not self.wrap_sent:
+            self.wrap_pending = True
+        if self.wrap_pending and not self.in_flight and not self.end:
+            self.wrap_pending, self.wrap_sent, self.in_flight = False, True, True
+            log.info("session %s: wrap-up at $%s", self.id, decision.spent_usd)
+            for ev in openai_wrap_up_events():
+                self.wrap_event_id = ev.get("event_id")
+                await self._send_up(json.dumps(ev))
+
+    async def _send_client(self, text: str) -> None:
+        try:
+            await self.client.send(text)
+        except ConnectionClosed:
+            pass
+
+    async def _send_up(self, text: str) -> None:
+        try:
+            await self.up.send(text)
+        except ConnectionClosed:
+            pass
+
+    async def _cut(self, decision: Decision, forward: str | bytes | None = None) -> None:
+        """Cancel upstream, tell the client why, close it with 4002."""
+        self.end = "cut"
+        log.info("session %s: cut at $%s: %s", self.id, decision.spent_usd, decision.reason)
+        for ev in openai_cut_events():
+            await self._send_up(json.dumps(ev))
+        try:
+            if forward is not None:
+                await self.client.send(forward)
+            await self.client.send(json.dumps(client_budget_error(decision)))
+            await self.client.close(CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET)
+        except ConnectionClosed:
+            pass
+
+    async def shutdown(self) -> None:
+        """Close whichever side is still open, passing the other side's close code on."""
+        client, up = self.client, self.up
+        if self.end == "cut":
+            up_code, up_reason = 1000, CLOSE_REASON_BUDGET
+            cl_code, cl_reason = CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
+        elif self.end == "idle":
+            up_code, up_reason = 1000, "client idle"
+            cl_code, cl_reason = CLOSE_CODE_IDLE, CLOSE_REASON_IDLE
+        elif self.end == "frame_too_big":
+            up_code, up_reason = 1000, "client message too big"
+            cl_code, cl_reason = 1009, "message too big"
+        else:
+            up_code = close_code(client.close_code, 1001)
+            up_reason = client.close_reason or "client went away"
+            cl_code = close_code(up.close_code, 1014)
+            cl_reason = up.close_reason or "upstream connection lost"
+        try:
+            async with asyncio.timeout(self.relay.close_timeout + 1):
+                await asyncio.gather(client.close(cl_code, cl_reason[:120]),
+                                     up.close(up_code, up_reason[:120]),
+                                     return_exceptions=True)
+        except TimeoutError:
+            log.warning("session %s: close timed out", self.id)
+
+    def record(self) -> dict:
+        g, model = self.guard, self.guard.model
+        try:  # the catalog id, as in the ledger's records
+            model = self.relay.catalog.resolve(model) if model else None
+        except CostModelError:
+            pass
+        return {"session_id": self.id, "upstream_session_id": self.upstream_session_id,
+                "path": self.path, "scope": self.scope, "model": model,
+                "limit_usd": str(g.limit_usd),
+                "spent_usd": str(g.spent_usd), "responses": g.responses,
+                "estimated": g.estimated, "unsaved_usd": str(g.unsaved_usd),
+                "decisions": self.decisions,
+                "started_at": self.started_at, "ended_at": now_iso(), "end": self.end or "error"}

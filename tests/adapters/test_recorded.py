@@ -1,0 +1,137 @@
+"""Pricing recorded sessions: bad lines are reported and skipped; unknown rates are unknown."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from costmodel import UnknownModelError
+from costmodel.adapters.recorded import detect_format, price_events
+from costmodel.errors import InputError
+
+
+def _done(audio_in: int, audio_out: int) -> str:
+    return json.dumps({"type": "response.done", "response": {"usage": {
+        "input_tokens": audio_in, "output_tokens": audio_out,
+        "input_token_details": {"audio_tokens": audio_in},
+        "output_token_details": {"audio_tokens": audio_out}}}})
+
+
+def test_malformed_lines_are_skipped_with_their_line_numbers(toy):
+    lines = [
+        '{"type": "session.created", "session": {"model": "toy-rt"}}',
+        _done(1000, 0),
+        "{not json",
+        '["an", "array"]',
+        json.dumps({"type": "response.done", "response": {"usage": {
+            "input_tokens": 5, "input_token_details": {"audio_tokens": 4}}}}),
+        "",
+        _done(0, 1000),
+    ]
+    report = price_events(lines, catalog=toy)
+    assert [s.line for s in report.skipped] == [3, 4, 5]
+    reasons = [s.reason for s in report.skipped]
+    assert reasons[0].startswith("not valid JSON")
+    assert reasons[1] == "expected a JSON object, got list"
+    assert reasons[2] == "response.usage: input_tokens (5) is not the sum of its modalities (4)"
+    assert [p.line for p in report.priced] == [2, 7]
+    # toy/realtime today: audio in $20/1M, out $40/1M -> 0.02 + 0.04
+    assert report.total_usd == D("0.06")
+    assert report.lines == 7
+
+
+def test_usage_without_a_known_rate_makes_the_total_unknown(toy):
+    lines = ['{"type": "session.created", "session": {"model": "toy/phone"}}', _done(10, 0)]
+    report = price_events(lines, catalog=toy)
+    assert report.total_usd is None
+    assert report.unpriced[0].line == 2
+    assert "no known rate for audio.input" in report.unpriced[0].reason
+
+
+def test_unknown_model_fails_fast(toy):
+    with pytest.raises(UnknownModelError):
+        price_events([_done(1, 1)], model="toy/nope", catalog=toy)
+
+
+def test_format_is_detected_from_the_first_recognisable_event():
+    assert detect_format({"type": "response.done"}) == "openai-realtime"
+    assert detect_format({"usageMetadata": {}}) == "gemini-live"
+    assert detect_format({"event": {"usageEvent": {}}}) == "nova-sonic"
+    assert detect_format({"hello": 1}) is None
+
+
+def test_lines_before_the_format_is_known_are_kept(toy):
+    lines = ['{"hello": 1}', '{"type": "session.created", "session": {"model": "toy-rt"}}',
+             _done(1000, 0)]
+    report = price_events(lines, catalog=toy)
+    assert len(report.priced) == 1 and report.skipped == []
+
+
+def test_explicit_format_and_unknown_format(toy):
+    with pytest.raises(InputError, match="unknown format"):
+        price_events([], fmt="carrier-pigeon", catalog=toy)
+    report = price_events([_done(1000, 0)], fmt="openai-realtime", model="toy-rt", catalog=toy)
+    assert report.total_usd == D("0.02")
+
+
+def test_usage_date_defaults_to_today(toy):
+    report = price_events([_done(1_000_000, 0)], model="toy-rt", catalog=toy)
+    assert report.priced[0].cost.rates.period.effective <= date.today()
+
+
+# ---- regressions from the review of issue #2 -------------------------------------------------
+
+def test_usage_without_a_model_makes_the_total_unknown_not_zero(builtin):
+    nova = (Path(__file__).parents[2] / "examples" / "sessions" / "nova-sonic-turn.jsonl")
+    report = price_events(nova.read_text().splitlines(), catalog=builtin)
+    assert report.total_usd is None and len(report.unpriced) == 4
+    assert "--model amazon/nova-2-sonic" in report.unpriced[0].reason
+
+
+def test_transcription_only_session_is_priced(builtin):
+    lines = [json.dumps({"type": "transcription_session.created", "session": {
+                 "input_audio_transcription": {"model": "gpt-4o-transcribe"}}}),
+             json.dumps({"type": "conversation.item.input_audio_transcription.completed",
+                         "usage": {"type": "tokens", "input_tokens": 100,
+                                   "input_token_details": {"audio_tokens": 100},
+                                   "output_tokens": 20}})]
+    report = price_events(lines, catalog=builtin)
+    # 100 audio x $6/1M + 20 text out x $10/1M = 0.0006 + 0.0002
+    assert report.total_usd == D("0.0008")
+
+
+def test_a_forced_format_that_matches_nothing_is_an_error(toy):
+    with pytest.raises(InputError, match="looks like openai-realtime"):
+        price_events([_done(1, 1)], fmt="gemini-live", model="toy-rt", catalog=toy)
+
+
+@pytest.mark.parametrize("line", [
+    json.dumps({"type": "conversation.item.input_audio_transcription.completed",
+                "usage": {"type": "duration", "seconds": "1e999999999"}}),
+    json.dumps({"type": "conversation.item.input_audio_transcription.completed",
+                "usage": {"type": "duration", "seconds": 1e30}}),
+    "[" * 100_000 + "]" * 100_000,
+    json.dumps({"type": "response.done", "response": {"usage": {
+        "input_tokens": 10**20, "input_token_details": {"audio_tokens": 10**20}}}}),
+])
+def test_absurd_payloads_are_skipped_lines_not_crashes(builtin, line):
+    lines = ['{"type": "session.created", "session": {"model": "gpt-realtime-1.5", "audio": '
+             '{"input": {"transcription": {"model": "whisper-1"}}}}}', line]
+    report = price_events(lines, catalog=builtin)
+    assert [s.line for s in report.skipped] == [2]
+
+
+def test_time_billed_sessions_need_their_length(builtin):
+    # xAI's events carry informational token counts; the bill is connection time.
+    lines = ['{"type": "session.created", "session": {"model": "grok-voice-latest"}}',
+             _done(500, 800)]
+    report = price_events(lines, catalog=builtin)
+    assert report.total_usd is None
+    assert "--connection-seconds" in report.unpriced[0].reason
+    report = price_events(lines, catalog=builtin, connection_seconds=D(90))
+    assert report.unpriced == []
+    assert report.total_usd == D("0.075")  # 90 s x $0.05/min, tokens not billed

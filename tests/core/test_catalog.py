@@ -1,0 +1,234 @@
+"""The price catalog: coverage, provenance, overrides, and errors that say where."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from costmodel import Catalog, CatalogError, UnknownModelError, Usage, price
+from costmodel.core.catalog import builtin_dir, check_catalog
+
+from ..conftest import TOY, write
+
+# Every id issue #2 names; more may exist.
+REQUIRED_IDS = """
+openai/gpt-realtime openai/gpt-realtime-1.5 openai/gpt-realtime-mini openai/gpt-realtime-2
+openai/gpt-realtime-2.1 openai/gpt-realtime-2.1-mini google/gemini-3.1-flash-live
+google/gemini-2.5-flash-native-audio xai/grok-voice-agent amazon/nova-2-sonic
+ultravox/ultravox-v0.7
+openai/gpt-4o-transcribe openai/gpt-4o-mini-transcribe openai/whisper-1
+deepgram/nova-3 assemblyai/universal-streaming gladia/solaria-1
+openai/gpt-5.4 openai/gpt-5.4-mini anthropic/claude-sonnet-4.6 anthropic/claude-haiku-4.5
+google/gemini-3-flash xai/grok-4.1-fast deepseek/deepseek-v3.2
+cartesia/sonic-3 elevenlabs/flash-v2.5 openai/gpt-4o-mini-tts deepgram/aura-2
+twilio/us-inbound twilio/us-outbound telnyx/us-inbound
+selfhost/h100 selfhost/b200
+""".split()
+
+# The open models of the seed, described as self-host entries.
+SELFHOST_MODELS = ["selfhost/step-audio-r1.1", "selfhost/moshi", "selfhost/kimi-audio",
+                   "selfhost/ultravox-v0.7"]
+
+
+@pytest.mark.parametrize("model", REQUIRED_IDS + SELFHOST_MODELS)
+def test_required_ids_are_in_the_builtin_catalog(builtin, model):
+    assert model in builtin.entries
+
+
+def test_every_price_has_provenance(builtin):
+    for entry in builtin:
+        for period in entry.prices:
+            assert re.match(r"https?://", period.source), entry.id
+            assert isinstance(period.checked, date) and isinstance(period.effective, date)
+            assert all(re.match(r"https?://", u) for u in period.sources.values()), entry.id
+        if entry.selfhost:
+            assert re.match(r"https?://", entry.selfhost.source)
+
+
+def test_builtin_catalog_validates_cleanly():
+    result = check_catalog(max_age_days=10_000)
+    assert result.errors == []
+    assert result.entries >= len(REQUIRED_IDS)
+
+
+def test_every_builtin_entry_prices_something(builtin):
+    """Each entry can price the quantity its kind is about, at today's rates."""
+    for entry in builtin:
+        period = entry.period_on(date.today())
+        if entry.selfhost is not None:
+            u = Usage(entry.id, connection_seconds=D(60))
+        elif period is None:
+            continue  # announced, not yet in force
+        elif period.tokens:
+            key = sorted(period.token_rates_per_mtok())[0]
+            u = Usage(entry.id, {key: 1000})
+        elif period.connection:
+            u = Usage(entry.id, connection_seconds=D(60))
+        elif period.audio:
+            u = Usage(entry.id, audio_seconds=D(60))
+        elif period.characters:
+            u = Usage(entry.id, characters=1000)
+        else:
+            continue  # a GPU rental: priced through the self-host entries
+        assert price(u, builtin).total_usd >= 0
+
+
+def test_realtime_facts_for_rebilling_models(builtin):
+    e = builtin.get("openai/gpt-realtime-1.5")
+    assert e.facts.audio_tokens_per_second_in == 10
+    assert e.facts.audio_tokens_per_second_out == 20
+    assert e.facts.context_window_tokens == 32000 and e.facts.max_output_tokens == 4096
+    assert e.facts.rebills_context is True
+
+
+def test_aliases_and_bare_names_resolve(builtin):
+    assert builtin.resolve("gpt-realtime-1.5") == "openai/gpt-realtime-1.5"
+    assert builtin.resolve("OPENAI/GPT-REALTIME-1.5") == "openai/gpt-realtime-1.5"
+
+
+def test_unknown_id_lists_near_matches(builtin):
+    with pytest.raises(UnknownModelError) as info:
+        builtin.get("openai/gpt-realtime-1.6")
+    assert "openai/gpt-realtime-1.5" in info.value.suggestions
+    assert "did you mean" in str(info.value)
+
+
+# ---- overrides -------------------------------------------------------------------------------
+
+NEGOTIATED = """
+provider: mine
+models:
+  - id: toy/realtime
+    prices:
+      - effective: 2025-01-01
+        checked: 2026-11-25
+        source: https://example.com/our-contract
+        tokens:
+          audio: {input: 10, cached: 1, output: 20}
+"""
+
+
+def test_user_dir_overrides_a_rate_and_inherits_the_rest(toy_dir, tmp_path):
+    mine = write(tmp_path / "mine", "negotiated.yaml", NEGOTIATED).parent
+    cat = Catalog.load([toy_dir, mine], include_builtin=False)
+    entry = cat.get("toy/realtime")
+    assert entry.name == "Toy realtime"          # inherited
+    assert entry.aliases == ["toy-rt"]           # inherited
+    assert len(entry.prices) == 1                # the price history is replaced, not mixed
+    (o,) = cat.overrides
+    assert (o.id, o.fields) == ("toy/realtime", ("prices",))
+    assert o.by.endswith("negotiated.yaml") and o.replaced.endswith("toy.yaml")
+    cost = price(Usage("toy/realtime", {"audio.input": 1_000_000}), cat)
+    assert cost.total_usd == D(10)
+
+
+def test_env_var_directories_load_before_command_line_ones(toy_dir, tmp_path, monkeypatch):
+    mine = write(tmp_path / "mine", "negotiated.yaml", NEGOTIATED).parent
+    monkeypatch.setenv("COSTMODEL_PRICING", str(toy_dir))
+    cat = Catalog.load([mine], include_builtin=False)
+    assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), cat).total_usd == D(10)
+
+
+def test_builtin_dir_is_the_repo_pricing_folder():
+    assert (builtin_dir() / "openai.yaml").is_file()
+
+
+# ---- errors name the file, line and field ---------------------------------------------------
+
+def _error(tmp_path: Path, text: str) -> CatalogError:
+    d = tmp_path / "bad"
+    write(d, "bad.yaml", text)
+    with pytest.raises(CatalogError) as info:
+        Catalog.load([d], include_builtin=False)
+    return info.value
+
+
+def test_bad_rate_value_names_file_line_and_field(tmp_path):
+    bad = TOY.replace("text: {input: 4, cached: 0.4, output: 16}",
+                      "text: {input: four, cached: 0.4, output: 16}")
+    exc = _error(tmp_path, bad)
+    assert exc.path.endswith("bad.yaml")
+    assert exc.line == 12  # the 'text:' line of the first price period
+    assert "toy/realtime" in exc.field and "tokens.text.input" in exc.field
+    assert "bad.yaml:12" in str(exc)
+
+
+def test_missing_source_is_reported(tmp_path):
+    bad = TOY.replace("        source: https://example.com/toy/phone\n", "")
+    exc = _error(tmp_path, bad)
+    assert "toy/phone" in exc.field and "source" in exc.field
+    assert "Field required" in str(exc)
+
+
+def test_source_must_be_a_url(tmp_path):
+    exc = _error(tmp_path, TOY.replace("https://example.com/toy/tts", "the vendor site"))
+    assert "http(s) URL" in str(exc)
+
+
+def test_broken_yaml_gives_the_line(tmp_path):
+    exc = _error(tmp_path, "provider: x\nmodels:\n  - id: a/b\n    kind: [unclosed\n")
+    assert exc.line is not None and exc.path.endswith("bad.yaml")
+    assert "invalid YAML" in str(exc)
+
+
+def test_unknown_modality_and_state_are_rejected(tmp_path):
+    exc = _error(tmp_path, TOY.replace("audio: {input: 40, cached: 4, output: 80}",
+                                       "video: {input: 40}"))
+    assert "unknown modality 'video'" in str(exc)
+    exc = _error(tmp_path, TOY.replace("audio: {input: 40, cached: 4, output: 80}",
+                                       "audio: {inptu: 40}"))
+    assert "audio.inptu" in str(exc)
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    exc = _error(tmp_path, TOY.replace("    name: Toy TTS\n",
+                                       "    name: Toy TTS\n    name: Again\n"))
+    assert "duplicate key 'name'" in str(exc) and exc.line is not None
+
+
+def test_price_history_must_be_in_order(tmp_path):
+    bad = TOY.replace("effective: 2026-01-01", "effective: 2024-01-01").replace(
+        "checked: 2026-01-02", "checked: 2024-01-02")
+    assert "ordered by effective date" in str(_error(tmp_path, bad))
+
+
+def test_selfhost_must_run_on_a_known_gpu(tmp_path):
+    exc = _error(tmp_path, TOY.replace("runs_on: toy/gpu", "runs_on: toy/tpu"))
+    assert "toy/tpu" in str(exc)
+
+
+def test_check_collects_every_error(tmp_path, toy_dir):
+    d = tmp_path / "bad"
+    write(d, "a.yaml", "provider: a\nmodels:\n  - id: a/x\n    kind: nope\n    name: X\n"
+                       "    prices: []\n")
+    write(d, "b.yaml", "provider: b\nmodels: [\n")
+    result = check_catalog([toy_dir, d], max_age_days=10_000)
+    assert len(result.errors) == 2
+    assert {Path(e.path).name for e in result.errors} == {"a.yaml", "b.yaml"}
+
+
+def test_stale_rates_are_listed(toy):
+    stale = toy.stale(max_age_days=30, today=date(2026, 11, 25))
+    assert ("toy/phone", date(2025, 1, 2)) in stale
+    assert toy.stale(max_age_days=10_000, today=date(2026, 11, 25)) == []
+
+
+def test_non_utf8_file_and_non_string_id_are_catalog_errors(tmp_path):
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "x.yaml").write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        Catalog.load([d], include_builtin=False)
+    exc = _error(tmp_path, "provider: a\nmodels:\n  - id: [a]\n    kind: llm\n")
+    assert "id must be a string" in str(exc)
+
+
+def test_sources_keys_must_name_a_rate(tmp_path):
+    bad = TOY.replace("        source: https://example.com/toy/tts\n",
+                      "        source: https://example.com/toy/tts\n"
+                      "        sources: {audio.inptu: https://example.com/x}\n")
+    assert "sources key 'audio.inptu'" in str(_error(tmp_path, bad))
