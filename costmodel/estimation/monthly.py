@@ -3,8 +3,9 @@
 How it stays fast *and* on one pricing path: a call's cost depends only on its length. So for
 each stack we simulate the `Usage` of response k = 1..N_max once and price it with `price`
 (cumulative cost by number of responses), and price each distinct call length's per-call usage
-(connection time, telephony, rounded per call) once. Sampled calls then look their cost up in
-these tables with numpy: no per-call Python loop, and no second implementation of the rates.
+(connection time, telephony, rounded per call) once. Sampled calls are counted per whole
+second (`Lengths`), and every statistic is taken over (length, count) pairs: no per-call Python
+loop, no per-call cost array, and no second implementation of the rates.
 
 Amounts in the tables are exact `Decimal` sums converted to float64 once; statistics are
 float64; what is shown to users is rounded once, at display.
@@ -23,13 +24,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
 from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
 from ..core.pricing import price
+from ..core.usage import Usage
 from ..errors import UnknownModelError
+from .lengths import Lengths, percentiles, weighted_mean_std
 from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
 
@@ -39,6 +43,7 @@ _COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per
                                  "truncation_threshold_tokens", "rebills_context",
                                  "bills_silence"})
 _BOOTSTRAP_MONTHS = 400
+_ZERO = Decimal(0)
 
 
 @dataclass
@@ -77,14 +82,18 @@ def sample_seconds(sc: Scenario, n: int, rng: np.random.Generator) -> np.ndarray
     """`n` call lengths in whole seconds (rounded up; at least 1 s, at most 24 h)."""
     d = sc.duration_min
     if d.fixed is not None:
-        minutes = np.full(n, d.fixed)
+        minutes = np.full(n, d.fixed, dtype=np.float64)
     elif d.lognormal is not None:
         minutes = rng.lognormal(d.lognormal.mu, d.lognormal.sigma, n)
     else:
         minutes = rng.choice(empirical_minutes(sc), size=n, replace=True)
     # A lognormal's far tail can draw a "call" of days; no call is longer than a day.
-    minutes = np.minimum(minutes, MAX_CALL_MINUTES)
-    return np.maximum(1, np.ceil(minutes * 60 - 1e-9)).astype(np.int64)
+    # In place: at 10M calls every temporary is another 80 MB to fault in.
+    minutes = np.minimum(minutes, MAX_CALL_MINUTES, out=minutes)
+    minutes *= 60
+    minutes -= 1e-9
+    np.ceil(minutes, out=minutes)
+    return np.maximum(minutes, 1, out=minutes).astype(np.int64)
 
 
 _HEADER = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()]*$")
@@ -126,14 +135,26 @@ def empirical_minutes(sc: Scenario) -> np.ndarray:
 
 # ---- cost tables -------------------------------------------------------------------------------
 
-class _Items:
-    """Maps 'model item' names to columns."""
+class _Priced:
+    """Each distinct usage priced once with `price`, as (column, USD) pairs; columns name
+    'model item' in first-seen order. Responses repeat (a truncated context, a fixed TTS or
+    STT turn) and per-call usages repeat across lengths with the same number of turns."""
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
+    def __init__(self, catalog: Catalog, day: date) -> None:
+        self.catalog, self.day = catalog, day
+        self.columns: dict[str, int] = {}
+        self._seen: dict[tuple[Any, ...], list[tuple[int, Decimal]]] = {}
 
-    def col(self, name: str) -> int:
-        return self.index.setdefault(name, len(self.index))
+    def __call__(self, usage: Usage) -> list[tuple[int, Decimal]]:
+        key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
+               usage.audio_seconds, usage.characters, usage.at)
+        items = self._seen.get(key)
+        if items is None:
+            cols = self.columns
+            items = self._seen[key] = [
+                (cols.setdefault(f"{li.model} {li.item}", len(cols)), li.usd)
+                for li in price(usage, self.catalog, on=self.day).line_items]
+        return items
 
 
 @dataclass
@@ -149,76 +170,78 @@ class CostTables:
     items: list[str]
 
 
+def _matrix(rows: list[dict[int, Decimal]], height: int, width: int, first: int) -> np.ndarray:
+    out = np.zeros((height, width))
+    for c in range(width):
+        out[first:first + len(rows), c] = [float(row.get(c, _ZERO)) for row in rows]
+    return out
+
+
 def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, catalog: Catalog,
                 day: date) -> CostTables:
     """Price responses 1..max_responses and each distinct call length, with `price`."""
-    items = _Items()
+    priced = _Priced(catalog, day)
     turn_rows: list[dict[int, Decimal]] = []
     running: dict[int, Decimal] = {}
     if not model.has_responses:
         max_responses = 0  # time-billed stacks: nothing is priced per response
     for k in range(1, max_responses + 1):
         for usage in model.response_usages(k):
-            for li in price(usage, catalog, on=day).line_items:
-                c = items.col(f"{li.model} {li.item}")
-                running[c] = running.get(c, Decimal(0)) + li.usd
+            for c, usd in priced(usage):
+                running[c] = running.get(c, _ZERO) + usd
         turn_rows.append(dict(running))
     call_rows: list[dict[int, Decimal]] = []
-    for s in seconds.tolist():
+    for s in seconds.tolist() if model.has_calls else ():
         row: dict[int, Decimal] = {}
-        for usage in model.call_usages(int(s)):
-            for li in price(usage, catalog, on=day).line_items:
-                c = items.col(f"{li.model} {li.item}")
-                row[c] = row.get(c, Decimal(0)) + li.usd
+        for usage in model.call_usages(s):
+            for c, usd in priced(usage):
+                row[c] = row.get(c, _ZERO) + usd
         call_rows.append(row)
-    width = max(1, len(items.index))
-    turn_items = np.zeros((len(turn_rows) + 1, width))
-    for k, row in enumerate(turn_rows, start=1):
-        for c, v in row.items():
-            turn_items[k, c] = float(v)
-    call_items = np.zeros((len(call_rows), width))
-    for i, row in enumerate(call_rows):
-        for c, v in row.items():
-            call_items[i, c] = float(v)
-    names = [n for n, _ in sorted(items.index.items(), key=lambda kv: kv[1])]
+    width = max(1, len(priced.columns))
+    turn_items = _matrix(turn_rows, len(turn_rows) + 1, width, first=1)
+    call_items = _matrix(call_rows, len(seconds), width, first=0)
     return CostTables(model, turn_items.sum(axis=1), turn_items, seconds,
-                      call_items.sum(axis=1), call_items, names)
+                      call_items.sum(axis=1), call_items, list(priced.columns))
 
 
 # ---- the estimate ------------------------------------------------------------------------------
 
-def _monthly_band(costs: np.ndarray, n_month: float,
-                  rng: np.random.Generator) -> tuple[float, float]:
+def _monthly_band(cost_at: np.ndarray, calls: Lengths, mean: float, std: float,
+                  n_month: float, rng: np.random.Generator) -> tuple[float, float]:
     """P5-P95 of a month's total: bootstrap months when small, else the normal approximation."""
-    mean = float(costs.mean())
     if n_month <= 2000 and n_month == int(n_month):
-        idx = rng.integers(0, len(costs), size=(_BOOTSTRAP_MONTHS, int(n_month)))
-        totals = costs[idx].sum(axis=1)
+        idx = rng.integers(0, calls.n, size=(_BOOTSTRAP_MONTHS, int(n_month)))
+        totals = _per_second(cost_at, calls)[calls.sampled[idx]].sum(axis=1)
         lo, hi = np.percentile(totals, [5, 95])
         return float(lo), float(hi)
-    half = _Z95 * float(costs.std()) * float(np.sqrt(n_month))
+    half = _Z95 * std * float(np.sqrt(n_month))
     return max(0.0, mean * n_month - half), mean * n_month + half
 
 
-def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog: Catalog,
+def _per_second(cost_at: np.ndarray, calls: Lengths) -> np.ndarray:
+    """A cost for every whole second up to the longest call: per-call costs by indexing."""
+    table = np.zeros(int(calls.seconds[-1]) + 1)
+    table[calls.seconds] = cost_at
+    return table
+
+
+def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Catalog,
                    day: date, calls_per_month: float, rng: np.random.Generator, *,
                    keep_samples: bool = False) -> StackEstimate:
-    """One stack's estimate over sampled call lengths (`seconds`)."""
+    """One stack's estimate over sampled call lengths."""
+    seconds, counts, n = calls.seconds, calls.counts, calls.n
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
-    distinct, inverse = np.unique(seconds, return_inverse=True)
-    tables = cost_tables(model, int(responses.max()), distinct, catalog, day)
+    tables = cost_tables(model, int(responses[-1]), seconds, catalog, day)
     if not model.has_responses:
         responses = np.zeros_like(responses)  # row 0 of the (empty) response table
-    costs = tables.turn_cum[responses] + tables.call_cost[inverse]
-    n = len(costs)
-    counts_n = np.bincount(responses, minlength=len(tables.turn_cum))
-    counts_s = np.bincount(inverse, minlength=len(distinct))
-    per_call_items = (counts_n @ tables.turn_items + counts_s @ tables.call_items) / n
-    p50, p95, p99 = np.percentile(costs, [50, 95, 99])
-    minutes = seconds / 60.0
-    mean = float(costs.mean())
+    cost_at = tables.turn_cum[responses] + tables.call_cost   # per distinct length
+    counts_n = np.bincount(responses, weights=counts, minlength=len(tables.turn_cum))
+    per_call_items = (counts_n @ tables.turn_items + counts @ tables.call_items) / n
+    mean, std = weighted_mean_std(cost_at, counts, n)
+    p50, p95, p99 = percentiles(cost_at, counts, [50, 95, 99])
+    total_minutes = calls.total_seconds() / 60
     notes = []
-    longest = int(seconds.max())
+    longest = int(seconds[-1])
     for comp in model.components:
         facts = catalog.get(comp.model).facts
         shaky = [f for f in facts.unconfirmed if f in _COST_SHAPING_FACTS]
@@ -227,21 +250,21 @@ def estimate_stack(model: StackModel, seconds: np.ndarray, sc: Scenario, catalog
                          f"{', '.join(shaky)}")
         cap = facts.max_session_seconds
         if cap is not None and longest > cap:
-            share = float((seconds > cap).mean())
+            share = int(counts[seconds > cap].sum()) / n
             notes.append(f"{comp.model}: {share:.2%} of calls run past its "
                          f"{cap // 60}-minute session limit (reconnects not modelled)")
     return StackEstimate(
         stack=model.id,
         calls_simulated=n,
-        per_call_usd={"mean": mean, "p50": float(p50), "p95": float(p95), "p99": float(p99)},
-        per_minute_usd=float(costs.sum() / minutes.sum()),
+        per_call_usd={"mean": mean, "p50": p50, "p95": p95, "p99": p99},
+        per_minute_usd=mean * n / total_minutes,
         monthly_usd=mean * calls_per_month,
-        monthly_band_usd=_monthly_band(costs, calls_per_month, rng),
+        monthly_band_usd=_monthly_band(cost_at, calls, mean, std, calls_per_month, rng),
         line_items=[(name, float(v) * calls_per_month)
                     for name, v in zip(tables.items, per_call_items, strict=False) if v],
-        mean_minutes=float(minutes.mean()),
+        mean_minutes=total_minutes / n,
         notes=notes,
-        samples_usd=costs if keep_samples else None,
+        samples_usd=_per_second(cost_at, calls)[calls.sampled] if keep_samples else None,
     )
 
 
@@ -274,7 +297,7 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
             else:
                 chosen.append(wanted)  # any catalog id, not only the scenario's
     rng = np.random.default_rng(seed)
-    seconds = sample_seconds(sc, n, rng)
+    lengths = Lengths.of(sample_seconds(sc, n, rng))
     results = []
     for i, stack in enumerate(chosen):
         try:
@@ -285,7 +308,7 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
             raise
         if progress:
             progress(model.id)
-        results.append(estimate_stack(model, seconds, sc, catalog, day, volume,
+        results.append(estimate_stack(model, lengths, sc, catalog, day, volume,
                                       np.random.default_rng(seed + 1),
                                       keep_samples=keep_samples))
     return Estimate(sc.name, volume, seed, day, results)

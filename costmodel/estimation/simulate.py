@@ -78,6 +78,11 @@ class StackModel:
         """Whether any component is billed per response (else only per call)."""
         return any(c.response_usage is not _none_response for c in self.components)
 
+    @property
+    def has_calls(self) -> bool:
+        """Whether any component is billed per call (connection time, rounded per call)."""
+        return any(c.call_usage is not _none_call for c in self.components)
+
     def response_usages(self, k: int) -> list[Usage]:
         return [u for c in self.components if (u := c.response_usage(k)) is not None]
 
@@ -105,6 +110,20 @@ def _need(entry: ModelEntry, fact: str, why: str) -> Decimal:
             f"{entry.id} has no '{fact}' in the catalog, needed to simulate {why}; add it with "
             f"your own catalog file (--pricing DIR)")
     return value
+
+
+def _token_usages(model: str, label: str) -> Callable[[dict[str, int]], Usage]:
+    """Token usages by content, each built (and validated) once: past a truncation or a
+    context window, responses repeat, and the estimator prices each distinct one once."""
+    made: dict[tuple[tuple[str, int], ...], Usage] = {}
+
+    def usage(tokens: dict[str, int]) -> Usage:
+        key = tuple(tokens.items())
+        found = made.get(key)
+        if found is None:
+            found = made[key] = Usage(model, {k: v for k, v in key if v}, label=label)
+        return found
+    return usage
 
 
 def _time_component(role: str, entry: ModelEntry, field: str = "connection_seconds"):
@@ -143,6 +162,7 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
     limit = entry.facts.truncation_threshold_tokens
     keep = sc.truncation.retention_ratio
+    usage_of = _token_usages(entry.id, "response")
 
     # Response k depends only on k, so states are computed once, in order, and memoised:
     # (audio history before response k, input of response k, whether k truncated).
@@ -172,7 +192,7 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         tokens = {"text.input": system - c_text, "text.cached": c_text,
                   "audio.input": h + u - c_audio, "audio.cached": c_audio,
                   "text.output": text_out, "audio.output": a}
-        return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
+        return usage_of(tokens)
 
     return Component("realtime", entry.id, response, _none_call)
 
@@ -217,6 +237,7 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
     expired = ttl is not None and t.seconds_per_turn > ttl
 
     window = entry.facts.context_window_tokens
+    usage_of = _token_usages(entry.id, "llm")
 
     def prompt_of(j: int) -> int:
         """Tokens request j sends: the whole text history, capped at the context window
@@ -248,7 +269,7 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
             tokens["text.input"] = prompt - read
         else:
             tokens["text.input"] = prompt
-        return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="llm")
+        return usage_of(tokens)
 
     return Component("llm", entry.id, response, _none_call)
 
