@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..guard.policy import MAX_LIMIT_USD
 from ..guard.replay import replay
-from ..guard.session import MAX_LIMIT_USD
 from ._common import (
     JsonOpt,
     PricingOpt,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from .session import Decision
+from .policy import Decision
 
 # Private-use websocket close code (4000-4999): the session was closed for its budget.
 CLOSE_CODE_BUDGET = 4002

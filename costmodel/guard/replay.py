@@ -17,7 +17,8 @@ from decimal import Decimal
 from ..adapters.recorded import parse_line, price_events
 from ..core.catalog import Catalog, default_catalog
 from ..errors import UsageError
-from .session import Decision, SessionGuard
+from .policy import Decision
+from .session import SessionGuard
 
 
 @dataclass

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..core.catalog import Catalog
 from ..errors import CostModelError, UsageError
-from ..guard.session import Decision, SessionGuard
+from ..guard.policy import Decision
+from ..guard.session import SessionGuard
 
 #: Catalog kinds whose responses shape the next one (the guard's "session model").
 _SESSION_KINDS = frozenset({"llm", "realtime"})

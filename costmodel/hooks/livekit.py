@@ -54,7 +54,8 @@ from ..adapters.livekit import catalog_id, usage_from_livekit
 from ..core.pricing import rates_for
 from ..core.usage import Usage
 from ..errors import CostModelError, UsageError
-from ..guard.session import Decision, SessionGuard
+from ..guard.policy import Decision
+from ..guard.session import SessionGuard
 from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["LiveKitBudget"]

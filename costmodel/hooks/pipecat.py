@@ -60,7 +60,8 @@ from typing import Any, Literal
 from ..adapters.pipecat import usage_from_pipecat_metrics
 from ..core.usage import Usage
 from ..errors import CostModelError, UsageError
-from ..guard.session import Decision, SessionGuard
+from ..guard.policy import Decision
+from ..guard.session import SessionGuard
 from ._common import MeteredHook, build_guard, session_model
 
 __all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]

@@ -25,7 +25,7 @@ from typing import cast
 from websockets.asyncio.server import ServerConnection
 
 from ...errors import InputError, UsageError
-from ..session import usd_limit
+from ..policy import usd_limit
 
 log = logging.getLogger("costmodel.relay")
 

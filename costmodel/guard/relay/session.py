@@ -23,7 +23,8 @@ from ..actions import (
     openai_cut_events,
     openai_wrap_up_events,
 )
-from ..session import Decision, SessionGuard, Source
+from ..policy import Decision
+from ..session import SessionGuard, Source
 from .frames import (
     CLIENT_AUDIO,
     SERVER_AUDIO,

@@ -1,0 +1,144 @@
+"""OpenAI Realtime: server events price responses and transcriptions and time the user's
+turns; client events ask for responses and edit the context.
+
+Event names: OpenAI's realtime server and client events (GA and beta). A response is asked
+for by the client (``response.create``), or by the server's VAD committing the user's audio
+(``input_audio_buffer.committed``); ``response.created`` puts it in flight, ``response.done``
+reports its usage, an ``error`` refuses the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from ...adapters.openai_realtime import OpenAIRealtimeReader
+from ...errors import MissingModelError, UsageError
+from ..policy import Decision
+from .base import Tracker
+
+_AUDIO_DELTA = frozenset({"response.output_audio.delta", "response.audio.delta"})
+_SESSION = frozenset({"session.created", "session.updated", "transcription_session.created",
+                      "transcription_session.updated"})
+# Client events that edit what the cached prefix holds.
+_CACHE_BUSTERS = frozenset({"session.update", "conversation.item.delete",
+                            "conversation.item.truncate"})
+# What else a client may send: no money moves until the provider answers.
+_CLIENT_SIGNALS = frozenset({"input_audio_buffer.append", "input_audio_buffer.commit",
+                             "input_audio_buffer.clear", "conversation.item.create",
+                             "conversation.item.retrieve", "response.cancel",
+                             "output_audio_buffer.clear", "transcription_session.update"})
+# Output audio formats whose byte rate is fixed (G.711: 8 kHz, a byte a sample).
+_G711 = frozenset({"audio/pcmu", "audio/pcma", "g711_ulaw", "g711_alaw"})
+
+
+def output_bytes_per_second(session: Mapping[str, Any]) -> int | None:
+    """The output audio byte rate a session config sets (GA or beta shape), if it sets one.
+
+    >>> output_bytes_per_second({"audio": {"output": {"format": {"type": "audio/pcmu"}}}})
+    8000
+    >>> output_bytes_per_second({"output_audio_format": "pcm16"})
+    48000
+    """
+    fmt = None
+    audio = session.get("audio")
+    if isinstance(audio, dict) and isinstance(audio.get("output"), dict):
+        fmt = audio["output"].get("format")  # GA: {"type": "audio/pcm", "rate": 24000}
+    if fmt is None:
+        fmt = session.get("output_audio_format")  # beta: "pcm16" | "g711_ulaw" | ...
+    if isinstance(fmt, dict):
+        kind, rate = fmt.get("type"), fmt.get("rate")
+        if kind in _G711:
+            return 8000
+        if isinstance(rate, int) and rate > 0:
+            return 2 * rate
+    elif fmt in _G711:
+        return 8000
+    elif fmt == "pcm16":
+        return 48000
+    return None
+
+
+class OpenAIRealtimeTracker(Tracker):
+    """See the module docstring."""
+
+    format = "openai-realtime"
+    reader_class = OpenAIRealtimeReader
+
+    def __init__(self, meter: Any, **kwargs: Any) -> None:
+        super().__init__(meter, **kwargs)
+        self._speech_start_ms: float | None = None
+        m = meter
+        # One dict look-up per event; the handlers that only pass are left out.
+        self._server: dict[str, Callable[[Mapping[str, Any]], Decision]] = {
+            "response.done": self._done,
+            "response.created": lambda e: m.started(),
+            "error": lambda e: m.refused(),
+            "input_audio_buffer.speech_started": self._speech_started,
+            "input_audio_buffer.speech_stopped": self._speech_stopped,
+            "input_audio_buffer.committed": lambda e: m.before_response(),
+            "conversation.item.input_audio_transcription.completed":
+                lambda e: self._usage(e, response=False),
+            # Recordings interleave client events; a replay feeds them as the provider's.
+            "response.create": lambda e: m.requested(),
+            **dict.fromkeys(_CACHE_BUSTERS, lambda e: m.busted()),
+            **dict.fromkeys(_SESSION, self._session),
+        }
+
+    def server(self, event: Mapping[str, Any]) -> Decision:
+        t = event.get("type")
+        if type(t) is not str:
+            return self.meter.last  # not an event of this protocol: passes through
+        if t in _AUDIO_DELTA:  # the hot path: many a second, each counted by its length only
+            delta = event.get("delta")
+            if isinstance(delta, str):
+                self.audio_bytes += len(delta) * 3 // 4
+            return self.meter.last
+        handler = self._server.get(t)
+        return handler(event) if handler is not None else self.meter.other()
+
+    def _done(self, event: Mapping[str, Any]) -> Decision:
+        meter = self.meter
+        try:
+            usages = self.reader.feed(event)
+        except MissingModelError as exc:
+            return meter.unmeterable(exc)
+        except UsageError as exc:
+            return meter.completed_unreported(exc)
+        return meter.completed(usages)
+
+    def _session(self, event: Mapping[str, Any]) -> Decision:
+        session = event.get("session")
+        if isinstance(session, dict):
+            rate = output_bytes_per_second(session)
+            if rate is not None:
+                self.meter.audio_rate(rate)
+        return self._usage(event, response=False)  # names the model(s)
+
+    def _speech_started(self, event: Mapping[str, Any]) -> Decision:
+        start = event.get("audio_start_ms")
+        self._speech_start_ms = start if isinstance(start, int | float) else None
+        return self.meter.user_speech(None)
+
+    def _speech_stopped(self, event: Mapping[str, Any]) -> Decision:
+        # The real speech_stopped carries only audio_end_ms; the start came on speech_started.
+        start = event.get("audio_start_ms", self._speech_start_ms)
+        end = event.get("audio_end_ms")
+        seconds = None
+        if isinstance(end, int | float) and isinstance(start, int | float) and end >= start:
+            seconds = Decimal(str(end - start)) / 1000
+        return self.meter.user_speech(seconds)
+
+    def client(self, event: Mapping[str, Any]) -> Decision:
+        t = event.get("type")
+        meter = self.meter
+        if t == "response.create":
+            return meter.requested()
+        if not isinstance(t, str):
+            return meter.last  # not an OpenAI client event at all: no signal
+        if t in _CACHE_BUSTERS:
+            return meter.busted()
+        if t in _CLIENT_SIGNALS:
+            return meter.last
+        return meter.forged(t)
