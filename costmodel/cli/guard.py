@@ -36,8 +36,11 @@ def serve_cmd(
              "token picks the tenant scope and the session limit.", show_default=False)] = None,
     upstream_auth_env: Annotated[str | None, typer.Option(
         help="Environment variable holding the provider key (e.g. OPENAI_API_KEY): the relay "
-             "sends 'Authorization: Bearer <key>' upstream, clients send no provider key.",
-        show_default=False)] = None,
+             "sends 'Authorization: Bearer <key>' upstream (Gemini Live: 'x-goog-api-key: "
+             "<key>'), clients send no provider key.", show_default=False)] = None,
+    protocol: Annotated[str, typer.Option(
+        help="openai-realtime, gemini-live, or auto (Gemini Live when --upstream is a "
+             "BidiGenerateContent endpoint).")] = "auto",
     warn_at: Annotated[str, typer.Option(help="Share of the limit at which to warn.")] = "0.8",
     spend_log: Annotated[Path | None, typer.Option(
         help="Append one JSON line per finished session to this file.",
@@ -80,11 +83,13 @@ def serve_cmd(
     """Relay client <-> provider realtime traffic unchanged, metered; runs until Ctrl-C.
 
     Point the client at ws://HOST:PORT/<the provider path>?<query> with its usual headers.
-    A session that would pass its limit is cut: the client gets an `error` event of type
-    `budget_exceeded`, then close code 4002.
+    A session that would pass its limit is cut: the client gets close code 4002 (OpenAI
+    Realtime clients an `error` event of type `budget_exceeded` first). Speaks OpenAI Realtime
+    and Gemini Live (BidiGenerateContent).
     """
     from ..guard.relay import Relay, TokenTable, parse_listen
     from ..guard.relay.limits import parse_size, raise_fd_limit, session_limit
+    from ..guard.relay.protocols import protocol_for
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")
@@ -109,7 +114,10 @@ def serve_cmd(
         if not warn.is_finite() or not 0 < warn <= 1:
             raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
         auth = TokenTable.load(auth_tokens) if auth_tokens is not None else None
-        upstream_auth = _upstream_auth(upstream_auth_env)
+        wire = protocol_for(upstream, protocol)
+        # Gemini API keys travel in their own header, as they are (no Bearer scheme).
+        auth_header = "x-goog-api-key" if wire.name == "gemini-live" else "Authorization"
+        upstream_auth = _upstream_auth(upstream_auth_env, bearer=auth_header == "Authorization")
         frame_bytes = parse_size(max_frame_bytes)
         raise_fd_limit()  # (the default session cap follows the fd limit)
         if ledger is not None:
@@ -119,7 +127,8 @@ def serve_cmd(
                       on_session_end=_print_session, compression=compression, auth=auth,
                       upstream_auth=upstream_auth, max_sessions=max_sessions,
                       idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
-                      max_frame_bytes=frame_bytes)
+                      max_frame_bytes=frame_bytes, protocol=wire.name,
+                      upstream_auth_header=auth_header)
     except InvalidOperation:  # (from --warn-at: session_limit checks --limit-usd)
         raise InputError(f"--warn-at must be a number, got {warn_at!r}") from None
     except CostModelError as exc:  # a ledger URL we cannot open
@@ -140,15 +149,18 @@ def serve_cmd(
             store.close()
 
 
-def _upstream_auth(env_name: str | None) -> str | None:
-    """'Bearer <key>' from the environment variable `env_name` (InputError if unset)."""
+def _upstream_auth(env_name: str | None, bearer: bool = True) -> str | None:
+    """The key in the environment variable `env_name` (InputError if unset), as 'Bearer
+    <key>' when `bearer`."""
     if env_name is None:
         return None
     value = os.environ.get(env_name, "").strip()
     if not value:
         raise InputError(f"--upstream-auth-env {env_name}: that environment variable is not "
                          "set or is empty")
-    return value if value.lower().startswith("bearer ") else f"Bearer {value}"
+    if not bearer or value.lower().startswith("bearer "):
+        return value
+    return f"Bearer {value}"
 
 
 async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None) -> None:

@@ -150,6 +150,11 @@ class SessionGuard:
         return self._tracker.model if self._tracker is not None else self._model_arg
 
     @property
+    def format(self) -> str | None:
+        """The protocol being read (``openai-realtime``, ``gemini-live``...), once known."""
+        return self._tracker.format if self._tracker is not None else None
+
+    @property
     def in_flight(self) -> int:
         """Responses the provider has started and not yet finished (their usage is due)."""
         return self._in_flight

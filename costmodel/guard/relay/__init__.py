@@ -1,5 +1,12 @@
 """A metering websocket relay: client <-> relay <-> provider, cut before the budget is spent.
 
+It speaks OpenAI Realtime and Gemini Live (``BidiGenerateContent``); what differs between them
+is in `protocols` (chosen from the upstream URL, or named), and the metering is the guard's
+tracker for the same protocol. The rest of this note is said for OpenAI Realtime; for Gemini
+Live the audio is ``realtimeInput`` (client) and ``serverContent.modelTurn`` (provider, often in
+binary frames of JSON), the wrap-up is a client turn asking the model to close, and a cut
+closes the session (Gemini has no cancel).
+
 Each client connection gets its own upstream connection and its own `SessionGuard`. Frames go
 through unchanged (the exact text or bytes). The relay parses JSON only where it must:
 

@@ -87,6 +87,16 @@ def parse_client_frame(text: str) -> dict[str, Any]:
     return event
 
 
+def parse_json_object(msg: str | bytes) -> dict[str, Any] | None:
+    """A provider's frame (text, or UTF-8 bytes) as a JSON object, or None when it is not
+    one (binary audio, a malformed frame): the relay forwards it as it came either way."""
+    try:
+        event = json.loads(msg)
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
+        return None
+    return event if isinstance(event, dict) else None
+
+
 def client_error(code: str, message: str) -> dict:
     """An OpenAI-shaped ``error`` server event from the relay itself, for its client."""
     return {"type": "error", "event_id": f"relay_{uuid.uuid4().hex[:12]}",

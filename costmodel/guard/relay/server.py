@@ -27,6 +27,7 @@ from ..session import SessionGuard
 from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
 from .limits import ConnectionGate, Limits, session_limit
 from .metrics import RelayMetrics
+from .protocols import protocol_for
 from .ratelog import AcceptErrorHandler, RateLimitedLog
 from .session import Session
 from .upstream import (
@@ -43,7 +44,7 @@ log = logging.getLogger("costmodel.relay")
 
 _UPSTREAM_MAX_SIZE = 16 * 2**20   # the provider is trusted; OpenAI's own limit is 15 MiB
 # Client credentials for the provider, dropped when the relay brings its own.
-_PROVIDER_AUTH_HEADERS = ("Authorization", "api-key")
+_PROVIDER_AUTH_HEADERS = ("Authorization", "api-key", "x-goog-api-key")
 _PROVIDER_KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
 
@@ -96,9 +97,13 @@ class Relay:
         auth: a `TokenTable`: clients must present one of its tokens (``Authorization:
             Bearer`` or the ``costmodel-token.<token>`` subprotocol), which picks the session's
             scope and limit; others get HTTP 401. The token is never sent upstream.
-        upstream_auth: the ``Authorization`` value the relay sends upstream (``"Bearer sk-..."``).
-            Clients then need no provider key: theirs (``Authorization``, ``api-key``, the
-            ``openai-insecure-api-key.`` subprotocol) are dropped.
+        upstream_auth: the credential the relay sends upstream in `upstream_auth_header`
+            (``Authorization: Bearer sk-...``; Gemini API keys go in ``x-goog-api-key``).
+            Clients then need no provider key: theirs (``Authorization``, ``api-key``,
+            ``x-goog-api-key``, the ``openai-insecure-api-key.`` subprotocol) are dropped.
+        protocol: the provider's wire protocol, ``openai-realtime`` or ``gemini-live``
+            (default ``auto``: Gemini Live when the upstream URL is a ``BidiGenerateContent``
+            endpoint); see `costmodel.guard.relay.protocols`.
         max_sessions, idle_timeout, handshake_timeout, max_frame_bytes, max_connections:
             see `Limits` (defaults derived from the fd limit, 120 s, 5 s, 4 MiB).
         metrics: a `RelayMetrics` to count into (a new one, in its own registry, by default).
@@ -126,7 +131,8 @@ class Relay:
                  handshake_timeout: float = Limits.handshake_timeout,
                  max_frame_bytes: int = Limits.max_frame_bytes,
                  max_connections: int | None = None,
-                 metrics: RelayMetrics | None = None, spool: Any = None) -> None:
+                 metrics: RelayMetrics | None = None, spool: Any = None,
+                 protocol: str = "auto", upstream_auth_header: str = "Authorization") -> None:
         secrets = [*url_secrets(upstream), *_auth_secrets(upstream_auth)]
         self.redactor = Redactor(secrets)
         # The relay brings the provider credential (in the URL or as upstream_auth): an upstream
@@ -134,6 +140,8 @@ class Relay:
         self._own_credentials = bool(secrets)
         self.upstream = websocket_url(upstream)
         self.upstream_display = mask_url(self.upstream)
+        self.protocol = protocol_for(self.upstream, protocol)
+        self.upstream_auth_header = upstream_auth_header
         if auth is not None and limit_usd is not None:
             raise InputError("with auth tokens, each token sets its own session limit: "
                              "give no limit_usd (--limit-usd)")
@@ -300,7 +308,7 @@ class Relay:
         offered = [p for p in offered if not p.startswith(TOKEN_SUBPROTOCOL)]
         headers = forward_headers(h, drop)
         if self.upstream_auth is not None:
-            headers.append(("Authorization", self.upstream_auth))
+            headers.append((self.upstream_auth_header, self.upstream_auth))
         url = upstream_url(self.upstream, request.path)
         deflate = self.compression and any("permessage-deflate" in v for v in
                                            h.get_all("Sec-WebSocket-Extensions"))

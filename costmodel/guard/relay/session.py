@@ -16,24 +16,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from ...errors import CostModelError, UsageError
-from ..actions import (
-    CLOSE_CODE_BUDGET,
-    CLOSE_REASON_BUDGET,
-    client_budget_error,
-    openai_cut_events,
-    openai_wrap_up_events,
-)
+from ..actions import CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
 from ..policy import Decision
 from ..session import SessionGuard, Source
-from .frames import (
-    CLIENT_AUDIO,
-    SERVER_AUDIO,
-    RefusedFrame,
-    client_error,
-    fast_type,
-    is_client_audio,
-    parse_client_frame,
-)
+from .frames import RefusedFrame
 from .upstream import close_code
 
 if TYPE_CHECKING:
@@ -65,6 +51,7 @@ class Session:
         self.started_at = now_iso()
         self.decisions: list[dict] = []
         self.metrics = relay.metrics
+        self.protocol = relay.protocol
         limit = limit_usd if limit_usd is not None else relay.limit_usd
         if limit is None:
             raise UsageError("a session needs a limit: the relay has none (each token sets "
@@ -74,7 +61,8 @@ class Session:
                                   catalog=relay.catalog, ledger=relay.ledger, session_id=self.id,
                                   scope=scope,
                                   on_ledger_error=relay.on_ledger_error,  # type: ignore[arg-type]
-                                  spool=relay.spool, callbacks=[self._on_decision])
+                                  spool=relay.spool, callbacks=[self._on_decision],
+                                  fmt=self.protocol.name)
         # What the metrics have seen of the guard's counters (compared after parsed frames).
         self._costs_seen = 0
         self._ledger_errors_seen = 0
@@ -84,7 +72,6 @@ class Session:
         self._refused: set[str] = set()  # reasons client frames were refused for (logged once)
         self.end: str | None = None
         self.upstream_session_id: str | None = None
-        self.in_flight = False      # a response is being generated upstream
         self.wrap_pending = False
         self.wrap_sent = False
         self.wrap_event_id: str | None = None
@@ -175,7 +162,7 @@ class Session:
         if not self.guard.awaiting or self.up.state is not State.OPEN:
             return
         if self.end != "cut":  # _cut already cancelled
-            for ev in openai_cut_events():
+            for ev in self.protocol.cut():
                 await self._send_up(json.dumps(ev))
         try:
             async with asyncio.timeout(_DRAIN_SECONDS):
@@ -185,21 +172,15 @@ class Session:
             pass  # what is still in flight is estimated by guard.finalize()
 
     def _meter(self, msg: str | bytes) -> tuple[dict, Decision] | None:
-        """Feed an upstream frame to the guard: an audio delta by its length only (the hot
-        path, never parsed), anything else parsed. Returns the event and the decision, or None
-        for audio, binary and unparseable frames."""
-        if not isinstance(msg, str):
+        """Feed an upstream frame to the guard: audio by a cheap stand-in when the protocol
+        has one (the hot path), anything else parsed. Returns the event and the decision, or
+        None for audio and for frames that are not JSON objects."""
+        stand_in = self.protocol.server_audio(msg)
+        if stand_in is not None:
+            self.guard.observe(stand_in)
             return None
-        t = fast_type(msg)
-        if t in SERVER_AUDIO:
-            i = msg.rfind('"delta"')
-            self.guard.observe({"type": t, "delta": msg[i + 7:] if i >= 0 else ""})
-            return None
-        try:
-            event = json.loads(msg)
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(event, dict):
+        event = self.protocol.parse_server(msg)
+        if event is None:
             return None
         decision = self._observe(event, "server")
         self._publish()
@@ -233,25 +214,21 @@ class Session:
             if self.end:
                 return
             decision = None
-            # Audio appends (the bulk of the traffic) are known without parsing; every other
-            # event is parsed, so a client cannot disguise a response.create as audio.
-            if isinstance(msg, str) and not is_client_audio(msg):
+            # Audio (the bulk of the traffic) is known without parsing; every other event is
+            # parsed, so a client cannot disguise a request as audio.
+            if isinstance(msg, str) and not self.protocol.client_audio(msg):
                 try:
-                    event = parse_client_frame(msg)
+                    event = self.protocol.parse_client(msg)
                 except RefusedFrame as exc:
                     await self._refuse(exc)
                     continue
-                kind = event.get("type")
-                if not (isinstance(kind, str) and kind in CLIENT_AUDIO):
-                    decision = self._observe(event, "client")
-                    self._publish()
-                    if decision.action == "cut":
-                        if kind != "response.create":
-                            await self._send_up(msg)
-                        await self._cut(decision)
-                        return
-                    if kind == "response.create":
-                        self.in_flight = True
+                decision = self._observe(event, "client")
+                self._publish()
+                if decision.action == "cut":
+                    if not self.protocol.is_request(event):
+                        await self._send_up(msg)
+                    await self._cut(decision)
+                    return
             try:
                 await up.send(msg)
             except ConnectionClosed:
@@ -269,7 +246,9 @@ class Session:
             log.warning("session %s: refused a client frame (%s): %s; further ones in this "
                         "session are only counted (rejected_client_frames_total)", self.id,
                         exc.reason, exc.message)
-        await self._send_client(json.dumps(client_error("invalid_event", exc.message)))
+        answer = self.protocol.refusal(exc.message)
+        if answer is not None:
+            await self._send_client(answer)
 
     async def _upstream_to_client(self) -> None:
         client, up = self.client, self.up
@@ -282,7 +261,7 @@ class Session:
             self.frames += 1
             metered = self._meter(msg)
             if self.end:  # ending: still meter what a cancelled response reports
-                if not self.guard.in_flight:
+                if not self.guard.awaiting:
                     return
                 continue
             if metered is not None:
@@ -300,28 +279,24 @@ class Session:
                 return
 
     def _track(self, event: dict) -> None:
-        t = event.get("type")
-        if t == "response.created":
-            self.in_flight = True
-        elif t == "response.done":
-            self.in_flight = False
-        elif t == "error":  # (a refused response.create leaves in_flight to response.done)
-            err = event.get("error")
-            if isinstance(err, dict) and err.get("event_id") == self.wrap_event_id:
-                self.wrap_sent, self.wrap_pending = False, True  # refused (busy): retry later
-        elif t == "session.created" and isinstance(event.get("session"), dict):
-            sid = event["session"].get("id")
-            self.upstream_session_id = sid if isinstance(sid, str) else None
+        protocol = self.protocol
+        if self.wrap_event_id is not None and \
+                protocol.refused_request(event) == self.wrap_event_id:
+            self.wrap_sent, self.wrap_pending = False, True  # refused (busy): retry later
+        sid = protocol.session_id(event)
+        if sid is not None:
+            self.upstream_session_id = sid
 
     async def _act(self, decision: Decision) -> None:
-        """Wrap-up: once, when no response is in flight (else after it is done)."""
+        """Wrap-up: once, when no response is asked for or in flight (else after it)."""
         if decision.action == "wrap_up" and not self.wrap_sent:
             self.wrap_pending = True
-        if self.wrap_pending and not self.in_flight and not self.end:
-            self.wrap_pending, self.wrap_sent, self.in_flight = False, True, True
+        if self.wrap_pending and not self.guard.awaiting and not self.end:
+            self.wrap_pending, self.wrap_sent = False, True
             log.info("session %s: wrap-up at $%s", self.id, decision.spent_usd)
-            for ev in openai_wrap_up_events():
+            for ev in self.protocol.wrap_up():
                 self.wrap_event_id = ev.get("event_id")
+                self._observe(ev, "client")   # the goodbye is a response too: it counts
                 await self._send_up(json.dumps(ev))
 
     async def _send_client(self, text: str) -> None:
@@ -340,12 +315,14 @@ class Session:
         """Cancel upstream, tell the client why, close it with 4002."""
         self.end = "cut"
         log.info("session %s: cut at $%s: %s", self.id, decision.spent_usd, decision.reason)
-        for ev in openai_cut_events():
+        for ev in self.protocol.cut():
             await self._send_up(json.dumps(ev))
         try:
             if forward is not None:
                 await self.client.send(forward)
-            await self.client.send(json.dumps(client_budget_error(decision)))
+            farewell = self.protocol.budget_error(decision)
+            if farewell is not None:
+                await self.client.send(farewell)
             await self.client.close(CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET)
         except ConnectionClosed:
             pass

@@ -1,0 +1,101 @@
+"""Protocol trackers: each provider's events, both directions, read into the guard's signals;
+chosen from data; only the provider reports usage."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from costmodel import price
+from costmodel.adapters.gemini_live import usage_from_usage_metadata
+from costmodel.errors import UsageError
+from costmodel.guard import TRACKERS, SessionGuard
+from costmodel.guard.trackers import GeminiLiveTracker, NovaSonicTracker, OpenAIRealtimeTracker
+
+from .fake_gemini import MODEL, GeminiTurns
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "sessions"
+GEMINI = "google/gemini-3.1-flash-live"
+
+
+def test_trackers_are_chosen_from_data():
+    assert TRACKERS == {"openai-realtime": OpenAIRealtimeTracker,
+                        "gemini-live": GeminiLiveTracker, "nova-sonic": NovaSonicTracker}
+    # The first provider event picks the tracker (its reader claims it).
+    guard = SessionGuard("10")
+    assert guard.format is None
+    guard.observe({"setupComplete": {}})
+    assert guard.format == "gemini-live"
+    guard = SessionGuard("10", fmt="nova-sonic", model="amazon/nova-2-sonic")
+    assert guard.format == "nova-sonic"
+    with pytest.raises(UsageError, match="unknown format"):
+        SessionGuard("10", fmt="carrier-pigeon")
+
+
+def test_gemini_the_clients_setup_names_the_model_once(builtin):
+    # Gemini does not echo the model: the setup the client sends (and the provider runs) names
+    # it. Only the first counts: the provider refuses a second one.
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    guard.observe({"setup": {"model": "models/gemini-2.0-flash-live-001"}}, source="client")
+    assert guard.model == MODEL
+    usage = GeminiTurns().usage(1)
+    d = guard.observe({"serverContent": {"turnComplete": True}, "usageMetadata": usage})
+    expected = price(usage_from_usage_metadata(usage, GEMINI), builtin).total_usd
+    assert d.spent_usd == expected and guard.responses == 1
+
+
+def test_gemini_requests_turns_and_forgeries(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    turn = {"clientContent": {"turns": [{"role": "user", "parts": [{"text": "hi"}]}],
+                              "turnComplete": True}}
+    guard.observe(turn, source="client")
+    assert guard.awaiting == 1                                     # asked for
+    audio = {"serverContent": {"modelTurn": {"parts": [{"inlineData": {
+        "mimeType": "audio/pcm;rate=24000", "data": "A" * 4800}}]}}}
+    guard.observe(audio)
+    assert guard.in_flight == 1 and guard.awaiting == 1           # started: in flight
+    guard.observe({"serverContent": {"turnComplete": True},
+                   "usageMetadata": GeminiTurns().usage(1)})
+    assert guard.awaiting == 0 and guard.responses == 1
+    # Audio with manual VAD: the end of the user's activity comes before a response.
+    assert guard.observe({"realtimeInput": {"activityEnd": {}}}, source="client") == guard.last
+    guard.observe({"toolResponse": {"functionResponses": []}}, source="client")
+    assert guard.awaiting == 1
+    spent = guard.spent_usd
+    for forged in ({"usageMetadata": {"promptTokenCount": 10**9}},
+                   {"serverContent": {"turnComplete": True}}, {"setupComplete": {}}):
+        guard.observe(forged, source="client")
+    assert guard.spent_usd == spent and guard.ignored_client_events == 3
+
+
+def test_gemini_a_turn_without_usage_is_estimated_from_its_audio(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    guard.observe({"serverContent": {"modelTurn": {"parts": [{"inlineData": {
+        "data": "A" * 64_000}}]}}})     # 48,000 bytes: 1 s of 24 kHz pcm16
+    final = guard.finalize()
+    assert final.estimated and guard.costs[-1].usage.tokens["audio.output"] == 25
+
+
+def test_gemini_recorded_example_prices_like_price_events(builtin):
+    from costmodel import price_events
+    lines = (EXAMPLES / "gemini-live-booking.jsonl").read_text().splitlines()
+    guard = SessionGuard("100", catalog=builtin)
+    for line in lines:
+        guard.observe(json.loads(line))
+    assert guard.spent_usd == price_events(lines, catalog=builtin).total_usd
+
+
+def test_nova_usage_comes_only_from_the_provider(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="nova-sonic", model="amazon/nova-2-sonic")
+    event = {"event": {"usageEvent": {"details": {"delta": {
+        "input": {"speechTokens": 100, "textTokens": 10},
+        "output": {"speechTokens": 200, "textTokens": 20}}}}}}
+    guard.observe(event, source="client")
+    assert guard.spent_usd == 0 and guard.ignored_client_events == 1
+    assert guard.observe(event).spent_usd > D(0) and guard.responses == 1
