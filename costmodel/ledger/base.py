@@ -33,15 +33,20 @@ def _utcnow() -> datetime:
 
 def money(value: Any, what: str) -> Decimal:
     """A finite, non-negative exact amount. Floats are refused: they are not exact."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+    if type(value) is Decimal:   # the common case, kept as is (the same object) and cheap
+        amount = value
+    elif isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}")
-    amount = Decimal(value)
+    else:
+        amount = Decimal(value)
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"{what} must be a finite amount >= 0, not {amount}")
     return amount
 
 
 def utc(value: datetime, what: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:   # already what is asked: no copy
+        return value
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, not {value!r}")
     return value.astimezone(UTC)
@@ -88,7 +93,8 @@ class SpendRecord:
         object.__setattr__(self, "at", utc(self.at, "at"))
         detail = dict(self.detail)
         try:
-            json.dumps(detail)
+            if detail:   # (most records have none: 1 us a record saved)
+                json.dumps(detail)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"detail must be JSON-serialisable: {exc}") from None
         object.__setattr__(self, "detail", MappingProxyType(detail))
@@ -182,7 +188,7 @@ class Ledger(ABC):
         if not ttl_seconds > 0:
             raise ValueError(f"ttl_seconds must be > 0, not {ttl_seconds}")
         t = time.time() if now is None else float(now)
-        hold = Reservation(uuid.uuid4().hex, scope, session_id, money(usd, "usd"),
+        hold = Reservation(os.urandom(16).hex(), scope, session_id, money(usd, "usd"),
                            t + ttl_seconds)
         self._reserve(hold, t, None if limit_usd is None else money(limit_usd, "limit_usd"),
                       None if since is None else utc(since, "since"))

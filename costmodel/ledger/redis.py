@@ -37,14 +37,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from .._redact import mask_url
@@ -261,19 +263,35 @@ def ledger_key(url: str, prefix: str = "costmodel") -> str:
 def _plain(amount: Decimal) -> str:
     """Canonical plain notation, as the scripts expect: ``1E+3`` -> ``1000``, ``0.50`` ->
     ``0.5``, ``-0`` -> ``0``."""
-    return f"{tidy(amount.copy_abs()):f}"
+    # The digits of `f` formatting with trailing fractional zeros cut: what `tidy` gives,
+    # without its two context operations (three amounts per reserve+commit pair).
+    text = f"{amount.copy_abs():f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _since_args(at: datetime | None) -> tuple[list[str], str]:
-    """The scripts' six arguments for "at or after ``at``" (UTC), and that day's ``D``."""
+@lru_cache(maxsize=64)
+def _since_args(at: datetime | None) -> tuple[tuple[str, ...], str]:
+    """The scripts' six arguments for "at or after ``at``" (UTC), and that day's ``D``.
+    Cached: a period budget passes the same start with every reservation."""
     if at is None:
-        return ["", "", "", "", "", ""], ""
+        return ("", "", "", "", "", ""), ""
     day = at.date()
     midnight = at.hour == at.minute == at.second == at.microsecond == 0
     mode = ("month" if day.day == 1 else "day") if midnight else "exact"
     month = day.year * 100 + day.month
-    return [mode, str(month), str(month * 100 + 99), str(month * 100 + day.day),
-            day.isoformat(), str((at - EPOCH) // MICRO)], day.isoformat()
+    return (mode, str(month), str(month * 100 + 99), str(month * 100 + day.day),
+            day.isoformat(), str((at - EPOCH) // MICRO)), day.isoformat()
+
+
+@lru_cache(maxsize=64)
+def _day_args(day: date) -> tuple[str, str, str, str]:
+    """The commit script's ``M yyyymm D yyyymmdd`` for a record's UTC day."""
+    month = day.year * 100 + day.month
+    return (f"{day.year:04d}-{day.month:02d}", str(month), day.isoformat(),
+            str(month * 100 + day.day))
+
+
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps builds one per call
 
 
 class RedisLedger(Ledger):
@@ -291,6 +309,8 @@ class RedisLedger(Ledger):
                  connect_timeout: float = 2.0) -> None:
         self.url, self._shown, self._closed = url, mask_url(url), False
         self._p = "{" + prefix + "}:"
+        self._key_lists: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+        self._limit: tuple[Decimal | None, str] = (None, "")
         try:
             self._key = ledger_key(url, prefix)
             self._r = redis.Redis.from_url(
@@ -320,9 +340,32 @@ class RedisLedger(Ledger):
             raise LedgerError(f"{type(exc).__name__}: {exc}", path=self._shown,
                               operation=operation) from exc
 
-    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with self._redis(name) as r:
-            return self._scripts[name](keys, args, client=r)
+    def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        # EVALSHA itself, not through `Script.__call__` and `_redis`: this is the hot path.
+        if self._closed:
+            raise LedgerError("the ledger is closed", path=self._shown, operation=name)
+        script, r = self._scripts[name], self._r
+        try:
+            try:
+                return r.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:   # a restarted (or flushed) server forgot the scripts
+                script.sha = r.script_load(script.script)
+                return r.evalsha(script.sha, len(keys), *keys, *args)
+        except redis.RedisError as exc:
+            raise LedgerError(f"{type(exc).__name__}: {exc}", path=self._shown,
+                              operation=name) from exc
+
+    def _keys(self, scope: str, day: str) -> tuple[list[str], list[str]]:
+        """The reserve script's keys and the commit script's, for a scope and UTC day."""
+        found = self._key_lists.get((scope, day))
+        if found is None:
+            if len(self._key_lists) >= 1024:   # scopes x days seen: bounded all the same
+                self._key_lists.clear()
+            p = self._p
+            reserve = self._held_keys() + self._scope_keys(scope, day)
+            found = self._key_lists[(scope, day)] = (reserve, reserve + [
+                f"{p}seq", f"{p}rec", f"{p}log:{scope}", f"{p}paid", f"{p}scopes", f"{p}ids"])
+        return found
 
     def _scope_keys(self, scope: str, day: str) -> list[str]:
         p = self._p
@@ -336,9 +379,17 @@ class RedisLedger(Ledger):
     def _reserve(self, hold: Reservation, now: float, limit: Decimal | None,
                  since: datetime | None) -> None:
         args, day = _since_args(since)
-        out = self._run("reserve", self._held_keys() + self._scope_keys(hold.scope, day), [
+        last = self._limit   # read once: another thread may replace it
+        if limit is None:
+            limit_text = ""
+        elif limit is last[0]:   # a budget's limit comes again with every reservation
+            limit_text = last[1]
+        else:
+            limit_text = _plain(limit)
+            self._limit = (limit, limit_text)
+        out = self._run("reserve", self._keys(hold.scope, day)[0], [
             hold.id, hold.scope, _plain(hold.usd), repr(hold.expires_at), repr(now),
-            "" if limit is None else _plain(limit), *args])
+            limit_text, *args])
         if out[0] == "refused":
             assert limit is not None
             refuse(hold.scope, hold.usd, limit, Decimal(out[1]), Decimal(out[2]))
@@ -346,15 +397,10 @@ class RedisLedger(Ledger):
                               path=self._shown, operation="reserve")
 
     def _commit(self, reservation_id: str | None, record: SpendRecord) -> bool:
-        usd, at_us, day = _plain(record.usd), (record.at - EPOCH) // MICRO, record.at.date()
-        month, p = day.year * 100 + day.month, self._p
-        payload = json.dumps(record_to_json(record), separators=(",", ":"))
-        keys = self._held_keys() + self._scope_keys(record.scope, day.isoformat()) + [
-            f"{p}seq", f"{p}rec", f"{p}log:{record.scope}", f"{p}paid", f"{p}scopes",
-            f"{p}ids"]
-        out = self._run("commit", keys, [
-            reservation_id or "", record.scope, usd, payload, f"{day.year:04d}-{day.month:02d}",
-            str(month), day.isoformat(), str(month * 100 + day.day), str(at_us), record.id])
+        day, stored = _day_args(record.at.date()), record_to_json(record)
+        out = self._run("commit", self._keys(record.scope, day[2])[1], [
+            reservation_id or "", record.scope, _plain(record.usd), _to_json(stored), *day,
+            str(stored["at_us"]), record.id])
         if out[0] == "paid":
             earlier = self._decode(out[1])
             if not same_record(earlier, record):

@@ -201,6 +201,31 @@ def test_amounts_are_stored_as_exact_decimal_strings(ledger, url):
         "1000.100000000001")
 
 
+def test_each_reservation_is_checked_against_the_limit_it_names(ledger):
+    """One ledger serves budgets of different sizes (the limit's text is reused only for the
+    same limit)."""
+    big, small = D(1), D("0.5")
+    for _ in range(2):
+        hold = ledger.reserve("acme", "s1", D("0.6"), limit_usd=big, now=NOW)
+        with pytest.raises(BudgetExceeded):
+            ledger.reserve("zeta", "s1", D("0.6"), limit_usd=small, now=NOW)
+        ledger.release(hold)
+    ledger.reserve("acme", "s1", D("0.4"), limit_usd=small, now=NOW)
+    with pytest.raises(BudgetExceeded):
+        ledger.reserve("acme", "s1", D("0.2"), limit_usd=small, now=NOW)
+
+
+def test_a_server_that_forgot_the_scripts_gets_them_again(ledger, url):
+    import redis
+    with redis.Redis.from_url(url) as r:
+        r.script_flush()
+    hold = ledger.reserve("acme", "s1", D("0.3"), limit_usd=D(1), since=T0, now=NOW)
+    with redis.Redis.from_url(url) as r:
+        r.script_flush()
+    assert ledger.commit(hold, rec("0.25")) is True
+    assert ledger.spent(scope="acme") == D("0.25") and ledger.reserved(now=NOW) == 0
+
+
 # --- the concurrency proof -----------------------------------------------------------------
 
 CAP, SESSIONS_PER_PROC, PROCS = D(10), 8, 8
