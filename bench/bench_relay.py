@@ -11,7 +11,9 @@ arrival. Three paths are measured in the same invocation, in rotating order:
 * ``relay``: client <-> relay <-> upstream, no client auth (the relay's defaults otherwise:
   limits, idle timeout, metrics);
 * ``relay_auth``: the same through a second relay that requires a token (``Authorization:
-  Bearer``, checked once at the handshake) and brings the upstream key itself.
+  Bearer``, checked once at the handshake) and brings the upstream key itself;
+* ``bare``: client <-> a bare websockets pass-through <-> upstream (each frame received and
+  sent on, nothing parsed or metered): the floor for the relay's own CPU per frame.
 
 Separate processes, so no relay shares an event loop (or a GIL) with the load: the load
 generator (this process), the fake upstream and the two relays (idle while the other runs).
@@ -109,6 +111,32 @@ async def relay_main(upstream: str, compression: bool, auth: bool) -> None:
     await asyncio.get_running_loop().create_future()
 
 
+async def bare_main(upstream: str) -> None:
+    """The floor of a relay: websockets on both legs, frames passed on untouched."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    async def pump(src, dst) -> None:
+        try:
+            async for msg in src:
+                await dst.send(msg)
+        except ConnectionClosed:
+            pass
+
+    async def handler(client) -> None:
+        async with connect(upstream + client.request.path, proxy=None, max_size=None,
+                           compression=None) as up:
+            tasks = [asyncio.create_task(pump(client, up)), asyncio.create_task(pump(up, client))]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in tasks:
+                t.cancel()
+
+    server = await serve(handler, "127.0.0.1", 0, compression=None, max_size=None)
+    print(next(iter(server.sockets)).getsockname()[1], flush=True)
+    await asyncio.get_running_loop().create_future()
+
+
 # -- the load generator ------------------------------------------------------------------------
 async def session(url: str, seconds: float, compression: str | None, token: str | None) -> int:
     from websockets.asyncio.client import connect
@@ -168,7 +196,7 @@ def _spawn(*args: str) -> tuple[subprocess.Popen, int]:
     return proc, int(proc.stdout.readline())
 
 
-PATHS = ("direct", "relay", "relay_auth")
+PATHS = ("direct", "bare", "relay", "relay_auth")
 GOAL_P99_ADDED_MS = 1.0   # relay with auth on, over the direct floor
 
 
@@ -190,6 +218,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.role == "_upstream":
         return asyncio.run(upstream_main())
+    if args.role == "_bare":
+        return asyncio.run(bare_main(args.upstream))
     if args.role == "_relay":
         return asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate",
                                       args.relay_auth == "auth"))
@@ -199,16 +229,18 @@ def main() -> None:
     up, up_port = _spawn("_upstream")
     relay, relay_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}", deflate, "open")
     relay_auth, auth_port = _spawn("_relay", f"ws://127.0.0.1:{up_port}", deflate, "auth")
+    bare, bare_port = _spawn("_bare", f"ws://127.0.0.1:{up_port}")
     try:
         # Each round runs every path once; the order rotates (and reverses every other
         # round) so no path always gets the warm-up or a quieter machine. Latencies are
         # pooled per path.
         pooled: dict[str, list] = {p: [[], 0] for p in PATHS}
-        ports = {"direct": up_port, "relay": relay_port, "relay_auth": auth_port}
-        procs = {"relay": relay, "relay_auth": relay_auth}
+        ports = {"direct": up_port, "bare": bare_port, "relay": relay_port,
+                 "relay_auth": auth_port}
+        procs = {"bare": bare, "relay": relay, "relay_auth": relay_auth}
         cpu = {p: 0.0 for p in PATHS}
         for r in range(args.rounds):
-            order = PATHS[r % 3:] + PATHS[:r % 3]
+            order = PATHS[r % len(PATHS):] + PATHS[:r % len(PATHS)]
             for label in (order if r % 2 == 0 else order[::-1]):
                 before = _cpu_seconds(procs[label]) if label in procs else 0.0
                 lat, got = asyncio.run(run_load(f"ws://127.0.0.1:{ports[label]}", label,
@@ -225,13 +257,17 @@ def main() -> None:
             rows[p]["relay_cpu_s"] = cpu[p]
             rows[p]["relay_cpu_us_per_frame"] = cpu[p] / frames * 1e6
     finally:
-        for p in (relay_auth, relay, up):
+        for p in (bare, relay_auth, relay, up):
             p.terminate()
             p.wait(5)
     direct = rows["direct"]
     added = {p: {k: rows[p][k] - direct[k] for k in ("p50_ms", "p90_ms", "p99_ms")}
-             for p in ("relay", "relay_auth")}
-    ratios = {"relay_p99_over_direct": rows["relay"]["p99_ms"] / direct["p99_ms"],
+             for p in ("bare", "relay", "relay_auth")}
+    ratios = {"relay_cpu_over_bare": rows["relay"]["relay_cpu_us_per_frame"]
+              / rows["bare"]["relay_cpu_us_per_frame"],
+              "relay_auth_cpu_over_bare": rows["relay_auth"]["relay_cpu_us_per_frame"]
+              / rows["bare"]["relay_cpu_us_per_frame"],
+              "relay_p99_over_direct": rows["relay"]["p99_ms"] / direct["p99_ms"],
               "relay_auth_p99_over_direct": rows["relay_auth"]["p99_ms"] / direct["p99_ms"],
               "relay_auth_p99_over_relay": rows["relay_auth"]["p99_ms"]
               / rows["relay"]["p99_ms"]}

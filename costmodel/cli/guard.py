@@ -77,6 +77,11 @@ def serve_cmd(
     compression: Annotated[bool, typer.Option(
         help="Negotiate permessage-deflate with clients that offer it (and upstream).")
     ] = False,
+    workers: Annotated[int, typer.Option(
+        help="Relay processes sharing the port (SO_REUSEPORT; Linux): the kernel spreads "
+             "sessions over them. Each has its own sessions; spend and tenant budgets are "
+             "shared through --ledger (give a SQLite or Redis one). Metrics: worker i serves "
+             "--metrics-port + i.", min=1, max=64)] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each session's "
                                           "wrap-up and cut as they happen.")] = False,
 ) -> None:
@@ -139,7 +144,13 @@ def serve_cmd(
         raise InputError(str(exc)) from None
     for handler in logging.getLogger().handlers:  # other libraries' lines too
         handler.addFilter(relay.log_filter())
+    if workers > 1 and (ledger is None or ledger.strip().lower().startswith("memory")):
+        err.print("[yellow]warning:[/] --workers without a shared --ledger: each worker "
+                  "keeps its own spend, and tenant budgets are not shared", soft_wrap=True)
     try:
+        if workers > 1:
+            raise typer.Exit(_serve_workers(relay, listen, workers, metrics_host,
+                                            metrics_port))
         asyncio.run(_run(relay, listen, metrics_host, metrics_port))
     except OSError as exc:  # the address is in use, not ours...
         err.print(f"[bold red]error:[/] cannot listen on {listen}: {exc.strerror or exc}")
@@ -163,13 +174,61 @@ def _upstream_auth(env_name: str | None, bearer: bool = True) -> str | None:
     return f"Bearer {value}"
 
 
-async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None) -> None:
+def _serve_workers(relay, listen: str, workers: int, metrics_host: str,
+                   metrics_port: int | None) -> int:
+    """Run `workers` processes on one port (forked from this one, each with the relay as
+    configured here); the exit code is the worst of theirs."""
+    import multiprocessing
+    import socket
+
+    from ..guard.relay import parse_listen
+
+    host, port = parse_listen(listen)
+    if port == 0:  # one port for all: pick it here
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+    listen = f"{_show(host)}:{port}"
+    ctx = multiprocessing.get_context("fork")  # (before any event loop or thread exists)
+    procs = [ctx.Process(target=_worker, name=f"costmodel-relay-{i}", args=(
+        relay, listen, metrics_host, None if metrics_port is None else metrics_port + i, i))
+        for i in range(workers)]
+    for proc in procs:
+        proc.start()
+    err.print(f"costmodel guard: {workers} workers on ws://{listen} (pids "
+              f"{', '.join(str(p.pid) for p in procs)})", soft_wrap=True, markup=False)
+    # An INT or TERM here is passed on to every worker, each of which closes its sessions
+    # (with Ctrl-C they also get it from the terminal: a second stop is harmless).
+    def stop(*_: object) -> None:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for proc in procs:
+        proc.join()
+    return max((p.exitcode or 0) if (p.exitcode or 0) >= 0 else 0 for p in procs)
+
+
+def _worker(relay, listen: str, metrics_host: str, metrics_port: int | None, i: int) -> None:
+    try:
+        asyncio.run(_run(relay, listen, metrics_host, metrics_port, reuse_port=True, worker=i))
+    except KeyboardInterrupt:
+        pass
+    except (OSError, CostModelError) as exc:
+        err.print(f"[bold red]error:[/] worker {i}: {exc}")
+        raise SystemExit(2) from None
+
+
+async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None, *,
+               reuse_port: bool = False, worker: int | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    host, port = await relay.start(listen)
+    host, port = await relay.start(listen, reuse_port=reuse_port)
     try:
         metrics = ""
         if metrics_port is not None:
@@ -183,7 +242,8 @@ async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None) 
         who = (f"{len(relay.auth)} token(s), limit per token" if relay.auth is not None
                else f"no client auth, limit ${relay.limit_usd} per session")
         idle = f"idle {lim.idle_timeout:g} s" if lim.idle_timeout else "no idle timeout"
-        err.print(f"costmodel guard: ws://{_show(host)}:{port} -> {relay.upstream_display}  "
+        name = "costmodel guard" if worker is None else f"costmodel guard worker {worker}"
+        err.print(f"{name}: ws://{_show(host)}:{port} -> {relay.upstream_display}  "
                   f"{who}  max {lim.max_sessions} sessions, {idle}{metrics}  (Ctrl-C to stop)",
                   soft_wrap=True, markup=False)
         await stop.wait()

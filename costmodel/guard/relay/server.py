@@ -211,8 +211,10 @@ class Relay:
         return self.redactor
 
     # -- server lifecycle ---------------------------------------------------------------
-    async def start(self, listen: str) -> tuple[str, int]:
-        """Listen on ``host:port`` (port 0 picks one); returns the bound (host, port)."""
+    async def start(self, listen: str, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen on ``host:port`` (port 0 picks one); returns the bound (host, port).
+        `reuse_port`: share the port with other processes (``SO_REUSEPORT``: the kernel
+        spreads new connections over them), as ``guard serve --workers`` does."""
         host, port = parse_listen(listen)
         lim = self.limits
         self._accept_errors.install(asyncio.get_running_loop())
@@ -225,7 +227,8 @@ class Relay:
                 # `open_timeout`.
                 open_timeout=lim.handshake_timeout + self.open_timeout + 2,
                 close_timeout=self.close_timeout, server_header=None,
-                create_connection=self._gate.connection_class(), backlog=lim.backlog)
+                create_connection=self._gate.connection_class(), backlog=lim.backlog,
+                reuse_port=reuse_port or None)
         except BaseException:
             self._accept_errors.uninstall()
             raise

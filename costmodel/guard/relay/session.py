@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -359,6 +360,7 @@ class Session:
         except CostModelError:
             pass
         return {"session_id": self.id, "upstream_session_id": self.upstream_session_id,
+                "worker": os.getpid(),
                 "path": self.path, "scope": self.scope, "model": model,
                 "limit_usd": str(g.limit_usd),
                 "spent_usd": str(g.spent_usd), "responses": g.responses,
