@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +42,17 @@ def clip(text: str, limit: int = CLIP) -> str:
     if len(raw) <= limit:
         return text
     return raw[:limit].decode("utf-8", errors="ignore") + "..."
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache directory of the platform, ``costmodel/`` in it."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "costmodel"
 
 
 def _mb(n: int) -> str:
@@ -91,23 +103,53 @@ def read_text(source: str | Path | BinaryIO, *, limit: int, fail: Fail) -> str:
 
 def read_lines(stream: BinaryIO, *, fail: Fail, limit: int = EVENT_LINE_LIMIT,
                total_limit: int = EVENT_FILE_LIMIT) -> Iterator[str]:
-    """The lines of a stream, each bounded by `limit` bytes, without a leading BOM.
+    """The lines of a stream, without their line breaks or a leading BOM, each bounded by
+    `limit` bytes (so a stream with no line breaks fails once that much is read).
 
     Bytes that are not UTF-8 become U+FFFD: one bad line is then reported as malformed by
     whoever parses it, and the rest of the file still counts.
     """
+    # Read in blocks and split them in C: a readline() and a decode() per line cost more
+    # than parsing the line. `read1` returns what a pipe has, without waiting for a block.
+    read = getattr(stream, "read1", stream.read)
     lineno = total = 0
+    carry: list[bytes] = []  # the start of a line that goes on in the next block
+    carried = 0
     while True:
-        raw = stream.readline(limit + 1)
-        if not raw:
-            return
-        lineno += 1
-        total += len(raw)
+        block = read(_BLOCK)
+        if not block:
+            break
+        total += len(block)
         if total > total_limit:
             raise fail(f"file too large (more than the {_mb(total_limit)} limit for a "
                        "recorded session; split it)")
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            raise fail(f"line {lineno} is longer than {_mb(limit)}: not a file of JSON lines")
-        if lineno == 1:
-            raw = raw.removeprefix(_BOM)
-        yield raw.decode("utf-8", errors="replace")
+        end = block.rfind(b"\n")
+        if end < 0:
+            carry.append(block)
+            carried += len(block)
+            if carried > limit:
+                raise fail(f"line {lineno + 1} is longer than {_mb(limit)}: not a file of "
+                           "JSON lines")
+            continue
+        data = b"".join((*carry, block[:end])) if carry else block[:end]
+        carry, carried = ([block[end + 1:]], len(block) - end - 1) if end + 1 < len(block) \
+            else ([], 0)
+        if len(data) > limit:  # (else no line in it can be)
+            for i, piece in enumerate(data.split(b"\n")):
+                if len(piece) > limit:
+                    raise fail(f"line {lineno + i + 1} is longer than {_mb(limit)}: not a "
+                               "file of JSON lines")
+        lines = data.decode("utf-8", errors="replace").split("\n")
+        if not lineno:
+            lines[0] = lines[0].removeprefix("\ufeff")
+        lineno += len(lines)
+        if carried > limit:
+            raise fail(f"line {lineno + 1} is longer than {_mb(limit)}: not a file of JSON "
+                       "lines")
+        yield from lines
+    if carry:
+        last = b"".join(carry).decode("utf-8", errors="replace")
+        yield last.removeprefix("\ufeff") if not lineno else last
+
+
+_BLOCK = 1 * MB

@@ -15,14 +15,14 @@ True
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ..core.catalog import Catalog, default_catalog
-from ..core.pricing import Cost, LineItem, price, summarize
+from ..core.pricing import Cost, LineItem, Rates, price, summarize
 from ..core.usage import Usage
 from ..errors import CostModelError, InputError, MissingModelError, UnknownModelError, UsageError
 from .gemini_live import GeminiLiveReader
@@ -50,7 +50,7 @@ READERS: dict[str, type] = {
 FORMATS = ("auto", *READERS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PricedUsage:
     line: int
     cost: Cost
@@ -66,9 +66,58 @@ class LineProblem:
     reason: str
 
 
+class _Tally:
+    """Sums of what `summarize` needs, per compiled rates (one model on one day).
+
+    Token counts are summed as integers and multiplied by their rate once at the end: exact
+    (Decimal products and sums of this size are never rounded), and one multiplication per
+    bucket instead of one per bucket per usage. Time and character items (rounded per usage)
+    are summed from each usage's own line items.
+    """
+
+    def __init__(self) -> None:
+        # id(rates) -> (rates, token sums, other items by (item, unit, rate): [quantity, usd])
+        self._by_rates: dict[int, tuple[Rates, dict[str, int], dict[tuple, list]]] = {}
+
+    def add(self, cost: Cost) -> None:
+        rates = cost.rates
+        slot = self._by_rates.get(id(rates))
+        if slot is None:
+            slot = self._by_rates[id(rates)] = (rates, {}, {})
+        if rates.bills_tokens:
+            sums = slot[1]
+            for key, n in cost.usage.tokens.items():
+                sums[key] = sums.get(key, 0) + n
+        usage = cost.usage
+        if usage.connection_seconds or usage.audio_seconds or usage.characters:
+            for li in cost.line_items:  # (already built by `price` for these)
+                if li.unit != "tokens":
+                    acc = slot[2].setdefault((li.item, li.unit, li.rate_usd), [_ZERO, _ZERO])
+                    acc[0] += li.quantity
+                    acc[1] += li.usd
+
+    def line_items(self) -> list[LineItem]:
+        costs = []
+        for rates, sums, other in self._by_rates.values():
+            items = [LineItem(rates.model, key, Decimal(n), "tokens", rates.per_token[key],
+                              n * rates.per_token[key]) for key, n in sums.items() if n]
+            items += [LineItem(rates.model, item, q, unit, rate, usd)
+                      for (item, unit, rate), (q, usd) in other.items()]
+            costs.append(Cost(Usage(rates.model), rates, _ZERO, items))
+        return summarize(costs)
+
+
+_ZERO = Decimal(0)
+
+
 @dataclass
 class SessionReport:
-    """What a recorded session cost, line by line."""
+    """What a recorded session cost, line by line.
+
+    Totals, counts and line items are kept as each usage is priced, so they do not need
+    `priced`: `price_events(..., keep_priced=False)` prices a session of any length in
+    bounded memory (its caller sees each usage through ``on_priced``).
+    """
 
     format: str
     model: str | None
@@ -80,6 +129,12 @@ class SessionReport:
     # garbage must not fill memory with the reasons).
     skipped_count: int = 0
     unpriced_count: int = 0
+    priced_count: int = 0
+    priced_usd: Decimal = Decimal(0)  # exact sum of every priced usage, known or not
+    estimated: int = 0                # priced usages whose numbers were estimated
+    # The catalog id each model name of the events resolved to (first seen).
+    catalog_ids: dict[str, str] = field(default_factory=dict)
+    _tally: _Tally = field(default_factory=_Tally, repr=False, compare=False)
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped_count += 1
@@ -91,12 +146,26 @@ class SessionReport:
         if len(self.unpriced) < KEPT_PROBLEMS:
             self.unpriced.append(LineProblem(line, reason))
 
+    def add(self, priced: PricedUsage, keep: bool = True) -> None:
+        """Count one priced usage in (and keep it in `priced` if `keep`)."""
+        cost = priced.cost
+        usage = cost.usage
+        self.priced_count += 1
+        self.priced_usd += cost.total_usd
+        if usage.estimated:
+            self.estimated += 1
+        if usage.model not in self.catalog_ids:
+            self.catalog_ids[usage.model] = cost.model
+        self._tally.add(cost)
+        if keep:
+            self.priced.append(priced)
+
     @property
     def total_usd(self) -> Decimal | None:
         """Exact total, or None when it is not known (`unknown_reason` says why)."""
         if self.unknown_reason is not None:
             return None
-        return sum((p.cost.total_usd for p in self.priced), Decimal(0))
+        return self.priced_usd
 
     @property
     def unknown_reason(self) -> str | None:
@@ -109,7 +178,7 @@ class SessionReport:
             n = self.unpriced_count
             return (f"{n} {'usage has' if n == 1 else 'usages have'} no known rate "
                     f"(first, line {self.unpriced[0].line}: {self.unpriced[0].reason})")
-        if self.priced:
+        if self.priced_count:
             return None
         if self.skipped:
             first = self.skipped[0]
@@ -118,16 +187,9 @@ class SessionReport:
         return "no usage found in this file"
 
     @property
-    def priced_usd(self) -> Decimal:
-        return sum((p.cost.total_usd for p in self.priced), Decimal(0))
-
-    @property
     def line_items(self) -> list[LineItem]:
-        return summarize([p.cost for p in self.priced])
-
-    @property
-    def estimated(self) -> int:
-        return sum(1 for p in self.priced if p.usage.estimated)
+        """Line items summed by (model, item), as `summarize` of every priced usage."""
+        return self._tally.line_items()
 
 
 def detect_format(event: Mapping[str, Any]) -> str | None:
@@ -169,7 +231,9 @@ def parse_line(text: str) -> dict | None:
 def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "auto",
                  transcription_model: str | None = None,
                  catalog: Catalog | None = None, on: date | None = None,
-                 connection_seconds: Decimal | None = None) -> SessionReport:
+                 connection_seconds: Decimal | None = None,
+                 on_priced: Callable[[PricedUsage], object] | None = None,
+                 keep_priced: bool = True) -> SessionReport:
     """Price a recorded session given as JSON lines (as the provider sent them).
 
     `model` overrides the model named in the session's own events. Rates are those in force
@@ -178,6 +242,10 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
     counts are informational). An unknown model raises `UnknownModelError` (the caller
     decides; the CLI exits 2); a forced `fmt` that matches none of the events raises
     `InputError`.
+
+    Each priced usage is passed to `on_priced` as it is priced; with ``keep_priced=False``
+    the report does not keep them (`priced` stays empty; totals, counts and line items are
+    all there), so memory does not grow with the session.
     """
     catalog = catalog or default_catalog()
     if fmt not in FORMATS:
@@ -186,23 +254,30 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         catalog.resolve(model)  # fail fast, before reading anything
     if transcription_model is not None:
         catalog.resolve(transcription_model)
-    reader: EventReader | None = None
     report = SessionReport(format=fmt, model=model)
+    feed = _Feeder(report, catalog, on, on_priced, keep_priced)
+    read: Callable[[dict], list[Usage]] | None = None  # the reader's `feed`, once known
     pending: list[tuple[int, dict]] = []  # lines seen before the format is known
-    claimed = 0  # events the forced format's reader recognises
+    claimed = fmt == "auto"  # has the forced format's reader recognised an event?
     sample: list[dict] = []  # a few events, to say what a mismatched file looks like
+    decode = _DECODER.raw_decode
+    lineno = 0
     for lineno, text in enumerate(lines, start=1):
-        report.lines = lineno
+        # The common case, a line holding one JSON object, costs one C call; anything else
+        # goes through `parse_line`, which says what is wrong with it.
         try:
-            event = parse_line(text)
-        except UsageError as exc:
-            report.skip(lineno, str(exc))
-            continue
-        if event is None:
-            continue
-        if len(sample) < 20:
-            sample.append(event)
-        if reader is None:
+            event, end = decode(text)
+            if type(event) is not dict or (end != len(text) and not text[end:].isspace()):
+                raise ValueError
+        except (ValueError, TypeError, RecursionError):
+            try:
+                event = parse_line(text)
+            except UsageError as exc:
+                report.skip(lineno, str(exc))
+                continue
+            if event is None:
+                continue
+        if read is None:
             name = fmt if fmt != "auto" else detect_format(event)
             if name is None:
                 if len(pending) < _PENDING_MAX:
@@ -210,18 +285,31 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
                 else:
                     report.skip(lineno, _NO_FORMAT)
                 continue
-            reader = READERS[name](model=model, transcription_model=transcription_model)
+            feed.reader = READERS[name](model=model, transcription_model=transcription_model)
             report.format = name
+            read = feed.reader.feed
             for pline, pevent in pending:
-                _feed(reader, pevent, pline, report, catalog, on)
+                feed(pevent, pline)
             pending.clear()
-        claimed += reader.claims(event)
-        _feed(reader, event, lineno, report, catalog, on)
+        if not claimed:
+            claimed = feed.reader.claims(event)  # type: ignore[union-attr]
+            if len(sample) < 20:
+                sample.append(event)
+        # (`feed`, inlined: this runs for every line)
+        try:
+            usages = read(event)
+        except (UsageError, ArithmeticError, RecursionError) as exc:
+            feed.refused(exc, lineno)
+            continue
+        if usages:
+            feed.price(usages, lineno)
+    report.lines = lineno
+    reader = feed.reader
     if reader is None:
         for n, _ in pending:
             report.skip(n, _NO_FORMAT)
         return report
-    if fmt != "auto" and not claimed and report.lines:
+    if not claimed and report.lines:
         found = sorted({f for f in map(detect_format, sample) if f})
         raise InputError(f"no event in this file looks like {fmt}"
                          + (f" (it looks like {', '.join(found)})" if found else ""))
@@ -230,13 +318,12 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         session = Usage(catalog.resolve(reader.model), connection_seconds=connection_seconds,
                         label="connection")
         try:
-            report.priced.append(PricedUsage(report.lines, price(session, catalog, on=on)))
+            feed.priced(PricedUsage(report.lines, price(session, catalog, on=on)))
         except CostModelError as exc:
             report.unprice(report.lines, str(exc))
-        time_billed = [p for p in report.unpriced if p.reason == _TIME_BILLED]
-        if time_billed:  # priced now: the session's length was given
+        if feed.time_billed_noted:  # priced now: the session's length was given
             report.unpriced = [p for p in report.unpriced if p.reason != _TIME_BILLED]
-            report.unpriced_count -= len(time_billed)
+            report.unpriced_count -= 1
     return report
 
 
@@ -245,33 +332,58 @@ _PENDING_MAX = 10_000   # events held back until one of them shows the file's fo
 _NO_FORMAT = "not an event of any known format"
 _TIME_BILLED = ("billed by connection time, and recorded events carry none: give the "
                 "session's length (--connection-seconds) to price it")
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
-def _feed(reader: EventReader, event: dict, lineno: int, report: SessionReport,
-          catalog: Catalog, on: date | None) -> None:
-    try:
-        usages = reader.feed(event)
-    except MissingModelError as exc:
-        report.unprice(lineno, str(exc))  # the total becomes unknown
-        return
-    except UsageError as exc:
-        report.skip(lineno, str(exc))
-        return
-    except (ArithmeticError, RecursionError) as exc:  # absurd numbers deep in a payload
-        report.skip(lineno, f"unusable numbers ({type(exc).__name__})")
-        return
-    for usage in usages:
+class _Feeder:
+    """Feeds events to the session's reader and prices what they used, into the report."""
+
+    def __init__(self, report: SessionReport, catalog: Catalog, on: date | None,
+                 on_priced: Callable[[PricedUsage], object] | None, keep: bool) -> None:
+        self.report = report
+        self.catalog = catalog
+        self.on = on
+        self.on_priced = on_priced
+        self.keep = keep
+        self.reader: EventReader | None = None
+        self.time_billed_noted = False
+
+    def priced(self, priced: PricedUsage) -> None:
+        self.report.add(priced, self.keep)
+        if self.on_priced is not None:
+            self.on_priced(priced)
+
+    def __call__(self, event: dict, lineno: int) -> None:
         try:
-            cost = price(usage, catalog, on=on)
-        except UnknownModelError:
-            raise
-        except CostModelError as exc:
-            report.unprice(lineno, str(exc))
-            continue
-        # A time-billed model's events report tokens that are not billed; its cost is the
-        # connection time, which the caller must give.
-        if (not cost.rates.bills_tokens and not usage.connection_seconds
-                and not any(p.reason == _TIME_BILLED for p in report.unpriced)):
-            report.unprice(lineno, _TIME_BILLED)
-        report.priced.append(PricedUsage(lineno, cost))
+            usages = self.reader.feed(event)  # type: ignore[union-attr]
+        except (UsageError, ArithmeticError, RecursionError) as exc:
+            self.refused(exc, lineno)
+            return
+        self.price(usages, lineno)
 
+    def refused(self, exc: Exception, lineno: int) -> None:
+        """Report why the reader refused an event."""
+        if isinstance(exc, MissingModelError):
+            self.report.unprice(lineno, str(exc))  # the total becomes unknown
+        elif isinstance(exc, UsageError):
+            self.report.skip(lineno, str(exc))
+        else:  # absurd numbers deep in a payload
+            self.report.skip(lineno, f"unusable numbers ({type(exc).__name__})")
+
+    def price(self, usages: list[Usage], lineno: int) -> None:
+        report = self.report
+        for usage in usages:
+            try:
+                cost = price(usage, self.catalog, on=self.on)
+            except UnknownModelError:
+                raise
+            except CostModelError as exc:
+                report.unprice(lineno, str(exc))
+                continue
+            # A time-billed model's events report tokens that are not billed; its cost is
+            # the connection time, which the caller must give.
+            if (not cost.rates.bills_tokens and not usage.connection_seconds
+                    and not self.time_billed_noted):
+                report.unprice(lineno, _TIME_BILLED)
+                self.time_billed_noted = True
+            self.priced(PricedUsage(lineno, cost))

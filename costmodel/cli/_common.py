@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import json
 import math
+import shutil
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Context, Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._files import clip, read_lines
+from .._files import MB, clip, read_lines
 from ..core.catalog import Catalog
 from ..errors import CostModelError, InputError
 
@@ -85,16 +87,73 @@ def num(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def print_json(data: Any) -> None:
+def print_json(data: Any, rows: Mapping[str, JsonRows] | None = None) -> None:
     """Print `data` as JSON. Infinity and NaN are not JSON (a strict parser rejects the whole
-    document), so a non-finite number is refused here, naming where it is, never printed."""
+    document), so a non-finite number is refused here, naming where it is, never printed.
+
+    `rows` streams long lists: each named top-level key's value is the list in its
+    `JsonRows`, whose items are already formatted. The text is what ``json.dumps(data,
+    indent=2)`` would print with those lists in place.
+    """
+    rows = rows or {}
     try:
-        text = json.dumps(data, indent=2, default=_default, allow_nan=False)
+        if not rows:
+            sys.stdout.write(json.dumps(data, indent=2, default=_default, allow_nan=False)
+                             + "\n")
+            return
+        # Everything else is formatted first, so a refused value prints nothing at all.
+        parts = {k: None if k in rows else json.dumps(v, indent=2, default=_default,
+                                                       allow_nan=False).replace("\n", "\n  ")
+                 for k, v in data.items()}
     except ValueError:
         where = _non_finite(data, "$") or "a value"
         raise CostModelError(f"refusing to print {where}: it is not a finite number "
                              "(inputs are validated, so this is a bug: please report it)") from None
-    sys.stdout.write(text + "\n")
+    write = sys.stdout.write
+    write("{")
+    for i, (key, text) in enumerate(parts.items()):
+        write(f"{',' if i else ''}\n  {json.dumps(key)}: ")
+        if text is None:
+            rows[key].write_list(sys.stdout)
+        else:
+            write(text)
+    write("\n}\n")
+
+
+class JsonRows:
+    """The items of one long JSON list, each already formatted (as ``json.dumps(data,
+    indent=2)`` prints an item of a top-level list), kept in a temporary file once they
+    pass a few MB, so printing a long list does not hold it in memory."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._spooled = 0
+        self._batch: list[str] = []  # written out together: one write per item costs ~1 us
+        self._spool = tempfile.SpooledTemporaryFile(max_size=4 * MB, mode="w+",  # noqa: SIM115
+                                                    encoding="utf-8")
+
+    def append(self, item: str) -> None:
+        self._batch.append(item)
+        self.count += 1
+        if len(self._batch) == 1000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._spool.write((",\n" if self._spooled else "") + ",\n".join(self._batch))
+            self._spooled += len(self._batch)
+            self._batch.clear()
+
+    def write_list(self, out: TextIO) -> None:
+        if not self.count:
+            out.write("[]")
+            return
+        self._flush()
+        out.write("[\n")
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out, 1 * MB)
+        self._spool.close()
+        out.write("\n  ]")
 
 
 def _non_finite(data: Any, path: str) -> str | None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _str  # (json.dumps' own, in C)
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..adapters.recorded import FORMATS, SessionReport, price_events
+from ..adapters.recorded import FORMATS, PricedUsage, SessionReport, price_events
 from ..core.pricing import LineItem
+from ..errors import CostModelError
 from ..estimation.scenario import MAX_CALL_MINUTES
 from ._common import (
     JsonOpt,
+    JsonRows,
     PricingOpt,
     err,
     event_lines,
@@ -29,20 +35,89 @@ from ._common import (
 )
 
 _SHOWN_PROBLEMS = 10
+# A table longer than this shows its first and last rows only (`--all` shows every row):
+# drawing costs ~1 ms a row, and 30,000 rows help no one at a terminal.
+_TABLE_HEAD, _TABLE_TAIL = 80, 20
+
+
+class _JsonRows:
+    """The `responses` and `transcriptions` of `--json`, formatted as each usage is priced
+    and spooled (to disk past a few MB), so memory does not grow with the session."""
+
+    def __init__(self) -> None:
+        self.responses = JsonRows()
+        self.transcriptions = JsonRows()
+
+    def __call__(self, p: PricedUsage) -> None:
+        u = p.cost.usage
+        rows = self.transcriptions if u.label.startswith("transcription") else self.responses
+        rows.append(_row_json(rows.count + 1, p))
+
+
+def _row_json(n: int, p: PricedUsage) -> str:
+    """One row as ``json.dumps(row, indent=2)`` prints it inside the document (a test holds
+    the two equal); by hand because the indenting encoder is pure Python, ~10x slower."""
+    cost = p.cost
+    u = cost.usage
+    tokens = u.tokens
+    keys = tuple(tokens)
+    template = _TOKENS_TEXT.get(keys)
+    if template is None:
+        template = _tokens_template(keys)
+    text = _ROW % (n, p.line, _str(u.label), _str(cost.model), template % tuple(tokens.values()),
+                   _finite(cost.total_usd), "true" if u.estimated else "false")
+    if u.audio_seconds:
+        text += f',\n      "audio_seconds": {_finite(u.audio_seconds)!r}'
+    return text + "\n    }"
+
+
+_ROW = ('    {\n      "n": %d,\n      "line": %d,\n      "label": %s,\n      "model": %s,\n'
+        '      "tokens": %s,\n      "usd": %r,\n      "estimated": %s')
+# The `tokens` object for each set of buckets, as a %-template of the counts (a handful of
+# sets occur; the cache is bounded all the same).
+_TOKENS_TEXT: dict[tuple[str, ...], str] = {}
+
+
+def _tokens_template(keys: tuple[str, ...]) -> str:
+    text = ("{\n        " + ",\n        ".join(_str(k).replace("%", "%%") + ": %d" for k in keys)
+            + "\n      }") if keys else "{}"
+    if len(_TOKENS_TEXT) < 1024:
+        _TOKENS_TEXT[keys] = text
+    return text
+
+
+def _finite(value: Decimal) -> float:
+    x = float(value)
+    if not math.isfinite(x):  # validated inputs cannot get here; never print it
+        raise CostModelError(f"refusing to print a row of {value}: it is not a finite number "
+                             "(inputs are validated, so this is a bug: please report it)")
+    return x
+
+
+class _TableRows:
+    """The rows a table will show: the first and the last ones, or every one (`--all`)."""
+
+    def __init__(self, every: bool) -> None:
+        self.count = 0
+        self.head: list[PricedUsage] = []
+        self.tail: deque[PricedUsage] = deque(maxlen=None if every else _TABLE_TAIL)
+        self.head_max = 0 if every else _TABLE_HEAD
+
+    def __call__(self, p: PricedUsage) -> None:
+        self.count += 1
+        (self.head if len(self.head) < self.head_max else self.tail).append(p)
+
+    def numbered(self) -> Iterator[tuple[int | None, PricedUsage | None]]:
+        """(row number, usage), with (None, None) where rows are left out."""
+        yield from enumerate(self.head, 1)
+        first_tail = self.count - len(self.tail) + 1
+        if first_tail > len(self.head) + 1:
+            yield None, None
+        yield from enumerate(self.tail, first_tail)
 
 
 def _as_json(report: SessionReport) -> dict:
-    responses = []
-    transcriptions = []
-    for p in report.priced:
-        row = {"n": len(responses if not p.usage.label.startswith("transcription")
-                       else transcriptions) + 1,
-               "line": p.line, "label": p.usage.label, "model": p.cost.model,
-               "tokens": dict(p.usage.tokens), "usd": num(p.cost.total_usd),
-               "estimated": p.usage.estimated}
-        if p.usage.audio_seconds:
-            row["audio_seconds"] = num(p.usage.audio_seconds)
-        (transcriptions if p.usage.label.startswith("transcription") else responses).append(row)
+    """The document `--json` prints, but `responses` and `transcriptions` (streamed)."""
     total = report.total_usd
     return {
         "model": report.model,
@@ -51,9 +126,9 @@ def _as_json(report: SessionReport) -> dict:
         "total_usd": num(total),
         "total_usd_exact": None if total is None else format(total.normalize(), "f"),
         "total_unknown_reason": report.unknown_reason,
-        "priced_usd": num(report.priced_usd) if report.priced else None,
-        "responses": responses,
-        "transcriptions": transcriptions,
+        "priced_usd": num(report.priced_usd) if report.priced_count else None,
+        "responses": [],
+        "transcriptions": [],
         "line_items": [{"model": li.model, "item": li.item, "quantity": num(li.quantity),
                         "unit": li.unit, "rate_usd": num(li.rate_usd), "usd": num(li.usd)}
                        for li in report.line_items],
@@ -77,18 +152,19 @@ _RATE_UNITS = {"tokens": (1_000_000, "1M tok"), "characters": (1_000_000, "1M ch
                "seconds": (60, "min"), "session-seconds": (3600, "session-h")}
 
 
-def _print(report: SessionReport) -> None:
-    session_model = None
-    if report.model is not None and report.priced:
-        session_model = next((p.cost.model for p in report.priced
-                              if p.usage.model == report.model), None)
+def _print(report: SessionReport, rows: _TableRows) -> None:
+    session_model = report.catalog_ids.get(report.model) if report.model else None
     table = Table(title=escape(f"{report.model or '?'} ({report.format})"),
                   title_justify="left")
     for col, just in (("#", "right"), ("line", "right"), ("what", "left"),
                       ("in tok", "right"), ("cached", "right"), ("out tok", "right"),
                       ("USD", "right")):
         table.add_column(col, justify=just)
-    for i, p in enumerate(report.priced, 1):
+    for i, p in rows.numbered():
+        if p is None:
+            left_out = rows.count - len(rows.head) - len(rows.tail)
+            table.add_row("…", "", f"[dim]{left_out:,} more rows (--all shows every row)[/]")
+            continue
         u = p.usage
         cached = sum(n for k, n in u.tokens.items() if k.endswith(".cached"))
         extra = f" ({rate_str(u.audio_seconds)} s)" if u.audio_seconds else ""
@@ -117,7 +193,7 @@ def _print(report: SessionReport) -> None:
             shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
             word = "line" if len(lines) == 1 else f"{len(lines)} lines"
             err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
-    summary = f"[bold]total {usd(report.total_usd)}[/] over {len(report.priced)} priced usages"
+    summary = f"[bold]total {usd(report.total_usd)}[/] over {report.priced_count} priced usages"
     if report.skipped:
         summary += f"; {report.skipped_count} of {report.lines} lines skipped"
     if report.unpriced:
@@ -148,6 +224,10 @@ def price_events_cmd(
         "--date", formats=["%Y-%m-%d"],
         help="Price at the rates in force on this date (default: today).")] = None,
     pricing: PricingOpt = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help=f"Show every row of the table (by default a session of more than "
+        f"{_TABLE_HEAD + _TABLE_TAIL} priced usages shows its first {_TABLE_HEAD} and last "
+        f"{_TABLE_TAIL}).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Price a recorded realtime session, response by response.
@@ -157,19 +237,22 @@ def price_events_cmd(
     2 for an unknown model or an unreadable file.
     """
     catalog = load_catalog(pricing, quiet=json_)
+    sink = _JsonRows() if json_ else _TableRows(every=all_)
     with event_lines(file) as lines:
         report = price_events(lines, model=model, fmt=format,
                               transcription_model=transcription_model, catalog=catalog,
                               on=on.date() if on else None,
                               connection_seconds=None if connection_seconds is None
-                              else Decimal(repr(connection_seconds)))
-    if json_:
+                              else Decimal(repr(connection_seconds)),
+                              on_priced=sink, keep_priced=False)
+    if isinstance(sink, _JsonRows):
         data = _as_json(report)
         data["overrides"] = [{"id": o.id, "by": o.by, "replaced": o.replaced}
                              for o in catalog.overrides]
-        print_json(data)
+        print_json(data, rows={"responses": sink.responses,
+                               "transcriptions": sink.transcriptions})
     else:
-        _print(report)
+        _print(report, sink)
     if report.unknown_reason is not None:
         err.print(f"[bold red]total unknown:[/] {escape(report.unknown_reason)}")
         raise typer.Exit(1)

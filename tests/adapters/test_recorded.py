@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from costmodel import UnknownModelError
+from costmodel import UnknownModelError, summarize
 from costmodel.adapters.recorded import detect_format, price_events
 from costmodel.errors import InputError
+
+SESSION = Path(__file__).parents[2] / "examples" / "sessions" / "openai-realtime-support.jsonl"
 
 
 def _done(audio_in: int, audio_out: int) -> str:
@@ -135,3 +137,57 @@ def test_time_billed_sessions_need_their_length(builtin):
     report = price_events(lines, catalog=builtin, connection_seconds=D(90))
     assert report.unpriced == []
     assert report.total_usd == D("0.075")  # 90 s x $0.05/min, tokens not billed
+
+
+# ---- long sessions: the report keeps sums, not every priced usage -----------------------------
+
+def _with_duration_transcriptions() -> list[str]:
+    """The example session, transcribed by whisper-1 (billed per second of audio)."""
+    lines = []
+    for line in SESSION.read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "conversation.item.input_audio_transcription.completed":
+            event["usage"] = {"type": "duration", "seconds": 3.2}
+        lines.append(json.dumps(event).replace('"gpt-4o-transcribe"', '"whisper-1"'))
+    return lines
+
+
+@pytest.mark.parametrize("lines, kwargs", [
+    (SESSION.read_text().splitlines() * 3, {}),                           # tokens only
+    (_with_duration_transcriptions() * 2, {"on": date(2026, 11, 25)}),    # + audio time
+    (['{"type": "session.created", "session": {"model": "grok-voice-latest"}}',
+      _done(500, 800), _done(700, 900)], {"connection_seconds": D(95)}),  # time-billed
+])
+def test_a_report_without_its_priced_list_says_the_same(builtin, lines, kwargs):
+    kept = price_events(lines, catalog=builtin, **kwargs)
+    seen = []
+    lean = price_events(lines, catalog=builtin, on_priced=seen.append, keep_priced=False,
+                        **kwargs)
+    assert lean.priced == [] and [(p.line, p.cost.total_usd) for p in seen] == [
+        (p.line, p.cost.total_usd) for p in kept.priced]
+    assert lean.priced_count == len(kept.priced) > 0
+    assert lean.total_usd == kept.total_usd == sum(p.cost.total_usd for p in kept.priced)
+    # line items are those of every priced usage, summed: quantities and USD exact
+    assert lean.line_items == kept.line_items == summarize([p.cost for p in kept.priced])
+    assert lean.estimated == kept.estimated
+    assert lean.unknown_reason == kept.unknown_reason is None
+
+
+def test_time_items_rounded_per_usage_are_summed_as_billed(builtin):
+    # whisper-1 rounds each transcription up to the second: 3.2 s is billed as 4 s, so six
+    # of them are 24 s, not 19.2 s rounded once.
+    report = price_events(_with_duration_transcriptions(), catalog=builtin,
+                          keep_priced=False, on=date(2026, 11, 25))
+    (audio,) = [li for li in report.line_items if li.item == "audio_time"]
+    assert (audio.model, audio.quantity, audio.unit) == ("openai/whisper-1", 24, "seconds")
+    assert audio.usd == D("0.0024")  # 24 s x $0.006/min
+
+
+def test_a_line_is_read_the_same_with_or_without_its_line_break(toy):
+    base = ['{"type": "session.created", "session": {"model": "toy-rt"}}', _done(1000, 0)]
+    for ending in ("", "\n", "\r\n", "  \t\n"):
+        report = price_events([line + ending for line in base], catalog=toy)
+        assert report.total_usd == D("0.02") and report.skipped == [], repr(ending)
+    report = price_events(["  " + base[0], base[1] + " x"], catalog=toy)
+    assert [s.line for s in report.skipped] == [2]
+    assert report.skipped[0].reason.startswith("not valid JSON (Extra data")

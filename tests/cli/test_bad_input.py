@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from costmodel import Usage
@@ -332,3 +334,35 @@ def test_a_recorded_session_has_a_total_size_bound():
     stream = io.BytesIO(b"{}\n" * 1000)
     with pytest.raises(UsageError, match="file too large"):
         list(read_lines(stream, fail=UsageError, total_limit=2000))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"{}", b"\n", b"\r\n", b"\xc3\xa9", b"\xe2", b"\xbf",
+                                 b"\xef\xbb\xbf", b" "]), max_size=40),
+       st.sampled_from([1, 2, 5, 64]), st.sampled_from([3, 6, 100]))
+def test_session_lines_are_the_file_s_lines_however_it_is_read(parts, block, limit):
+    # Sessions are read in blocks and split; that must give what reading line by line gives:
+    # the same lines (a BOM dropped from the first only, bad UTF-8 as U+FFFD), and the same
+    # "line N is longer than" refusal for the first line past the bound.
+    import io
+
+    import costmodel._files as files
+
+    data = b"".join(parts)
+    expected, too_long = [], None
+    for n, raw in enumerate(io.BytesIO(data).readlines(), 1):
+        if len(raw.removesuffix(b"\n")) > limit:
+            too_long = n
+            break
+        expected.append((raw.removeprefix(b"\xef\xbb\xbf") if n == 1 else raw)
+                        .removesuffix(b"\n").decode("utf-8", errors="replace"))
+    saved, files._BLOCK = files._BLOCK, block
+    try:
+        if too_long is None:
+            assert list(files.read_lines(io.BytesIO(data), fail=UsageError,
+                                         limit=limit)) == expected
+        else:
+            with pytest.raises(UsageError, match=f"line {too_long} is longer than"):
+                list(files.read_lines(io.BytesIO(data), fail=UsageError, limit=limit))
+    finally:
+        files._BLOCK = saved

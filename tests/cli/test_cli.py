@@ -191,3 +191,65 @@ def test_price_events_at_a_past_date_uses_the_rates_then_in_force():
     assert data["total_usd"] is None and len(data["unpriced"]) == 12
     assert "no price in force on 2025-01-01" in data["unpriced"][0]["reason"]
     assert run("price-events", str(SESSION), "--date", "2026-11-01").exit_code == 0
+
+
+# ---- long sessions ----------------------------------------------------------------------------
+
+def _session_file(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_price_events_json_is_laid_out_as_json_dumps_lays_it_out(tmp_path):
+    # Rows are formatted as they are priced and streamed: the document must still read
+    # exactly as json.dumps(indent=2) prints it, whatever the rows hold.
+    odd = []  # rows with audio_seconds (whisper-1 bills time) and one with no tokens at all
+    for line in SESSION.read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "conversation.item.input_audio_transcription.completed":
+            event["usage"] = {"type": "duration", "seconds": 2.5}
+        if event["type"] == "response.done" and '"response.done"' not in "".join(odd):
+            event["response"]["usage"] = {"input_tokens": 0, "output_tokens": 0}
+        odd.append(json.dumps(event).replace('"gpt-4o-transcribe"', '"whisper-1"'))
+    sessions = [*sorted((ROOT / "examples" / "sessions").glob("*.jsonl")),
+                _session_file(tmp_path, odd)]
+    for path in sessions:
+        r = run("price-events", str(path), "--json", "--connection-seconds", "60")
+        data = json.loads(r.stdout)
+        assert r.stdout == json.dumps(data, indent=2) + "\n", path.name
+    assert any("audio_seconds" in row for row in data["transcriptions"])
+    assert {} in [row["tokens"] for row in data["responses"]]
+
+
+def test_json_rows_past_the_in_memory_spool_are_printed_whole(capsys):
+    from costmodel.cli._common import JsonRows, print_json
+
+    rows = JsonRows()
+    items = [{"n": i, "label": "x" * 300} for i in range(20_000)]  # ~7 MB: spooled to disk
+    for item in items:
+        rows.append("    " + json.dumps(item, indent=2).replace("\n", "\n    "))
+    print_json({"a": 1, "rows": [], "empty": [], "b": None},
+               rows={"rows": rows, "empty": JsonRows()})
+    out = capsys.readouterr().out
+    expected = {"a": 1, "rows": items, "empty": [], "b": None}
+    assert out == json.dumps(expected, indent=2) + "\n"
+
+
+def test_a_long_session_table_shows_its_first_and_last_rows(tmp_path):
+    path = _session_file(tmp_path, SESSION.read_text().splitlines() * 15)  # 180 priced
+    r = run("price-events", str(path))
+    assert r.exit_code == 0
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│")]
+    numbers = [line.split("│")[1].strip() for line in rows]
+    assert numbers[:80] == [str(i) for i in range(1, 81)]
+    assert numbers[80] == "…" and "80 more rows (--all shows every row)" in rows[80]
+    assert numbers[81:101] == [str(i) for i in range(161, 181)]
+    assert "total $" in r.stdout and "over 180 priced usages" in r.stdout
+    everything = run("price-events", str(path), "--all")
+    numbers = [line.split("│")[1].strip() for line in everything.stdout.splitlines()
+               if line.startswith("│")]
+    assert numbers[:180] == [str(i) for i in range(1, 181)]
+    assert "more rows" not in everything.stdout
+    # a session that fits is drawn whole, with no note
+    assert "more rows" not in run("price-events", str(SESSION)).stdout
