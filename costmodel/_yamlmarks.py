@@ -52,17 +52,74 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-# Keep "2026-11-25" a string: pydantic turns it into a date and reports bad ones by field.
-_Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+# libyaml composes the node tree (with marks) ~10x faster than the pure-Python parser; the
+# pure-Python loader stays the reference: it runs where libyaml is missing, and again for any
+# document libyaml refuses or nests too deeply, so every error reads the same either way.
+_CLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _CLoader(yaml.CSafeLoader):  # type: ignore[no-redef]
+        pass
+
+for _cls in (_Loader, _CLoader):
+    if _cls is None:
+        continue
+    _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _cls.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    # Keep "2026-11-25" a string: pydantic turns it into a date and reports bad ones by field.
+    _cls.yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
 def load_with_marks(text: str, path: str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML text; return the data and the node tree (for `line_of`)."""
+    if _CLoader is not None:
+        loaded = _load_fast(text)
+        if loaded is not None:
+            return loaded
+    return _load(text, path)
+
+
+def _load_fast(text: str) -> tuple[Any, yaml.Node | None] | None:
+    """`_load` with libyaml's parser, or None for a document it should not settle (an error
+    of any kind, or nesting past `MAX_DEPTH`: libyaml's own limit is 1,000)."""
+    loader = None
+    try:
+        loader = _CLoader(text)  # type: ignore[misc]
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        if _too_deep(node):
+            return None
+        return loader.construct_document(node), node
+    except (yaml.YAMLError, CatalogError, RecursionError):
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _too_deep(root: yaml.Node) -> bool:
+    """Whether collections nest more than `MAX_DEPTH` levels (as `_Loader` counts them)."""
+    seen: set[int] = set()  # an anchor inside its own node makes a cycle
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, yaml.CollectionNode) and id(node) not in seen:
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    stack.append((key, depth + 1))
+                    stack.append((value, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in node.value)
+    return False
+
+
+def _load(text: str, path: str) -> tuple[Any, yaml.Node | None]:
     loader = None
     try:
         loader = _Loader(text)  # (checks every character: may raise ReaderError)

@@ -19,16 +19,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .._files import CATALOG_LIMIT, clip, read_text
-from .._yamlmarks import line_of, load_with_marks
 from ..errors import CatalogError, UnknownModelError
+from . import _parse_cache
 from .rates import CatalogFile, ModelEntry
 
 ENV_VAR = "COSTMODEL_PRICING"
+_UNPARSED = object()
 
 
 def builtin_dir() -> Path:
@@ -50,12 +51,40 @@ class Override:
     fields: tuple[str, ...]  # top-level fields the later file set
 
 
+class _Marks:
+    """A file's YAML node tree, for the lines of error messages: parsed only when one is
+    needed, if the data came from the parse cache."""
+
+    def __init__(self, path: Path, node: object = _UNPARSED) -> None:
+        self.path = path
+        self._node = node
+
+    def node(self) -> object:
+        if self._node is _UNPARSED:
+            from .._yamlmarks import load_with_marks
+
+            try:
+                self._node = load_with_marks(_read(self.path), str(self.path))[1]
+            except CatalogError:  # changed since it was cached: no lines, still the error
+                self._node = None
+        return self._node
+
+    def line(self, loc: Sequence) -> int | None:
+        from .._yamlmarks import line_of
+
+        return line_of(self.node(), loc)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class _Raw:
     data: dict
     path: str
-    line: int | None
-    node: object
+    index: int  # in the file's `models`
+    marks: _Marks
+
+    @property
+    def line(self) -> int | None:
+        return self.marks.line(("models", self.index))
 
 
 def _describe(exc: ValidationError) -> Iterator[tuple[tuple, str]]:
@@ -70,38 +99,54 @@ def _field_name(loc: Sequence) -> str:
     return out
 
 
-def _read_file(path: Path) -> list[_Raw]:
-    text = read_text(path, limit=CATALOG_LIMIT,
-                     fail=lambda msg: CatalogError(msg, path=str(path)))
-    data, node = load_with_marks(text, str(path))
+def _read(path: Path) -> str:
+    return read_text(path, limit=CATALOG_LIMIT, fail=lambda msg: CatalogError(msg, path=str(path)))
+
+
+def _parse(path: Path, cache: Path | None) -> tuple[Any, _Marks]:
+    """A file's YAML data (from the parse cache when it has this version) and its marks."""
+    key = _parse_cache.file_key(path) if cache is not None else None
+    if key is not None:
+        data = _parse_cache.get(cache, path, key)  # type: ignore[arg-type]
+        if data is not _parse_cache.MISS:
+            return data, _Marks(path)
+    # (imported here: with every file in the cache, a run never loads the YAML parser)
+    from .._yamlmarks import load_with_marks
+
+    data, node = load_with_marks(_read(path), str(path))
+    if key is not None:
+        _parse_cache.put(cache, path, key, data)  # type: ignore[arg-type]
+    return data, _Marks(path, node)
+
+
+def _read_file(path: Path, cache: Path | None) -> list[_Raw]:
+    data, marks = _parse(path, cache)
     try:
         top = CatalogFile.model_validate(data)
     except ValidationError as exc:
         loc, msg = next(_describe(exc))
-        raise CatalogError(msg, path=str(path), line=line_of(node, loc),
+        raise CatalogError(msg, path=str(path), line=marks.line(loc),
                            field=_field_name(loc)) from None
     out = []
     for i, item in enumerate(top.models):
-        item_node = line_of(node, ("models", i))
         if not isinstance(item, dict) or "id" not in item:
-            raise CatalogError("each model needs an 'id'", path=str(path), line=item_node,
-                               field=f"models[{i}]")
+            raise CatalogError("each model needs an 'id'", path=str(path),
+                               line=marks.line(("models", i)), field=f"models[{i}]")
         if not isinstance(item["id"], str):
             raise CatalogError(f"id must be a string like 'provider/model', got "
-                               f"{clip(repr(item['id']))}", path=str(path), line=item_node,
-                               field=f"models[{i}].id")
-        out.append(_Raw(item, str(path), item_node, node))
+                               f"{clip(repr(item['id']))}", path=str(path),
+                               line=marks.line(("models", i)), field=f"models[{i}].id")
+        out.append(_Raw(item, str(path), i, marks))
     return out
 
 
-def _validate(raw: _Raw, index_loc: tuple) -> ModelEntry:
+def _validate(raw: _Raw) -> ModelEntry:
     try:
         return ModelEntry.model_validate(raw.data)
     except ValidationError as exc:
         loc, msg = next(_describe(exc))
-        full = index_loc + loc
         eid = clip(str(raw.data.get("id", "?")))
-        raise CatalogError(msg, path=raw.path, line=line_of(raw.node, full),  # type: ignore[arg-type]
+        raise CatalogError(msg, path=raw.path, line=raw.marks.line(("models", raw.index, *loc)),
                            field=f"{eid}: {_field_name(loc)}") from None
 
 
@@ -223,6 +268,7 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
             raise exc
         errors.append(exc)
 
+    cache = _parse_cache.cache_dir()
     raws: dict[str, _Raw] = {}
     origins: dict[str, str] = {}
     overrides: list[Override] = []
@@ -238,7 +284,7 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
         for path in paths:
             files.append(str(path))
             try:
-                file_raws = _read_file(path)
+                file_raws = _read_file(path, cache)
             except CatalogError as exc:
                 fail(exc)
                 continue
@@ -254,13 +300,13 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
                     old = raws[eid]
                     overrides.append(Override(eid, old.path, raw.path,
                                               tuple(k for k in raw.data if k != "id")))
-                    raw = _Raw({**old.data, **raw.data}, raw.path, raw.line, raw.node)
+                    raw = _Raw({**old.data, **raw.data}, raw.path, raw.index, raw.marks)
                 raws[eid] = raw
                 origins[eid] = raw.path
     entries: dict[str, ModelEntry] = {}
     for eid, raw in raws.items():
         try:
-            entries[eid] = _validate(raw, _index_loc(raw))
+            entries[eid] = _validate(raw)
         except CatalogError as exc:
             fail(exc)
     cat = Catalog(entries, origins, overrides, files)
@@ -287,17 +333,6 @@ def check_catalog(dirs: Iterable[str | Path] = (), *, max_age_days: int = 90,
     cat = _build(catalog_dirs(dirs), errors)
     return CheckResult(list(cat.files), len(cat), errors, cat.stale(max_age_days, today),
                        cat.overrides)
-
-
-def _index_loc(raw: _Raw) -> tuple:
-    """Where this entry sits in its file's node tree, so errors can give its line."""
-    top = raw.node.value if isinstance(raw.node, yaml.MappingNode) else []
-    models = next((v for k, v in top if k.value == "models"), None)
-    for i, item in enumerate(getattr(models, "value", [])):
-        if isinstance(item, yaml.MappingNode) and any(
-                k.value == "id" and str(v.value) == str(raw.data["id"]) for k, v in item.value):
-            return ("models", i)
-    return ()
 
 
 _DEFAULT: Catalog | None = None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+import yaml
 
 from costmodel import Catalog, CatalogError, UnknownModelError, Usage, price
 from costmodel.core.catalog import builtin_dir, check_catalog
@@ -232,3 +235,156 @@ def test_sources_keys_must_name_a_rate(tmp_path):
                       "        source: https://example.com/toy/tts\n"
                       "        sources: {audio.inptu: https://example.com/x}\n")
     assert "sources key 'audio.inptu'" in str(_error(tmp_path, bad))
+
+
+# ---- parsing: libyaml with marks, and the parse cache ---------------------------------------
+
+def test_libyaml_and_the_python_parser_agree_on_data_and_lines():
+    # Error lines come from the node tree; libyaml must give the one the reference parser
+    # gives, node for node, or a message would point at the wrong line.
+    from costmodel import _yamlmarks
+
+    if _yamlmarks._CLoader is None:
+        pytest.skip("PyYAML without libyaml")
+
+    def nodes(node, out):
+        out.append((type(node).__name__, node.tag, node.start_mark.line,
+                    node.start_mark.column, node.end_mark.line,
+                    node.value if isinstance(node, yaml.ScalarNode) else None))
+        children = node.value if isinstance(node, yaml.CollectionNode) else []
+        for child in children:
+            for n in (child if isinstance(child, tuple) else (child,)):
+                nodes(n, out)
+        return out
+
+    root = Path(__file__).parents[2]
+    files = sorted([*builtin_dir().glob("*.yaml"), *(root / "examples").glob("*.yaml")])
+    assert len(files) > 10
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fast = _yamlmarks._load_fast(text)
+        data, node = _yamlmarks._load(text, str(path))
+        assert fast is not None and fast[0] == data, path
+        assert nodes(fast[1], []) == nodes(node, []), path
+
+
+def test_nesting_past_the_limit_but_within_libyaml_s_is_refused_the_same_way(tmp_path):
+    deep = "provider: x\nmodels: " + "[" * 150 + "]" * 150 + "\n"
+    exc = _error(tmp_path, deep)
+    assert "nested more than 100 levels" in str(exc) and exc.line == 2
+
+
+def _settled(*paths: Path) -> None:
+    """Date files 10 s back: one written just now is never cached (a second edit within the
+    same timestamp tick would keep its key)."""
+    for path in paths:
+        then = time.time() - 10
+        os.utime(path, (then, then))
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("COSTMODEL_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from costmodel import _yamlmarks
+
+    parsed: list[str] = []
+    real = _yamlmarks.load_with_marks
+
+    def spy(text: str, path: str):
+        parsed.append(Path(path).name)
+        return real(text, path)
+
+    monkeypatch.setattr(_yamlmarks, "load_with_marks", spy)
+    return parsed
+
+
+def test_a_second_load_reads_the_cache_instead_of_the_yaml(cache, toy_dir, monkeypatch):
+    _settled(toy_dir / "toy.yaml")
+    parsed = _count_parses(monkeypatch)
+    first = Catalog.load([toy_dir], include_builtin=False)
+    second = Catalog.load([toy_dir], include_builtin=False)
+    assert parsed == ["toy.yaml"]
+    assert second.entries == first.entries and second.origins == first.origins
+    assert len(list(cache.glob("*.json"))) == 1
+
+
+def test_a_file_edited_in_place_is_parsed_again_even_with_its_old_mtime(cache, toy_dir):
+    toy = toy_dir / "toy.yaml"
+    _settled(toy)
+    Catalog.load([toy_dir], include_builtin=False)
+    before = toy.stat()
+    toy.write_text(toy.read_text().replace("input: 20,", "input: 21,"))  # same size
+    os.utime(toy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert toy.stat().st_size == before.st_size
+    cat = Catalog.load([toy_dir], include_builtin=False)
+    assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), cat).total_usd == D(21)
+
+
+def test_a_file_just_written_is_not_cached(cache, toy_dir):
+    Catalog.load([toy_dir], include_builtin=False)
+    assert not list(cache.glob("*.json"))
+
+
+def test_errors_name_the_same_file_line_and_field_from_the_cache(cache, tmp_path):
+    bad = write(tmp_path / "bad", "bad.yaml", TOY.replace(
+        "text: {input: 4, cached: 0.4, output: 16}",
+        "text: {input: four, cached: 0.4, output: 16}"))
+    _settled(bad)
+    messages = []
+    for _ in range(2):
+        with pytest.raises(CatalogError) as info:
+            Catalog.load([bad.parent], include_builtin=False)
+        messages.append(str(info.value))
+        assert list(cache.glob("*.json"))  # the second load read the cache
+    assert messages[0] == messages[1] and "bad.yaml:12" in messages[0]
+    assert len(check_catalog([bad.parent]).errors) == 1
+
+
+def test_a_cache_others_can_write_is_not_read(cache, toy_dir):
+    _settled(toy_dir / "toy.yaml")
+    Catalog.load([toy_dir], include_builtin=False)
+    (entry,) = cache.glob("*.json")
+    entry.write_text(entry.read_text().replace('"input": 20,', '"input": 0,'))
+    tampered = Catalog.load([toy_dir], include_builtin=False)  # the owner's own edit is read
+    assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), tampered).total_usd == 0
+    for path, mode in ((entry, 0o666), (cache, 0o777)):
+        path.chmod(mode)
+        cat = Catalog.load([toy_dir], include_builtin=False)
+        assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), cat).total_usd == 20
+        path.chmod(0o600 if path == entry else 0o700)
+
+
+def test_the_cache_can_be_turned_off(tmp_path, toy_dir, monkeypatch):
+    monkeypatch.setenv("COSTMODEL_CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    _settled(toy_dir / "toy.yaml")
+    Catalog.load([toy_dir], include_builtin=False)
+    assert not (tmp_path / "xdg").exists()
+
+
+def test_a_broken_or_unusable_cache_only_costs_a_parse(cache, toy_dir):
+    _settled(toy_dir / "toy.yaml")
+    Catalog.load([toy_dir], include_builtin=False)
+    (entry,) = cache.glob("*.json")
+    entry.write_text('{"format": 1, "path": ')  # cut short
+    assert "toy/realtime" in Catalog.load([toy_dir], include_builtin=False)
+    for stale in cache.iterdir():
+        stale.unlink()
+    cache.rmdir()
+    cache.write_text("a file where the directory should be")
+    assert "toy/realtime" in Catalog.load([toy_dir], include_builtin=False)
+
+
+def test_only_data_json_gives_back_exactly_is_cached():
+    from costmodel.core._parse_cache import _plain
+
+    assert _plain({"a": [1, 2.5, True, None, "x", {"b": -0.0}]})
+    loop: list = []
+    loop.append(loop)
+    for value in ({1: "int key"}, [date(2026, 1, 1)], [b"bytes"], {"a": {1, 2}},
+                  [float("nan")], [float("inf")], [("a", 1)], loop):
+        assert not _plain(value), value
