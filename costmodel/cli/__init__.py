@@ -1,4 +1,9 @@
-"""The `costmodel` command line: a thin layer over the library's public API."""
+"""The `costmodel` command line: a thin layer over the library's public API.
+
+Its modules import the library inside each command, not at the top: building the command
+line (and drawing `--help`) then loads typer and rich only, not numpy, the guard's relay or
+the ledgers (`_bounds` repeats the few limits the options show).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from typing import Annotated
 import typer
 
 from .._files import TEXT_LIMIT, read_text
-from ..core.tokens import DEFAULT_ENCODING, count_tokens
 from ..errors import InputError
 from . import guard, ledger, prices
+from ._bounds import DEFAULT_ENCODING
 from ._common import JsonOpt, handle_errors, out, print_json
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
@@ -41,6 +46,8 @@ def tokens_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Count tokens with tiktoken (works offline for o200k_base and cl100k_base)."""
+    from ..core.tokens import count_tokens
+
     text = read_text(sys.stdin.buffer if file == "-" else file, limit=TEXT_LIMIT,
                      fail=lambda msg: InputError(f"{file}: {msg}"))
     n = count_tokens(text, encoding)

@@ -12,15 +12,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Context, Decimal
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .._files import MB, clip, read_lines
-from ..core.catalog import Catalog
 from ..errors import CostModelError, InputError
+
+if TYPE_CHECKING:
+    from ..core.catalog import Catalog
 
 # No emoji codes: ":x:" in quoted input (/etc/passwd has "root:x:0") would print as an emoji.
 out = Console(highlight=False, soft_wrap=False, emoji=False)
@@ -56,6 +58,8 @@ def handle_errors(fn: F) -> F:
 
 def load_catalog(pricing: list[Path] | None, *, quiet: bool = False) -> Catalog:
     """The catalog with user directories applied; overrides are reported on stderr."""
+    from ..core.catalog import Catalog
+
     catalog = Catalog.load(pricing or ())
     if not quiet:
         for o in catalog.overrides:

@@ -6,22 +6,13 @@ import csv
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..estimation.monthly import Estimate, StackEstimate, curve, estimate
-from ..estimation.scenario import (
-    MAX_CALL_MINUTES,
-    MAX_CALLS_PER_MONTH,
-    MAX_SIMULATED_CALLS,
-    Scenario,
-    default_scenario,
-    load_scenario,
-)
+from ._bounds import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, MAX_SIMULATED_CALLS
 from ._common import (
     JsonOpt,
     PricingOpt,
@@ -32,6 +23,9 @@ from ._common import (
     out,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from ..estimation import Estimate, Scenario, StackEstimate
 
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file (see examples/).",
                                              show_default=False)]
@@ -57,6 +51,8 @@ _PROGRESS_AT = 2_000_000  # simulated calls x stacks above which a progress bar 
 def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
          seed: int | None, calls: int | None, on: datetime | None,
          pricing: list[Path] | None, quiet: bool) -> Estimate:
+    from ..estimation import estimate, load_scenario  # (numpy: loaded when it is needed)
+
     sc = load_scenario(path)
     catalog = load_catalog(pricing, quiet=quiet)
     n_stacks = len(stack) if stack else len(sc.stacks)
@@ -65,6 +61,8 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
               "calls": calls, "on": on.date() if on else None}
     if quiet or work < _PROGRESS_AT or not err.is_terminal:
         return estimate(sc, catalog, **kwargs)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err, transient=True) as bar:
         task = bar.add_task("simulating", total=n_stacks)
@@ -230,6 +228,8 @@ def curve_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Cost per call and per minute against call length (the re-billing curve)."""
+    from ..estimation import curve, default_scenario, load_scenario
+
     sc: Scenario = load_scenario(scenario) if scenario else default_scenario()
     catalog = load_catalog(pricing, quiet=json_)
     points = curve(stack, sc, catalog, max_minutes=max_minutes, step_minutes=step,

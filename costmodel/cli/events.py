@@ -8,16 +8,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _str  # (json.dumps' own, in C)
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..adapters.recorded import FORMATS, PricedUsage, SessionReport, price_events
-from ..core.pricing import LineItem
 from ..errors import CostModelError
-from ..estimation.scenario import MAX_CALL_MINUTES
+from ._bounds import FORMATS, MAX_CALL_MINUTES
 from ._common import (
     JsonOpt,
     JsonRows,
@@ -33,6 +31,10 @@ from ._common import (
     rate_str,
     usd,
 )
+
+if TYPE_CHECKING:
+    from ..adapters.recorded import PricedUsage, SessionReport
+    from ..core.pricing import LineItem
 
 _SHOWN_PROBLEMS = 10
 # A table longer than this shows its first and last rows only (`--all` shows every row):
@@ -236,6 +238,8 @@ def price_events_cmd(
     rate, or no usage line could be priced at all) or, with --strict, when lines were skipped;
     2 for an unknown model or an unreadable file.
     """
+    from ..adapters.recorded import price_events
+
     catalog = load_catalog(pricing, quiet=json_)
     sink = _JsonRows() if json_ else _TableRows(every=all_)
     with event_lines(file) as lines:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import os
 import signal
 from pathlib import Path
@@ -92,6 +90,9 @@ def serve_cmd(
     Realtime clients an `error` event of type `budget_exceeded` first). Speaks OpenAI Realtime
     and Gemini Live (BidiGenerateContent).
     """
+    import asyncio  # (here, as the relay is: `costmodel --help` loads neither)
+    import logging
+
     from ..guard.relay import Relay, TokenTable, parse_listen
     from ..guard.relay.limits import parse_size, raise_fd_limit, session_limit
     from ..guard.relay.protocols import protocol_for
@@ -212,6 +213,8 @@ def _serve_workers(relay, listen: str, workers: int, metrics_host: str,
 
 
 def _worker(relay, listen: str, metrics_host: str, metrics_port: int | None, i: int) -> None:
+    import asyncio
+
     try:
         asyncio.run(_run(relay, listen, metrics_host, metrics_port, reuse_port=True, worker=i))
     except KeyboardInterrupt:
@@ -223,6 +226,8 @@ def _worker(relay, listen: str, metrics_host: str, metrics_port: int | None, i: 
 
 async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None, *,
                reuse_port: bool = False, worker: int | None = None) -> None:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,8 +13,7 @@ from rich.table import Table
 
 from .._redact import mask_url
 from ..errors import InputError, LedgerError
-from ..ledger import SPOOL_ENV, Spool, open_ledger, period_start
-from ..ledger.url import ledger_key
+from ._bounds import SPOOL_ENV
 from ._common import JsonOpt, err, handle_errors, out, print_json, usd
 
 app = typer.Typer(help="Inspect the spend ledger; commit spend spooled while it was down.",
@@ -53,6 +52,8 @@ def show(
     Spooled spend is what guards could not commit while the ledger was down; it is not in the
     totals until `costmodel ledger flush` commits it.
     """
+    from ..ledger import Spool, open_ledger, period_start
+
     url = _url(ledger)
     since = period_start(period)
     try:
@@ -109,6 +110,9 @@ def show(
 
 def _show_spool_only(url: str, spool: Path | None, exc: LedgerError, json_: bool) -> None:
     """The ledger cannot be opened (it is down): what its spool holds is still worth saying."""
+    from ..ledger import Spool
+    from ..ledger.url import ledger_key
+
     key = ledger_key(url)
     if key is None:
         return
@@ -136,6 +140,8 @@ def flush(ledger: LedgerOpt = None, spool: SpoolOpt = None, json_: JsonOpt = Fal
     Safe to run at any time, any number of times: the ledger stores each record once. Exits 1
     if anything is still spooled (the ledger failed again, or lines need a person's look).
     """
+    from ..ledger import Spool, open_ledger
+
     with open_ledger(_url(ledger)) as store:
         box = Spool(store, spool)
         report = box.flush()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..core.catalog import check_catalog
-from ..core.rates import KINDS, ModelEntry, PricePeriod
+from ._bounds import KINDS
 from ._common import (
     JsonOpt,
     PricingOpt,
@@ -21,6 +20,9 @@ from ._common import (
     print_json,
     rate_str,
 )
+
+if TYPE_CHECKING:
+    from ..core.rates import ModelEntry, PricePeriod
 
 app = typer.Typer(help="Browse and check the price catalog.", no_args_is_help=True)
 
@@ -199,6 +201,8 @@ def check(
 
     Exit 1 when anything is invalid; stale rates alone are listed, not failed.
     """
+    from ..core.catalog import check_catalog
+
     result = check_catalog(pricing or (), max_age_days=max_age_days)
     if json_:
         print_json({"files": result.files, "entries": result.entries,

@@ -9,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..guard.policy import MAX_LIMIT_USD
-from ..guard.replay import replay
+from ._bounds import FORMATS, MAX_LIMIT_USD
 from ._common import (
     JsonOpt,
     PricingOpt,
@@ -35,8 +34,7 @@ def replay_cmd(
                                            help="Warn at this share of the limit.")] = 0.8,
     model: Annotated[str | None, typer.Option(help="Model id (default: from the events).")]
     = None,
-    format: Annotated[str, typer.Option("--format", help="auto|openai-realtime|gemini-live|"
-                                        "nova-sonic")] = "auto",
+    format: Annotated[str, typer.Option("--format", help="|".join(FORMATS))] = "auto",
     transcription_model: Annotated[str | None, typer.Option(
         help="Input-transcription model (OpenAI); default: from session events.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 when any line was skipped.")] = False,
@@ -45,6 +43,8 @@ def replay_cmd(
 ) -> None:
     """When the guard would have warned, asked to wrap up and cut a recorded session, and
     what it would have saved. Response numbers are 1-based."""
+    from ..guard.replay import replay
+
     catalog = load_catalog(pricing, quiet=json_)
     if file == "-":
         with event_lines(file) as stream:

@@ -253,3 +253,40 @@ def test_a_long_session_table_shows_its_first_and_last_rows(tmp_path):
     assert "more rows" not in everything.stdout
     # a session that fits is drawn whole, with no note
     assert "more rows" not in run("price-events", str(SESSION)).stdout
+
+
+# ---- start-up: the command line loads what a command runs, when it runs ------------------------
+
+def test_building_the_command_line_loads_no_command_s_machinery():
+    # `costmodel --help` once imported numpy, asyncio, the relay and the ledgers up front.
+    code = ("import sys, costmodel.cli; print(' '.join(sorted(m for m in sys.modules if "
+            "m.split('.')[0] in ('numpy', 'asyncio', 'websockets', 'yaml', 'sqlite3', "
+            "'tiktoken', 'prometheus_client') or m.startswith(('costmodel.estimation', "
+            "'costmodel.guard', 'costmodel.ledger', 'costmodel.adapters', 'costmodel.hooks', "
+            "'costmodel._yamlmarks')))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, check=True)
+    assert p.stdout.split() == []
+    r = run("--help")
+    assert r.exit_code == 0
+    for command in ("prices", "price-events", "estimate", "compare", "curve", "guard",
+                    "ledger", "tokens"):
+        assert command in r.stdout
+
+
+def test_the_limits_the_help_shows_are_the_library_s():
+    from costmodel.adapters.recorded import FORMATS
+    from costmodel.cli import _bounds
+    from costmodel.core.rates import KINDS
+    from costmodel.core.tokens import DEFAULT_ENCODING
+    from costmodel.estimation import scenario
+    from costmodel.guard.policy import MAX_LIMIT_USD
+    from costmodel.ledger.spool import SPOOL_ENV
+
+    assert _bounds.KINDS == KINDS and _bounds.FORMATS == FORMATS
+    assert _bounds.DEFAULT_ENCODING == DEFAULT_ENCODING and _bounds.SPOOL_ENV == SPOOL_ENV
+    assert _bounds.MAX_LIMIT_USD == MAX_LIMIT_USD
+    assert (_bounds.MAX_CALL_MINUTES, _bounds.MAX_CALLS_PER_MONTH,
+            _bounds.MAX_SIMULATED_CALLS) == (scenario.MAX_CALL_MINUTES,
+                                             scenario.MAX_CALLS_PER_MONTH,
+                                             scenario.MAX_SIMULATED_CALLS)
