@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..core.catalog import Catalog, default_catalog
 from ..core.pricing import Cost, LineItem, Rates, price, summarize
@@ -50,8 +50,7 @@ READERS: dict[str, type] = {
 FORMATS = ("auto", *READERS)
 
 
-@dataclass(frozen=True, slots=True)
-class PricedUsage:
+class PricedUsage(NamedTuple):  # (a tuple: one is made per priced usage)
     line: int
     cost: Cost
 
@@ -84,11 +83,12 @@ class _Tally:
         slot = self._by_rates.get(id(rates))
         if slot is None:
             slot = self._by_rates[id(rates)] = (rates, {}, {})
+        usage = cost.usage
         if rates.bills_tokens:
             sums = slot[1]
-            for key, n in cost.usage.tokens.items():
-                sums[key] = sums.get(key, 0) + n
-        usage = cost.usage
+            get = sums.get
+            for key, n in usage.tokens.items():
+                sums[key] = get(key, 0) + n
         if usage.connection_seconds or usage.audio_seconds or usage.characters:
             for li in cost.line_items:  # (already built by `price` for these)
                 if li.unit != "tokens":
@@ -371,10 +371,11 @@ class _Feeder:
             self.report.skip(lineno, f"unusable numbers ({type(exc).__name__})")
 
     def price(self, usages: list[Usage], lineno: int) -> None:
-        report = self.report
+        report, catalog, on, keep, on_priced = (self.report, self.catalog, self.on, self.keep,
+                                                self.on_priced)
         for usage in usages:
             try:
-                cost = price(usage, self.catalog, on=self.on)
+                cost = price(usage, catalog, on=on)
             except UnknownModelError:
                 raise
             except CostModelError as exc:
@@ -386,4 +387,7 @@ class _Feeder:
                     and not self.time_billed_noted):
                 report.unprice(lineno, _TIME_BILLED)
                 self.time_billed_noted = True
-            self.priced(PricedUsage(lineno, cost))
+            priced = PricedUsage(lineno, cost)
+            report.add(priced, keep)
+            if on_priced is not None:
+                on_priced(priced)

@@ -125,28 +125,34 @@ def print_json(data: Any, rows: Mapping[str, JsonRows] | None = None) -> None:
 
 
 class JsonRows:
-    """The items of one long JSON list, each already formatted (as ``json.dumps(data,
-    indent=2)`` prints an item of a top-level list), kept in a temporary file once they
-    pass a few MB, so printing a long list does not hold it in memory."""
+    """The items of one long JSON list, kept in a temporary file once they pass a few MB, so
+    printing a long list does not hold it in memory.
 
-    def __init__(self) -> None:
+    `item_text(n, item)` formats the n-th item (from 1) as ``json.dumps(data, indent=2)``
+    prints an item of a top-level list. Items are formatted a thousand at a time: in a
+    tight loop that costs half what it does one at a time between other work.
+    """
+
+    def __init__(self, item_text: Callable[[int, Any], str]) -> None:
         self.count = 0
-        self._spooled = 0
-        self._batch: list[str] = []  # written out together: one write per item costs ~1 us
+        self._item_text = item_text
+        self._batch: list[Any] = []
         self._spool = tempfile.SpooledTemporaryFile(max_size=4 * MB, mode="w+",  # noqa: SIM115
                                                     encoding="utf-8")
 
-    def append(self, item: str) -> None:
+    def append(self, item: Any) -> None:
         self._batch.append(item)
         self.count += 1
         if len(self._batch) == 1000:
             self._flush()
 
     def _flush(self) -> None:
-        if self._batch:
-            self._spool.write((",\n" if self._spooled else "") + ",\n".join(self._batch))
-            self._spooled += len(self._batch)
-            self._batch.clear()
+        batch = self._batch
+        if batch:
+            first = self.count - len(batch) + 1
+            text = ",\n".join([self._item_text(n, item) for n, item in enumerate(batch, first)])
+            self._spool.write(",\n" + text if first > 1 else text)
+            batch.clear()
 
     def write_list(self, out: TextIO) -> None:
         if not self.count:

@@ -47,13 +47,13 @@ class _JsonRows:
     and spooled (to disk past a few MB), so memory does not grow with the session."""
 
     def __init__(self) -> None:
-        self.responses = JsonRows()
-        self.transcriptions = JsonRows()
+        self.responses = JsonRows(_row_json)
+        self.transcriptions = JsonRows(_row_json)
 
     def __call__(self, p: PricedUsage) -> None:
-        u = p.cost.usage
-        rows = self.transcriptions if u.label.startswith("transcription") else self.responses
-        rows.append(_row_json(rows.count + 1, p))
+        rows = (self.transcriptions if p.cost.usage.label.startswith("transcription")
+                else self.responses)
+        rows.append(p)
 
 
 def _row_json(n: int, p: PricedUsage) -> str:

@@ -225,13 +225,16 @@ def test_price_events_json_is_laid_out_as_json_dumps_lays_it_out(tmp_path):
 def test_json_rows_past_the_in_memory_spool_are_printed_whole(capsys):
     from costmodel.cli._common import JsonRows, print_json
 
-    rows = JsonRows()
-    items = [{"n": i, "label": "x" * 300} for i in range(20_000)]  # ~7 MB: spooled to disk
-    for item in items:
-        rows.append("    " + json.dumps(item, indent=2).replace("\n", "\n    "))
+    def item_text(n: int, label: str) -> str:
+        return "    " + json.dumps({"n": n, "label": label}, indent=2).replace("\n", "\n    ")
+
+    rows = JsonRows(item_text)
+    for i in range(20_001):  # ~7 MB: spooled to disk, in batches and a partial one
+        rows.append(f"{i}" + "x" * 300)
     print_json({"a": 1, "rows": [], "empty": [], "b": None},
-               rows={"rows": rows, "empty": JsonRows()})
+               rows={"rows": rows, "empty": JsonRows(item_text)})
     out = capsys.readouterr().out
+    items = [{"n": i + 1, "label": f"{i}" + "x" * 300} for i in range(20_001)]
     expected = {"a": 1, "rows": items, "empty": [], "b": None}
     assert out == json.dumps(expected, indent=2) + "\n"
 
