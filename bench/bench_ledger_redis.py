@@ -3,7 +3,8 @@
 64 concurrent sessions (``--procs`` processes x ``--threads`` threads) against ONE tenant, each
 a loop of a reservation on a daily budget (a limit with ``since`` = today 00:00 UTC, so the
 limit check runs every time) then the commit of an actual amount with 12 decimal places. Two
-clients take turns, ``--rounds`` times, each round ``--seconds`` long on an emptied database:
+clients take turns (costmodel, floor, then floor, costmodel, ...), ``--rounds`` times each, every
+round ``--seconds`` long on an emptied database:
 
 - **costmodel**: each session its own `RedisLedger`: ``reserve()``, then ``commit()`` of a
   `SpendRecord`;
@@ -19,8 +20,8 @@ committed, that there is one record per commit and that nothing is still held. R
 round: pairs/s; the clients' CPU per pair (every client process's CPU time over the run / the
 pairs: costmodel's minus the floor's is costmodel's own Python per pair); Redis's CPU per pair
 (from ``/proc``, when the benchmark started the server) and per script (``INFO
-commandstats``); latency per pair. The ratio costmodel / floor is taken between adjacent
-rounds, so both see the same machine.
+commandstats``); latency per pair. The ratio costmodel / floor is taken within each pair of
+adjacent rounds, so both see the same machine.
 
 Starts its own ``redis-server`` on a free loopback port (no persistence) unless ``--url``
 (whose database is FLUSHED before each round).
@@ -249,15 +250,16 @@ def main() -> None:
     kinds = (args.only,) if args.only else KINDS
     try:
         machine = _versions(url)
+        # ABBA order: a drift of the machine's load does not favour either client.
         rounds = [run_round(kind, url, args, proc.pid if proc else None)
-                  for _ in range(args.rounds) for kind in kinds]
+                  for i in range(args.rounds) for kind in (kinds[::-1] if i % 2 else kinds)]
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait()
-    ratios = [a["pairs_per_s"] / b["pairs_per_s"] for a, b in zip(rounds[::2], rounds[1::2],
-                                                                     strict=True)
-              ] if not args.only else []
+    pairs = [sorted((a, b), key=lambda r: KINDS.index(r["kind"]))
+             for a, b in zip(rounds[::2], rounds[1::2], strict=True)] if not args.only else []
+    ratios = [a["pairs_per_s"] / b["pairs_per_s"] for a, b in pairs]
     by = {k: [r for r in rounds if r["kind"] == k] for k in kinds}
     result = {
         "machine": machine, "sessions": args.procs * args.threads, "procs": args.procs,

@@ -59,6 +59,7 @@ from .base import (
     SpendRecord,
     conflict,
     exact_sum,
+    plain,
     record_from_json,
     record_to_json,
     refuse,
@@ -263,10 +264,7 @@ def ledger_key(url: str, prefix: str = "costmodel") -> str:
 def _plain(amount: Decimal) -> str:
     """Canonical plain notation, as the scripts expect: ``1E+3`` -> ``1000``, ``0.50`` ->
     ``0.5``, ``-0`` -> ``0``."""
-    # The digits of `f` formatting with trailing fractional zeros cut: what `tidy` gives,
-    # without its two context operations (three amounts per reserve+commit pair).
-    text = f"{amount.copy_abs():f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return plain(amount.copy_abs())
 
 
 @lru_cache(maxsize=64)

@@ -146,6 +146,23 @@ def test_the_lua_decimal_arithmetic_agrees_with_python_decimal(url):
                        str((a > b) - (a < b))], (a, b)
 
 
+def test_amounts_travel_as_canonical_plain_decimals():
+    """What the scripts and the stored records receive: no exponent, no trailing fractional
+    zeros, never a sign (``tidy``'s text, by string operations)."""
+    from costmodel.ledger import redis as ledger_redis
+    from costmodel.ledger.base import plain, tidy
+    rng = random.Random(10)
+    amounts = [D("-0"), D("0.000"), D("0E+5"), D("1E+3"), D("1.0E+2"), D("0.50"), D("1E-45"),
+               D("120.000"), D("12345678901234567890.1234567890")]
+    amounts += [D(rng.randrange(10 ** rng.randint(0, 40))).scaleb(rng.randint(-45, 10))
+                for _ in range(5000)]
+    for usd in amounts:
+        assert plain(usd) == f"{tidy(usd):f}", usd
+        assert ledger_redis._plain(usd) == f"{tidy(usd.copy_abs()):f}", usd
+    assert [ledger_redis._plain(D(x)) for x in ("1E+3", "0.50", "-0", "0.000")] == [
+        "1000", "0.5", "0", "0"]
+
+
 # --- periods -------------------------------------------------------------------------------
 
 def test_period_totals_match_a_record_by_record_sum_for_any_since_and_until(ledger):
