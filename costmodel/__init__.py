@@ -16,33 +16,14 @@ The public API, one import away (``from costmodel import ...``)::
 >>> price(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000})).total_usd  # x $32 / 1M
 Decimal('0.032000000000')
 
-Heavier parts load on first use (the estimator needs numpy, the guard the adapters), so
-``import costmodel`` and the CLI's ``--help`` stay fast.
+Every part loads on first use (the pricing core needs pydantic, the estimator numpy, the
+guard the adapters), so ``import costmodel`` and the CLI's ``--help`` stay fast; the errors
+are plain classes, always loaded.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .core import (
-    KINDS,
-    MODALITIES,
-    TOKEN_KEYS,
-    TOKEN_STATES,
-    Catalog,
-    Cost,
-    LineItem,
-    ModelEntry,
-    Override,
-    PricePeriod,
-    Rates,
-    Usage,
-    combine,
-    default_catalog,
-    price,
-    price_all,
-    rates_for,
-    summarize,
-)
 from .errors import (
     BudgetExceeded,
     CatalogError,
@@ -62,6 +43,10 @@ __version__ = "0.1.0"
 
 # name -> the module that defines it, imported when the name is first used.
 _LAZY = {
+    **dict.fromkeys(("KINDS", "MODALITIES", "TOKEN_KEYS", "TOKEN_STATES", "Catalog", "Cost",
+                     "LineItem", "ModelEntry", "Override", "PricePeriod", "Rates", "Usage",
+                     "combine", "default_catalog", "price", "price_all", "rates_for",
+                     "summarize"), "costmodel.core"),
     **dict.fromkeys(("price_events", "SessionReport", "detect_format", "FORMATS"),
                     "costmodel.adapters.recorded"),
     **dict.fromkeys(("Scenario", "ScenarioError", "SimulationError", "load_scenario",
@@ -90,6 +75,26 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .adapters.recorded import FORMATS, SessionReport, detect_format, price_events
+    from .core import (
+        KINDS,
+        MODALITIES,
+        TOKEN_KEYS,
+        TOKEN_STATES,
+        Catalog,
+        Cost,
+        LineItem,
+        ModelEntry,
+        Override,
+        PricePeriod,
+        Rates,
+        Usage,
+        combine,
+        default_catalog,
+        price,
+        price_all,
+        rates_for,
+        summarize,
+    )
     from .core.tokens import count_tokens
     from .estimation import (
         BreakEven,
