@@ -15,18 +15,51 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from .._files import MB, clip, read_lines
 from ..errors import CostModelError, InputError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from ..core.catalog import Catalog
 
+
+class _LazyConsole:
+    """A rich `Console`, made on first use: `--json` and `--help` print through none, and
+    importing rich's console and markup costs ~25 ms of every run."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+
+    @functools.cached_property
+    def rich(self) -> Console:
+        from rich.console import Console
+
+        return Console(**self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich, name)
+
+
 # No emoji codes: ":x:" in quoted input (/etc/passwd has "root:x:0") would print as an emoji.
-out = Console(highlight=False, soft_wrap=False, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False)
+out = _LazyConsole(highlight=False, soft_wrap=False, emoji=False)
+err = _LazyConsole(stderr=True, highlight=False, emoji=False)
+
+
+def escape(text: str) -> str:
+    """`rich.markup.escape` (loaded on first use, as the consoles are)."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def new_table(*args: Any, **kwargs: Any) -> Table:
+    """A `rich.table.Table` (loaded on first use, as the consoles are)."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)
 
 PricingOpt = Annotated[
     list[Path] | None,

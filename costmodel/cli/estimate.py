@@ -9,22 +9,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ._bounds import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, MAX_SIMULATED_CALLS
 from ._common import (
     JsonOpt,
     PricingOpt,
     err,
+    escape,
     finite,
     handle_errors,
     load_catalog,
+    new_table,
     out,
     print_json,
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from ..estimation import Estimate, Scenario, StackEstimate
 
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file (see examples/).",
@@ -64,7 +66,7 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  console=err.rich, transient=True) as bar:
         task = bar.add_task("simulating", total=n_stacks)
 
         def step(stack_id: str) -> None:
@@ -99,7 +101,7 @@ def _header(est: Estimate) -> str:
 
 
 def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Table:
-    table = Table(title=escape(_header(est)), title_justify="left")
+    table = new_table(title=escape(_header(est)), title_justify="left")
     cols = ["stack", "mean/call", "p50", "p95", "p99", "$/min", "monthly", "P5-P95"]
     if ratio:
         cols.insert(0, "#")
@@ -131,7 +133,7 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
 
 
 def _items_table(r: StackEstimate) -> Table:
-    table = Table(title=escape(f"{r.stack}: line items per month"), title_justify="left")
+    table = new_table(title=escape(f"{r.stack}: line items per month"), title_justify="left")
     for c in ("item", "USD/month", "share"):
         table.add_column(c, justify="left" if c == "item" else "right", no_wrap=c != "item")
     for name, usd in sorted(r.line_items, key=lambda x: -x[1]):
@@ -241,8 +243,8 @@ def curve_cmd(
                                 "per_minute_usd": round(p.per_minute_usd, 6)}
                                for p in points]})
         return
-    table = Table(title=escape(f"{stack}: cost against call length ({sc.name})"),
-                  title_justify="left")
+    table = new_table(title=escape(f"{stack}: cost against call length ({sc.name})"),
+                      title_justify="left")
     for c in ("minutes", "responses", "per call", "per minute"):
         table.add_column(c, justify="right", no_wrap=True)
     for p in points:

@@ -11,8 +11,6 @@ from json.encoder import encode_basestring_ascii as _str  # (json.dumps' own, in
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ..errors import CostModelError
 from ._bounds import FORMATS, MAX_CALL_MINUTES
@@ -21,10 +19,12 @@ from ._common import (
     JsonRows,
     PricingOpt,
     err,
+    escape,
     event_lines,
     finite,
     handle_errors,
     load_catalog,
+    new_table,
     num,
     out,
     print_json,
@@ -156,8 +156,8 @@ _RATE_UNITS = {"tokens": (1_000_000, "1M tok"), "characters": (1_000_000, "1M ch
 
 def _print(report: SessionReport, rows: _TableRows) -> None:
     session_model = report.catalog_ids.get(report.model) if report.model else None
-    table = Table(title=escape(f"{report.model or '?'} ({report.format})"),
-                  title_justify="left")
+    table = new_table(title=escape(f"{report.model or '?'} ({report.format})"),
+                      title_justify="left")
     for col, just in (("#", "right"), ("line", "right"), ("what", "left"),
                       ("in tok", "right"), ("cached", "right"), ("out tok", "right"),
                       ("USD", "right")):
@@ -176,7 +176,7 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
                       f"{u.input_tokens:,}", f"{cached:,}",
                       f"{u.output_tokens:,}", usd(p.cost.total_usd))
     out.print(table)
-    items = Table(title="line items", title_justify="left")
+    items = new_table(title="line items", title_justify="left")
     for col, just in (("model", "left"), ("item", "left"), ("quantity", "right"),
                       ("unit", "left"), ("rate", "right"), ("USD", "right")):
         items.add_column(col, justify=just)

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
 
 from .._redact import mask_url
 from ..errors import InputError, LedgerError
 from ._bounds import SPOOL_ENV
-from ._common import JsonOpt, err, handle_errors, out, print_json, usd
+from ._common import JsonOpt, err, handle_errors, new_table, out, print_json, usd
 
 app = typer.Typer(help="Inspect the spend ledger; commit spend spooled while it was down.",
                   no_args_is_help=True)
@@ -87,7 +86,7 @@ def show(
                                 "unreadable_lines": spooled.unreadable}})
         return
     title = f"spend since {since:%Y-%m-%d %H:%M} UTC" if since else "all spend"
-    table = Table(title=title, title_justify="left")
+    table = new_table(title=title, title_justify="left")
     columns: list[tuple[str, Literal["left", "right"]]] = [
         ("tenant", "left"), ("spent", "right"), ("reserved now", "right"), ("sessions", "right"),
         ("records", "right")]

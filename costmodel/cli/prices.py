@@ -6,16 +6,16 @@ from datetime import date
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ._bounds import KINDS
 from ._common import (
     JsonOpt,
     PricingOpt,
     err,
+    escape,
     handle_errors,
     load_catalog,
+    new_table,
     out,
     print_json,
     rate_str,
@@ -114,8 +114,8 @@ def list_(
                      "checked": e.prices[-1].checked if e.prices else e.selfhost.checked,
                      "file": catalog.origins[e.id]} for e in entries])
         return
-    table = Table(title=f"{len(entries)} catalog entries (token rates in USD per 1M: "
-                  "in · cached · out)", title_justify="left")
+    table = new_table(title=f"{len(entries)} catalog entries (token rates in USD per 1M: "
+                      "in · cached · out)", title_justify="left")
     for col in ("id", "kind", "text", "audio", "time / characters / GPU", "checked"):
         table.add_column(col, overflow="fold")
     for e in entries:
@@ -174,7 +174,7 @@ def show(
         out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
                   f"confidence {period.confidence}")
         out.print(escape(f"source: {period.source}"))
-        table = Table(show_header=True)
+        table = new_table(show_header=True)
         for col in ("item", "rate", "unit", "billing", "source"):
             table.add_column(col, overflow="fold")
         for row in rates_of(period):

@@ -6,18 +6,18 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from ._bounds import FORMATS, MAX_LIMIT_USD
 from ._common import (
     JsonOpt,
     PricingOpt,
     err,
+    escape,
     event_lines,
     finite,
     handle_errors,
     load_catalog,
+    new_table,
     out,
     print_json,
     usd,
@@ -69,8 +69,8 @@ def replay_cmd(
 
 
 def _print(result, limit_usd: float) -> None:
-    table = Table(title=f"guard replay at a ${limit_usd} limit", title_justify="left",
-                  show_header=False)
+    table = new_table(title=f"guard replay at a ${limit_usd} limit", title_justify="left",
+                      show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
 

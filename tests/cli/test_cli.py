@@ -262,9 +262,12 @@ def test_a_long_session_table_shows_its_first_and_last_rows(tmp_path):
 
 def test_building_the_command_line_loads_no_command_s_machinery():
     # `costmodel --help` once imported numpy, asyncio, the relay and the ledgers up front.
+    # rich is imported by whatever prints (a table, an error, typer's help), pydantic by
+    # whatever needs the catalog.
     code = ("import sys, costmodel.cli; print(' '.join(sorted(m for m in sys.modules if "
             "m.split('.')[0] in ('numpy', 'asyncio', 'websockets', 'yaml', 'sqlite3', "
-            "'tiktoken', 'prometheus_client') or m.startswith(('costmodel.estimation', "
+            "'tiktoken', 'prometheus_client', 'rich', 'pydantic') or m.startswith(("
+            "'costmodel.core', 'costmodel.estimation', "
             "'costmodel.guard', 'costmodel.ledger', 'costmodel.adapters', 'costmodel.hooks', "
             "'costmodel._yamlmarks')))))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
