@@ -9,6 +9,10 @@ marks), and the first load of a fresh process. Floors, in the same child: libyam
 `yaml.load` of the same files (a bare parse, no marks, no validation) and `json.loads` of the
 same data (what reading a cache costs at best).
 
+A second floor for `--help`: a bare typer app with the same command names, drawing its own
+help (typer's help renderer imports rich's markdown, syntax and traceback modules: most of
+what `--help` costs beyond `import typer, rich`; `TYPER_USE_RICH=0` turns it off).
+
 `--help` and the import floors are whole processes, in rotating order, `--rounds` times;
 the figures are medians of CPU time (user + system; steadier than wall time on a shared
 machine) and of wall time.
@@ -58,6 +62,22 @@ print(json.dumps({"import_ms": (t1 - t0) * 1e3, "first_load_ms": (t2 - t1) * 1e3
 """
 
 
+BARE_APP = r"""
+import sys, typer
+app = typer.Typer(help="bare", no_args_is_help=True, add_completion=False)
+for name in ("price-events", "estimate", "compare", "curve", "tokens"):
+    def command(file: str, json_: bool = typer.Option(False, "--json")) -> None:
+        "One line of help."
+    app.command(name)(command)
+for name in ("prices", "guard", "ledger"):
+    group = typer.Typer(help="A group.")
+    group.command("show")(lambda: None)
+    app.add_typer(group, name=name)
+sys.argv = ["bare", "--help"]
+app()
+"""
+
+
 def proc_time(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     """(wall, CPU) seconds of one process run to completion."""
     t = time.perf_counter()
@@ -96,12 +116,13 @@ def main() -> None:
     procs = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "import typer, rich": [sys.executable, "-c", "import typer, rich"],
+        "typer app --help": [sys.executable, "-c", BARE_APP],
         "costmodel --help": [sys.executable, "-m", "costmodel", "--help"],
     }
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in procs}
     names = list(procs)
     for i in range(args.rounds):
-        for name in names[i % 3:] + names[:i % 3]:
+        for name in names[i % len(names):] + names[:i % len(names)]:
             runs[name].append(proc_time(procs[name], args.root, env))
     start = {k: {"wall_ms": round(statistics.median(w for w, _ in v) * 1e3, 1),
                  "cpu_ms": round(statistics.median(c for _, c in v) * 1e3, 1)}
@@ -115,6 +136,8 @@ def main() -> None:
             "help/import typer,rich": round(start["costmodel --help"]["cpu_ms"] / floor, 2),
             "help/python -c pass": round(start["costmodel --help"]["cpu_ms"]
                                          / start["python -c pass"]["cpu_ms"], 1),
+            "help/typer app --help": round(start["costmodel --help"]["cpu_ms"]
+                                           / start["typer app --help"]["cpu_ms"], 2),
             "catalog warm/libyaml": round(cat["cache_warm"]["load_ms"]
                                           / cat["cache_warm"]["libyaml_ms"], 2),
         },
