@@ -39,6 +39,24 @@ def test_rebilled_audio_input_is_quadratic_in_responses(builtin):
     assert all(model.response_usages(k)[0].tokens["text.input"] == 3000 for k in (1, 7, 40))
 
 
+def test_a_stream_that_bills_silence_bills_the_whole_turn_as_user_audio(builtin):
+    # Gemini Live bills the input stream, silence included (bills_silence: true), at 25 tokens
+    # a second: a 15 s turn is 15 x 25 = 375 input audio tokens, though the user spoke for
+    # only 5 s (5 x 25 = 125 if only speech were billed). The agent's 7 s: 7 x 25 = 175 out.
+    gemini = builtin.get("google/gemini-3.1-flash-live")
+    assert gemini.facts.bills_silence is True and gemini.facts.audio_tokens_per_second_in == 25
+    model = build_stack(gemini.id, scenario(), builtin, DAY)
+    first, second = model.response_usages(1)[0], model.response_usages(2)[0]
+    assert first.tokens["audio.input"] == 375
+    assert first.tokens["audio.output"] == 175
+    # re-billed: response 2 re-sends turn 1 (375 + 175) and adds its own 375
+    assert second.tokens["audio.input"] == 375 + 175 + 375
+    # OpenAI bills only what was spoken: 5 s x 10 tokens/s = 50
+    openai = build_stack("openai/gpt-realtime-1.5", scenario(), builtin, DAY)
+    assert builtin.get("openai/gpt-realtime-1.5").facts.bills_silence is not True
+    assert openai.response_usages(1)[0].tokens["audio.input"] == 50
+
+
 def test_cache_hits_read_the_previous_input_in_128_token_steps(builtin):
     model = build_stack("openai/gpt-realtime-1.5", scenario(cache={"hit_ratio": 1.0}),
                         builtin, DAY)

@@ -80,6 +80,34 @@ def test_measured_user_audio_refines_the_projection(builtin):
     assert long_turn.projected_next_usd > before  # a minute of user audio costs more
 
 
+def _done(audio_in: int, audio_out: int) -> dict:
+    """An OpenAI Realtime response.done billing only audio tokens."""
+    return {"type": "response.done", "response": {"usage": {
+        "input_tokens": audio_in, "output_tokens": audio_out,
+        "input_token_details": {"audio_tokens": audio_in},
+        "output_token_details": {"audio_tokens": audio_out}}}}
+
+
+def test_the_projection_includes_the_transcription_each_turn_brings(builtin):
+    # gpt-realtime-1.5 bills audio at $32/1M in, $64/1M out; whisper-1 at $0.006 a minute.
+    guard = SessionGuard("0.22", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         transcription_model="openai/whisper-1")
+    first = guard.observe(_done(1000, 200))
+    # spent 1000 x 32 + 200 x 64 = $0.0448; next: (1000 + 200 + 100 new) in, 200 out = $0.0544
+    assert (first.spent_usd, first.projected_next_usd) == (D("0.0448"), D("0.0544"))
+    assert first.action == "ok"
+    heard = guard.observe({"type": "conversation.item.input_audio_transcription.completed",
+                           "usage": {"type": "duration", "seconds": 600}})
+    # 600 s of transcription = 10 min x $0.006 = $0.06 spent, and the next user turn will be
+    # transcribed too: the next response is projected at $0.0544 + $0.06 = $0.1144
+    assert heard.spent_usd == D("0.1048")
+    assert heard.projected_next_usd == D("0.1144")
+    assert guard.responses == 1          # a transcription is not a response
+    # $0.1048 + $0.1144 fits under $0.22, a second $0.1144 does not: time to wrap up (left
+    # out, the projection would say $0.0544 and the session would go on as "ok")
+    assert heard.action == "wrap_up"
+
+
 def test_unknown_events_pass_through_unchanged(builtin):
     guard = SessionGuard("1", catalog=builtin, model="openai/gpt-realtime-1.5")
     d0 = guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})

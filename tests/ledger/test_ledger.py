@@ -228,6 +228,63 @@ def test_eight_threads_share_one_ledger_object(ledger):
     assert ledger.reserved() == 0
 
 
+# --- SQLite: no other writer between a check and its write (an injected interleaving) -------
+
+def _between_check_and_write(ledger: SQLiteLedger, statement: str, other) -> list[object]:
+    """Run `other()` once, at the moment `ledger`'s connection starts `statement` (after the
+    check that statement depends on); returns what `other` returned or raised."""
+    seen: list[object] = []
+
+    def trace(sql: str) -> None:
+        if sql.lstrip().startswith(statement) and not seen:
+            try:
+                seen.append(other())
+            except (LedgerError, BudgetExceeded) as exc:
+                seen.append(exc)
+
+    ledger._conn.set_trace_callback(trace)
+    return seen
+
+
+def test_no_other_writer_gets_between_a_reservations_check_and_its_hold(tmp_path):
+    # Two connections to one file, as two processes have. $2.98 is committed under a $3 cap:
+    # room for one $0.02 hold ($2.98 + $0.02 = $3.00), not two ($3.02).
+    path = tmp_path / "race.db"
+    first, second = SQLiteLedger(path), SQLiteLedger(path, timeout_seconds=0)
+    first.record(rec("2.98"))
+    seen = _between_check_and_write(first, "INSERT INTO reservations", lambda: second.reserve(
+        "acme", "s2", D("0.02"), limit_usd=D(3), now=NOW))
+    first.reserve("acme", "s1", D("0.02"), limit_usd=D(3), now=NOW)
+    # The second writer tried after the first's check and before its hold: the first still
+    # held the database's write lock, so the second (which will not wait) was told so...
+    [attempt] = seen
+    assert isinstance(attempt, LedgerError) and "database is locked" in str(attempt)
+    # ...and, trying again once the hold is stored, it is refused for want of room.
+    with pytest.raises(BudgetExceeded, match=r"= \$3.02\)"):
+        second.reserve("acme", "s2", D("0.02"), limit_usd=D(3), now=NOW)
+    assert first.reserved(scope="acme", now=NOW) == D("0.02")
+    assert first.spent(scope="acme") + first.reserved(scope="acme", now=NOW) == D(3)
+    first.close()
+    second.close()
+
+
+def test_no_other_writer_gets_between_a_commits_id_check_and_its_insert(tmp_path):
+    # The same record (one id) committed through two connections at once is stored once.
+    path = tmp_path / "race.db"
+    first, second = SQLiteLedger(path), SQLiteLedger(path, timeout_seconds=0)
+    record = rec("0.25", id="resp-1")
+    seen = _between_check_and_write(first, "INSERT INTO records",
+                                    lambda: second.commit(None, record))
+    assert first.commit(None, record) is True
+    [attempt] = seen
+    assert isinstance(attempt, LedgerError) and "database is locked" in str(attempt)
+    assert second.commit(None, record) is False         # a retry: already stored
+    assert [r.id for r in first.records()] == ["resp-1"]
+    assert first.spent() == D("0.25")
+    first.close()
+    second.close()
+
+
 # --- SQLite storage ------------------------------------------------------------------------
 
 def test_sqlite_file_settings_and_exact_columns(tmp_path):
