@@ -58,26 +58,46 @@ def test_builtin_catalog_validates_cleanly():
     assert result.entries >= len(REQUIRED_IDS)
 
 
+def _billed_seconds(rate, seconds: int) -> D:
+    """`seconds` rounded up to the rate's increment, at least its minimum."""
+    steps = -(-D(seconds) // rate.increment_seconds)
+    return max(steps * rate.increment_seconds, rate.minimum_seconds)
+
+
 def test_every_builtin_entry_prices_something(builtin):
-    """Each entry can price the quantity its kind is about, at today's rates."""
+    """Each entry prices the quantity its kind is about, at today's rates, at exactly the rate
+    its file gives: 1,000 tokens of a bucket cost rate/1,000 (rate per 1M tokens), a minute
+    costs the per-minute rate (rounded to the increment, at least the minimum), 1,000
+    characters cost rate/1,000 (rate per 1M characters)."""
+    priced = 0
     for entry in builtin:
         period = entry.period_on(date.today())
         if entry.selfhost is not None:
             u = Usage(entry.id, connection_seconds=D(60))
-        elif period is None:
+            assert price(u, builtin).total_usd > 0, entry.id
+            priced += 1
+            continue
+        if period is None:
             continue  # announced, not yet in force
-        elif period.tokens:
-            key = sorted(period.token_rates_per_mtok())[0]
-            u = Usage(entry.id, {key: 1000})
-        elif period.connection:
-            u = Usage(entry.id, connection_seconds=D(60))
-        elif period.audio:
-            u = Usage(entry.id, audio_seconds=D(60))
+        if period.tokens:
+            rates = period.token_rates_per_mtok()
+            key = min(k for k, r in rates.items() if r > 0)  # the first priced bucket
+            u, expected = Usage(entry.id, {key: 1000}), rates[key] * 1000 / 10**6
+        elif period.connection or period.audio:
+            rate = period.connection or period.audio
+            usd, unit = rate.rate_and_unit_seconds()
+            field = "connection_seconds" if period.connection else "audio_seconds"
+            u = Usage(entry.id, **{field: D(60)})
+            expected = usd * _billed_seconds(rate, 60) / unit
         elif period.characters:
             u = Usage(entry.id, characters=1000)
+            expected = period.characters.usd_per_mchar * 1000 / 10**6
         else:
             continue  # a GPU rental: priced through the self-host entries
-        assert price(u, builtin).total_usd >= 0
+        total = price(u, builtin).total_usd
+        assert total == expected and total > 0, (entry.id, total, expected)
+        priced += 1
+    assert priced >= len(REQUIRED_IDS) - 2   # all but the two GPU rentals, at least
 
 
 def test_realtime_facts_for_rebilling_models(builtin):

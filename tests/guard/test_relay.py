@@ -24,6 +24,7 @@ from costmodel.errors import InputError
 from costmodel.guard import SessionGuard
 from costmodel.guard.actions import WRAP_UP_INSTRUCTIONS
 from costmodel.guard.relay import Relay, fast_type, parse_listen
+from costmodel.ledger import open_ledger
 
 from .fake_upstream import MODEL, FakeUpstream, Turns
 
@@ -377,8 +378,7 @@ def test_upstream_drop_closes_client_and_writes_spend(tmp_path, caplog):
 # -- (7) the ledger agrees with the spend log -----------------------------------------------
 
 def test_ledger_total_matches_spend_log(tmp_path):
-    ledger_mod = pytest.importorskip("costmodel.ledger")
-    ledger = ledger_mod.open_ledger(f"sqlite:///{tmp_path / 'spend.db'}")
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'spend.db'}")
 
     async def main():
         async with relay_stack(tmp_path, limit=str(LIMIT), ledger=ledger) as (_up, relay, url):

@@ -118,6 +118,8 @@ def test_cut_shuts_the_session_down_once_and_wrap_up_runs_once():
     budget = LiveKitBudget(limit_usd="0.003", llm_model="openai/gpt-4o-mini",
                            on_wrap_up=lambda s, d: calls.append(d.action) or s.say("Bye!"))
     budget.attach(session)
+    # Each turn adds 2000 + 400 x turn LLM tokens in ($0.15/1M) and 80 out ($0.60/1M), and
+    # 3 s of Deepgram nova-3 ($0.0048/min: $0.00024).
     inp = out = 0
     for turn in range(40):
         inp += 2000 + 400 * turn
@@ -125,6 +127,12 @@ def test_cut_shuts_the_session_down_once_and_wrap_up_runs_once():
         session.emit("session_usage_updated", event(llm(inp, out), stt(3.0 * (turn + 1))))
         if session.shutdowns:
             break
+    # After 3 turns: $0.001944 spent, the next projected at $0.000735 (its LLM call and an
+    # STT turn like the last): one more fits ($0.002679), two do not: wrap up, once. After
+    # 4 turns: $0.002712 + $0.000795 = $0.003507 would pass $0.003: cut.
+    assert turn + 1 == 4
+    assert [(d.action, d.responses) for d in budget.guard.history] == [("wrap_up", 3),
+                                                                       ("cut", 4)]
     assert session.shutdowns == [True]  # drain: the speech in progress finishes
     assert budget.ended and budget.last.action == "cut"
     # more updates after the cut: still priced, never a second shutdown
@@ -132,9 +140,9 @@ def test_cut_shuts_the_session_down_once_and_wrap_up_runs_once():
     assert session.shutdowns == [True]
     assert budget.guard.spent_usd == total_usd(
         usages_from_session(event(llm(inp + 5000, out + 50), stt(99.0))))
-    # wrap-up once at most (the guard may jump straight to cut when one response is large)
-    assert calls in ([], ["wrap_up"])
-    assert session.said == ["Bye!"] * len(calls)
+    # the wrap-up callback ran once, at the wrap-up, and said its goodbye once
+    assert calls == ["wrap_up"]
+    assert session.said == ["Bye!"]
 
 
 def test_async_callbacks_and_custom_cut():

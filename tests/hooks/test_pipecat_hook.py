@@ -214,14 +214,20 @@ async def _run(hook_kind: str, limit: str | None, turns: int = 30, **budget_kwar
     async def _finished(task, frame):
         finished.append(frame)
 
+    def answered(n: int) -> bool:
+        return budget.guard.responses >= n or budget.budget.ended or bool(finished)
+
     async def user_turns():
-        # Turns arrive over time, as from a transport: far more than the budget allows, and
-        # never an EndFrame: only the hook can end the pipeline.
+        # Turns arrive as in a conversation: each once the last one is answered (its LLM
+        # usage metered), far more than the budget allows, and never an EndFrame: only the
+        # hook can end the pipeline. Waiting on the answer, not on a clock, makes the turn
+        # at which the budget ends the session the same on a loaded machine.
         for i in range(turns):
-            if task.has_finished() or finished:
+            if task.has_finished() or finished or budget.budget.ended:
                 return
             await task.queue_frame(TextFrame(text=f"turn {i}: hello there"))
-            await asyncio.sleep(0.02)
+            while not answered(i + 1):
+                await asyncio.sleep(0.001)
 
     runner = Runner(handle_sigint=False)
     feeder = asyncio.create_task(user_turns())
@@ -245,10 +251,19 @@ def test_real_pipeline_is_ended_when_the_budget_is_spent(hook_kind):
     # the hook pushed the end frame; the worker turned it into an EndFrame that ended the run
     assert names.count("EndWorkerFrame") + names.count("EndTaskFrame") >= 1
     assert isinstance(finished[0], EndFrame) and "budget" in str(finished[0].reason)
-    # ended early: far fewer turns than queued, and the spend never passed the limit
-    assert 1 < service.turns < 30
-    # over the limit by at most one turn (see test_text_llm_cut_is_predictive)
-    assert guard.spent_usd <= guard.limit_usd + max(c.total_usd for c in guard.costs) * 3
+    # Turn k costs: STT 3.5 s of nova-3, billed as 4 s at $0.0048/min = $0.00032; the LLM
+    # (3000 + 500k) tokens in at $0.15/1M + 100 out at $0.60/1M = $0.000585, $0.00066,
+    # $0.000735 for k = 1, 2, 3; TTS 19 characters at $50/1M = $0.00095.
+    # After 2 turns $0.003785 is spent and the next response is projected at ~$0.00101: room
+    # for one, not two: wrap up. Turn 3's STT brings $0.004105: the next would pass $0.005:
+    # cut. The rest of turn 3, already in the pipe, is still priced: $0.00579 in all.
+    assert service.turns == 3
+    assert [(d.action, str(d.spent_usd)) for d in guard.history] == [
+        ("wrap_up", "0.003785000000"), ("cut", "0.004105000000")]
+    assert guard.spent_usd == Decimal("0.00579")
+    # over the limit by less than one turn (see test_text_llm_cut_is_predictive)
+    assert guard.spent_usd - guard.limit_usd < Decimal("0.00032") + Decimal("0.000735") \
+        + Decimal("0.00095")
     # every usage metric was priced exactly once: STT + LLM + TTS per turn seen by the guard
     llm = [c for c in guard.costs if c.model == "openai/gpt-4o-mini"]
     assert len(llm) == guard.responses
