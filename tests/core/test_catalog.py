@@ -364,18 +364,14 @@ def test_errors_name_the_same_file_line_and_field_from_the_cache(cache, tmp_path
     assert len(check_catalog([bad.parent]).errors) == 1
 
 
-def test_a_cache_others_can_write_is_not_read(cache, toy_dir):
+def test_the_owners_own_edit_of_an_entry_is_read(cache, toy_dir):
+    # (entries others could have written are not: tests/core/test_parse_cache.py)
     _settled(toy_dir / "toy.yaml")
     Catalog.load([toy_dir], include_builtin=False)
     (entry,) = cache.glob("*.json")
     entry.write_text(entry.read_text().replace('"input": 20,', '"input": 0,'))
-    tampered = Catalog.load([toy_dir], include_builtin=False)  # the owner's own edit is read
+    tampered = Catalog.load([toy_dir], include_builtin=False)
     assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), tampered).total_usd == 0
-    for path, mode in ((entry, 0o666), (cache, 0o777)):
-        path.chmod(mode)
-        cat = Catalog.load([toy_dir], include_builtin=False)
-        assert price(Usage("toy/realtime", {"audio.input": 1_000_000}), cat).total_usd == 20
-        path.chmod(0o600 if path == entry else 0o700)
 
 
 def test_the_cache_can_be_turned_off(tmp_path, toy_dir, monkeypatch):
@@ -408,3 +404,66 @@ def test_only_data_json_gives_back_exactly_is_cached():
     for value in ({1: "int key"}, [date(2026, 1, 1)], [b"bytes"], {"a": {1, 2}},
                   [float("nan")], [float("inf")], [("a", 1)], loop):
         assert not _plain(value), value
+
+
+# ---- look-ups at their edges (mutation testing, issue 10 item 7) ----------------------------
+
+def test_load_includes_the_builtin_catalog_unless_told_not_to(toy_dir):
+    assert "openai/gpt-realtime-1.5" in Catalog.load()
+    assert "openai/gpt-realtime-1.5" in Catalog.load([toy_dir])
+    assert "openai/gpt-realtime-1.5" not in Catalog.load([toy_dir], include_builtin=False)
+
+
+def test_near_finds_an_id_by_its_name_under_any_provider(builtin):
+    # difflib finds nothing this far from "deepgram/nova-3"; the name after the last "/" does
+    near = builtin.near("our-in-house-speech-gateway/nova-3")
+    assert "deepgram/nova-3" in near
+    assert len(near) == len(set(near))     # each id once
+
+
+def test_near_gives_at_most_five_ids_unless_asked(builtin):
+    assert len(builtin.near("openai/gpt")) == 5
+    assert len(builtin.near("openai/gpt", n=7)) == 7
+    assert len(builtin.near("openai/gpt", n=2)) == 2
+
+
+def test_select_filters_by_provider_and_kind(builtin):
+    stt = builtin.select(provider="openai", kind="stt")
+    assert stt and all(e.provider == "openai" and e.kind == "stt" for e in stt)
+    assert "openai/whisper-1" in [e.id for e in stt]
+    assert len(builtin.select()) == len(builtin)
+    everyone_stt = builtin.select(kind="stt")
+    assert {e.provider for e in everyone_stt} > {"openai", "deepgram"}
+    assert all(e.kind == "stt" for e in everyone_stt)
+    openai = builtin.select(provider="openai")
+    assert {e.kind for e in openai} >= {"stt", "realtime", "llm"}
+    assert all(e.provider == "openai" for e in openai)
+
+
+def test_staleness_is_judged_on_the_price_in_force_that_day(toy):
+    # toy/realtime's 2025 price was checked 2025-01-02, its 2026 price 2026-01-02: on
+    # 2025-06-01 the 2025 price is in force, checked 150 days before (> 100)
+    assert ("toy/realtime", date(2025, 1, 2)) in toy.stale(100, today=date(2025, 6, 1))
+    # on 2026-03-01 the 2026 price is, checked 58 days before (<= 100)
+    assert "toy/realtime" not in dict(toy.stale(100, today=date(2026, 3, 1)))
+    # exactly max_age_days old is not stale yet; one day more is
+    assert "toy/phone" not in dict(toy.stale(10, today=date(2025, 1, 12)))
+    assert "toy/phone" in dict(toy.stale(10, today=date(2025, 1, 13)))
+
+
+def test_check_catalog_calls_prices_checked_over_90_days_ago_stale(toy_dir):
+    # toy/phone was checked 2025-01-02: 90 days later (2025-04-02) is fine, 91 is stale
+    ok = check_catalog([toy_dir], today=date(2025, 4, 2))
+    assert "toy/phone" not in dict(ok.stale)
+    late = check_catalog([toy_dir], today=date(2025, 4, 3))
+    assert ("toy/phone", date(2025, 1, 2)) in late.stale
+
+
+def test_an_id_defined_twice_in_one_file_is_an_error(tmp_path):
+    twice = TOY + TOY.split("models:\n", 1)[1].split("  - id: toy/phone")[0]
+    d = tmp_path / "twice"
+    write(d, "toy.yaml", twice)
+    with pytest.raises(CatalogError, match="'toy/realtime' is defined twice in one file"):
+        Catalog.load([d], include_builtin=False)
+    result = check_catalog([d], max_age_days=10_000)
+    assert [e.field for e in result.errors if "twice" in str(e)] == ["id"]

@@ -232,3 +232,102 @@ def test_time_billed_models_ignore_informational_tokens(builtin):
     u = Usage("xai/grok-voice-agent", {"audio.input": 900, "audio.output": 1500},
               connection_seconds=D(60))
     assert price(u, builtin).total_usd == D("0.05")
+
+
+# ---- what the hot paths leave out (mutation testing, issue 10 item 7) -----------------------
+
+MIXED = """
+provider: mix
+models:
+  - id: mix/finer
+    kind: llm
+    name: A rate finer than a pico-dollar a token
+    prices:
+      - effective: 2025-01-01
+        checked: 2025-01-02
+        source: https://example.com/mix
+        tokens:
+          text: {input: 0.0000015, output: 3}
+  - id: mix/everything
+    kind: realtime
+    name: Tokens, connection time, audio time and characters
+    prices:
+      - effective: 2025-01-01
+        checked: 2025-01-02
+        source: https://example.com/mix
+        tokens:
+          text: {input: 1, cached: 0.5, output: 4}
+          audio: {input: 10, cached: 1, output: 20}
+        connection: {usd_per_minute: 0.06}
+        audio: {usd_per_minute: 0.6}
+        characters: {usd_per_mchar: 10}
+"""
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    from costmodel import Catalog
+
+    from ..conftest import write
+    d = tmp_path_factory.mktemp("mix")
+    write(d, "mix.yaml", MIXED)
+    return Catalog.load([d], include_builtin=False)
+
+
+DAY = date(2026, 1, 1)
+
+
+def test_a_rate_finer_than_a_pico_dollar_is_summed_exactly_in_decimal(mixed):
+    # $0.0000015 per 1M tokens is 1.5e-12 per token: not a whole number of pico-dollars
+    cost = price(Usage("mix/finer", {"text.input": 1_000_000, "text.output": 2}, at=DAY), mixed)
+    # 1,000,000 x $0.0000015/1M + 2 x $3/1M = $0.0000015 + $0.000006
+    assert cost.total_usd == D("0.0000075")
+    assert price(Usage("mix/finer", {"text.input": 3}, at=DAY), mixed).total_usd == D("4.5E-12")
+
+
+def test_line_items_read_input_cached_output_text_before_audio(mixed):
+    usage = Usage("mix/everything", {"audio.output": 1, "text.output": 1, "audio.cached": 1,
+                                     "text.cached": 1, "audio.input": 1, "text.input": 1},
+                  at=DAY)
+    items = [li.item for li in summarize([price(usage, mixed)])]
+    assert items == ["text.input", "audio.input", "text.cached", "audio.cached",
+                     "text.output", "audio.output"]
+
+
+def test_time_and_character_items_follow_the_tokens_connection_first(mixed):
+    # seen in the order characters, audio time, connection, tokens: listed in reading order
+    costs = [price(Usage("mix/everything", characters=1000, at=DAY), mixed),
+             price(Usage("mix/everything", audio_seconds=D(30), at=DAY), mixed),
+             price(Usage("mix/everything", connection_seconds=D(60), at=DAY), mixed),
+             price(Usage("mix/everything", {"text.input": 5}, at=DAY), mixed)]
+    items = summarize(costs)
+    assert [li.item for li in items] == ["text.input", "connection", "audio_time", "characters"]
+    # $0.06/min x 1 min, $0.6/min x 0.5 min, 1000 x $10/1M, 5 x $1/1M
+    assert [li.usd for li in items] == [D("0.000005"), D("0.06"), D("0.3"), D("0.01")]
+
+
+def test_summarize_keeps_a_rate_only_while_it_is_the_same(toy):
+    # toy/realtime audio input: $40/1M in 2025, $20/1M from 2026-01-01
+    before = price(Usage("toy/realtime", {"audio.input": 100}, at=date(2025, 6, 1)), toy)
+    after = price(Usage("toy/realtime", {"audio.input": 100}, at=date(2026, 6, 1)), toy)
+    (same,) = summarize([after, after])
+    assert same.rate_usd == D(20) / 10**6
+    (mixed_rates,) = summarize([before, after])
+    assert mixed_rates.rate_usd is None               # no single rate over a price change
+    assert (mixed_rates.quantity, mixed_rates.usd) == (D(200), D("0.006"))  # 0.004 + 0.002
+
+
+def test_an_unpriced_quantity_names_everything_the_model_does_price(toy):
+    with pytest.raises(UnknownRateError) as info:
+        price(Usage("toy/phone", audio_seconds=D(5), at=DAY), toy)
+    assert info.value.what == "audio time"
+    assert info.value.known == ("connection time",)
+    with pytest.raises(UnknownRateError) as info:
+        price(Usage("toy/tts", {"text.input": 5}, at=DAY), toy)
+    assert info.value.known == ("characters",)
+    with pytest.raises(UnknownRateError) as info:
+        price(Usage("toy/stt", characters=5, at=DAY), toy)
+    assert info.value.known == ("audio time",)
+    with pytest.raises(UnknownRateError) as info:
+        price(Usage("toy/open-model", characters=5, at=DAY), toy)
+    assert info.value.known == ("session time (self-hosted)",)
