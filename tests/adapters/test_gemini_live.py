@@ -110,3 +110,64 @@ def test_cache_details_must_match_the_prompt():
     with pytest.raises(UsageError, match="not cachedContentTokenCount"):
         usage_from_usage_metadata({**base, "cacheTokensDetails": [
             {"modality": "AUDIO", "tokenCount": 40}]}, "m/x")
+
+
+# ---- edges of the accounting (mutation testing, issue 10 item 7) ----------------------------
+
+def _meta(**over):
+    return {"promptTokenCount": 1000, "promptTokensDetails": [
+        {"modality": "TEXT", "tokenCount": 300}, {"modality": "AUDIO", "tokenCount": 700}],
+        **over}
+
+
+def test_a_cached_total_without_details_is_the_oldest_context_text_first():
+    # 500 cached of 300 text + 700 audio: all 300 text, then 200 audio
+    u = usage_from_usage_metadata(_meta(cachedContentTokenCount=500), "m/x")
+    assert u.tokens == {"text.cached": 300, "audio.input": 500, "audio.cached": 200}
+    # an audio-only prompt: the cached tokens are audio
+    audio_only = {"promptTokenCount": 700, "cachedContentTokenCount": 500,
+                  "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 700}]}
+    assert usage_from_usage_metadata(audio_only, "m/x").tokens == {"audio.input": 200,
+                                                                   "audio.cached": 500}
+
+
+def test_a_prompt_may_be_cached_whole_but_not_more():
+    whole = usage_from_usage_metadata(_meta(cachedContentTokenCount=1000), "m/x")
+    assert whole.tokens == {"text.cached": 300, "audio.cached": 700}
+    with pytest.raises(UsageError, match="cachedContentTokenCount exceeds promptTokenCount"):
+        usage_from_usage_metadata(_meta(cachedContentTokenCount=1001), "m/x")
+
+
+def test_cached_tokens_of_a_modality_the_prompt_lacks_are_refused():
+    audio_only = {"promptTokenCount": 100, "cachedContentTokenCount": 1,
+                  "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 100}],
+                  "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 1}]}
+    with pytest.raises(UsageError, match="1 cached text tokens exceed the 0 text prompt"):
+        usage_from_usage_metadata(audio_only, "m/x")
+
+
+def test_response_tokens_the_details_leave_out_are_priced_as_text_and_flagged():
+    meta = {"promptTokenCount": 10, "responseTokenCount": 100,
+            "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 10}],
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 80}]}
+    u = usage_from_usage_metadata(meta, "m/x")
+    assert u.tokens == {"audio.input": 10, "audio.output": 80, "text.output": 20}
+    assert u.estimated
+
+
+def test_the_total_adds_prompt_tool_use_response_and_thoughts():
+    # 1000 prompt + 50 tool-use prompt + 100 response + 30 thoughts = 1180
+    meta = _meta(toolUsePromptTokenCount=50, thoughtsTokenCount=30, responseTokenCount=100,
+                 responseTokensDetails=[{"modality": "AUDIO", "tokenCount": 100}],
+                 totalTokenCount=1180)
+    assert usage_from_usage_metadata(meta, "m/x").tokens == {
+        "text.input": 350, "audio.input": 700, "audio.output": 100, "text.output": 30}
+    with pytest.raises(UsageError, match="totalTokenCount 1181"):
+        usage_from_usage_metadata({**meta, "totalTokenCount": 1181}, "m/x")
+
+
+def test_the_reader_labels_each_snapshot_by_its_turn():
+    r = GeminiLiveReader(model="m/x")
+    assert r.responses == 0
+    labels = [r.feed({"usageMetadata": {"promptTokenCount": n}})[0].label for n in (5, 9)]
+    assert labels == ["turn 1", "turn 2"] and r.responses == 2

@@ -184,3 +184,9 @@ def test_xai_session_duration_is_priced_by_time_not_tokens(builtin) -> None:
                             "output_tokens": 1500, "output_audio_tokens": 1500,
                             "session_duration": 120.0})
     assert price(u, builtin).total_usd == Decimal("0.1")  # 2 min x $0.05
+
+
+@pytest.mark.parametrize("payload", ["llm_usage", b"llm_usage", 42])
+def test_model_usage_must_be_a_list_not_a_string(payload):
+    with pytest.raises(UsageError, match="usage.model_usage must be a list, got"):
+        usages_from_session(payload)

@@ -69,3 +69,11 @@ def test_delta_then_total_only_events_do_not_double_count():
     (b,) = r.feed(_event(total=io(si=130, so=10)))
     assert a.tokens == {"audio.input": 100}
     assert b.tokens == {"audio.input": 30, "audio.output": 10}
+
+
+def test_an_event_that_reports_no_counts_is_refused_not_priced_at_zero():
+    r = NovaSonicReader(model="m/x")
+    with pytest.raises(UsageError, match="reports no speechTokens or textTokens"):
+        r.feed(_event({"input": {}, "output": {}}))
+    (u,) = r.feed(_event(io()))           # explicit zeros are a real zero
+    assert u.tokens == {}

@@ -175,3 +175,44 @@ def test_cached_with_audio_is_ambiguous() -> None:
 def test_payload_not_an_object() -> None:
     with pytest.raises(UsageError, match="usage must be an object"):
         usage_from_chat_completion([1, 2], "m/x")  # type: ignore[arg-type]
+
+
+# ---- the prompt's parts at their limits (mutation testing, issue 10 item 7) ----------------
+
+def _chat(prompt: int, completion: int, pd: dict | None = None, cd: dict | None = None):
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion}
+    if pd is not None:
+        usage["prompt_tokens_details"] = pd
+    if cd is not None:
+        usage["completion_tokens_details"] = cd
+    return usage_from_chat_completion(usage, "openai/gpt-4o").tokens
+
+
+def test_text_input_is_the_prompt_less_every_other_part():
+    # 1000 = 500 text + 400 cached + 100 written
+    assert _chat(1000, 0, {"cached_tokens": 400, "cache_write_tokens": 100}) == {
+        "text.input": 500, "text.cached": 400, "text.cache_write_30m": 100}
+    # 1000 = 500 text + 300 audio + 200 image
+    assert _chat(1000, 0, {"audio_tokens": 300, "image_tokens": 200}) == {
+        "text.input": 500, "audio.input": 300, "image.input": 200}
+
+
+def test_a_prompt_may_be_all_cached_or_all_audio_and_image_but_not_more():
+    assert _chat(2048, 10, {"cached_tokens": 2048}) == {"text.cached": 2048,
+                                                        "text.output": 10}
+    assert _chat(500, 0, {"audio_tokens": 300, "image_tokens": 200}) == {
+        "audio.input": 300, "image.input": 200}
+    with pytest.raises(UsageError, match="exceed"):
+        _chat(2048, 10, {"cached_tokens": 2000, "cache_write_tokens": 49})
+    with pytest.raises(UsageError, match="exceed"):
+        _chat(500, 0, {"audio_tokens": 300, "image_tokens": 201})
+
+
+def test_a_completion_may_be_all_reasoning_or_all_audio_but_not_more():
+    assert _chat(10, 100, cd={"reasoning_tokens": 100}) == {"text.input": 10,
+                                                            "text.output": 100}
+    assert _chat(10, 50, cd={"audio_tokens": 50}) == {"text.input": 10, "audio.output": 50}
+    with pytest.raises(UsageError, match="reasoning_tokens \\(101\\) exceeds"):
+        _chat(10, 100, cd={"reasoning_tokens": 101})
+    with pytest.raises(UsageError, match="audio_tokens \\(51\\) exceeds"):
+        _chat(10, 50, cd={"audio_tokens": 51})

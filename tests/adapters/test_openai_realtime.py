@@ -144,3 +144,41 @@ def test_recorded_trace_prices_every_response_and_transcription(builtin):
     assert report.total_usd == expected
     # The transcription part is in the total, not dropped.
     assert any(li.model == "openai/gpt-4o-transcribe" for li in report.line_items)
+
+
+# ---- a missing count is zero, on the fast path too (mutation testing, issue 10 item 7) -----
+
+FULL = {"input_token_details": {"text_tokens": 100, "audio_tokens": 50, "image_tokens": 20,
+                                "cached_tokens_details": {"text_tokens": 60, "audio_tokens": 10,
+                                                          "image_tokens": 5}},
+        "output_token_details": {"text_tokens": 30, "audio_tokens": 70}}
+
+
+@pytest.mark.parametrize("part, key", [("input_token_details", "text_tokens"),
+                                       ("input_token_details", "audio_tokens"),
+                                       ("input_token_details", "image_tokens"),
+                                       ("cached_tokens_details", "text_tokens"),
+                                       ("cached_tokens_details", "audio_tokens"),
+                                       ("cached_tokens_details", "image_tokens"),
+                                       ("output_token_details", "text_tokens"),
+                                       ("output_token_details", "audio_tokens")])
+def test_a_count_left_out_is_the_same_as_zero(part, key):
+    def with_(value):
+        usage = json.loads(json.dumps(FULL))
+        details = (usage["input_token_details"]["cached_tokens_details"]
+                   if part == "cached_tokens_details" else usage[part])
+        if value is None:
+            del details[key]
+        else:
+            details[key] = value
+        if part == "input_token_details":  # keep the cached part within the input
+            usage["input_token_details"]["cached_tokens_details"].pop(key, None)
+        return usage
+
+    assert tokens_from_realtime_usage(with_(None)) == tokens_from_realtime_usage(with_(0))
+    # e.g. no text input at all: none of it is billed
+    left = tokens_from_realtime_usage(with_(None))
+    modality, _, _ = key.partition("_")
+    bucket = {"input_token_details": "input", "cached_tokens_details": "cached",
+              "output_token_details": "output"}[part]
+    assert f"{modality}.{bucket}" not in left
