@@ -135,7 +135,7 @@ def main() -> None:
         paths["orjson"] = ([sys.executable, "-c", ORJSON, str(path), r], peer_env)
     paths["json"] = ([*cli, "--json"], env)
     paths["table"] = (cli, env)
-    if args.with_all:
+    if args.with_all or "all" in (args.only or "").split(","):
         paths["all"] = ([*cli, "--all"], env)
     if args.only:
         keep = args.only.split(",")
