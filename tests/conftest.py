@@ -94,6 +94,8 @@ def _no_user_spool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Spend a failing ledger could not take is spooled to this test's own directory, never
     to the developer's cache directory (tests that check the default unset it)."""
     monkeypatch.setenv("COSTMODEL_SPOOL_DIR", str(tmp_path / "default-spool"))
+    # ...and the catalog's parse cache is the test's own too.
+    monkeypatch.setenv("COSTMODEL_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture

@@ -24,6 +24,9 @@ from .replay import replay_cmd
 app = typer.Typer(
     help="What voice AI agents cost: price catalog, session pricing, estimates, budget guard.",
     no_args_is_help=True,
+    # Plain help: typer's rich help renderer alone costs ~2.4x `import typer, rich` at every
+    # start (bench/bench_startup.py), and the help reads as well without boxes.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     add_completion=False,
 )

@@ -64,7 +64,7 @@ def new_table(*args: Any, **kwargs: Any) -> Table:
 PricingOpt = Annotated[
     list[Path] | None,
     typer.Option("--pricing", help="Extra catalog directory or file (repeatable; later wins). "
-                 "Also read from $COSTMODEL_PRICING.", show_default=False),
+                 "Also read from $COSTMODEL_PRICING.", show_default=False, metavar="PATH"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 

@@ -14,7 +14,7 @@ from ..errors import CostModelError, InputError
 from ._common import err, handle_errors, out, usd
 
 app = typer.Typer(help="Meter live realtime sessions and cut them before they overspend.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("serve")

@@ -16,7 +16,7 @@ from ._bounds import SPOOL_ENV
 from ._common import JsonOpt, err, handle_errors, new_table, out, print_json, usd
 
 app = typer.Typer(help="Inspect the spend ledger; commit spend spooled while it was down.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 LEDGER_ENV = "COSTMODEL_LEDGER"
 

@@ -24,7 +24,8 @@ from ._common import (
 if TYPE_CHECKING:
     from ..core.rates import ModelEntry, PricePeriod
 
-app = typer.Typer(help="Browse and check the price catalog.", no_args_is_help=True)
+app = typer.Typer(help="Browse and check the price catalog.", no_args_is_help=True,
+                  rich_markup_mode=None)
 
 
 def rates_of(period: PricePeriod) -> list[dict]:

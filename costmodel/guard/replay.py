@@ -85,7 +85,7 @@ def replay(lines: Iterable[str] | Callable[[], Iterable[str]], *,
 
         def read() -> Iterable[str]:
             return held
-    unguarded = price_events(read(), model=model, fmt=fmt, catalog=catalog,
+    unguarded = price_events(read(), model=model, fmt=fmt, catalog=catalog, keep_priced=False,
                              transcription_model=transcription_model)
     recorded = unguarded.total_usd
     if recorded is None:

@@ -37,7 +37,6 @@ import logging
 import os
 import re
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from .._files import user_cache_dir
 from ..errors import LedgerConflictError, LedgerError
 from .base import Ledger, Reservation, SpendRecord, exact_sum, record_from_json, record_to_json
 
@@ -67,13 +67,7 @@ def default_spool_dir() -> Path:
     env = os.environ.get(SPOOL_ENV)
     if env:
         return Path(env).expanduser()
-    if sys.platform == "darwin":
-        cache = Path.home() / "Library" / "Caches"
-    elif os.name == "nt":
-        cache = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "costmodel" / "spool"
+    return user_cache_dir() / "spool"
 
 
 @dataclass(frozen=True)
