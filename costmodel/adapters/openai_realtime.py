@@ -108,7 +108,8 @@ def _tokens_careful(usage: Mapping[str, Any], where: str) -> dict[str, int]:
         if ctd is not None:
             cached = {m: count(ctd, f"{m}_tokens", f"{where_in}.cached_tokens_details")
                       for m in _MODALITIES}
-            if sum(cached.values()) != cached_total:
+            # (a missing total is the details' sum, as on the fast path)
+            if sum(cached.values()) != cached_total and itd.get("cached_tokens") is not None:
                 raise UsageError(f"{where_in}: cached_tokens ({cached_total}) is not the sum of "
                                  f"cached_tokens_details ({sum(cached.values())})")
         else:

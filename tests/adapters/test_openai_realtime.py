@@ -7,6 +7,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel import UsageError
 from costmodel.adapters.openai_realtime import (
@@ -182,3 +184,119 @@ def test_a_count_left_out_is_the_same_as_zero(part, key):
     bucket = {"input_token_details": "input", "cached_tokens_details": "cached",
               "output_token_details": "output"}[part]
     assert f"{modality}.{bucket}" not in left
+
+
+# ---- the fast path is the careful path, faster --------------------------------------------
+
+_COUNT = st.one_of(st.integers(0, 40), st.sampled_from([-1, 10**12, 10**12 + 1, 2 * 10**12]),
+                   st.sampled_from([None, 3.0, 2.5, "4", True]))
+
+
+@st.composite
+def _usages(draw):
+    def part(keys):
+        return {k: v for k in keys if (v := draw(_COUNT)) is not None or draw(st.booleans())}
+
+    itd = part(("text_tokens", "audio_tokens", "image_tokens"))
+    ctd = part(("text_tokens", "audio_tokens", "image_tokens"))
+    # mostly consistent payloads, cached within the input, with the right totals
+    if draw(st.booleans()):
+        for m in ("text_tokens", "audio_tokens", "image_tokens"):
+            if isinstance(ctd.get(m), int) and isinstance(itd.get(m), int):
+                ctd[m] = min(ctd[m], itd[m])
+    itd["cached_tokens_details"] = ctd
+    otd = part(("text_tokens", "audio_tokens"))
+    usage = {"input_token_details": itd, "output_token_details": otd}
+    ints = [v for v in itd.values() if type(v) is int]
+    for key, total in (("input_tokens", sum(ints)),
+                       ("output_tokens", sum(v for v in otd.values() if type(v) is int))):
+        choice = draw(st.sampled_from(["right", "off", "absent"]))
+        if choice != "absent":
+            usage[key] = total + (choice == "off")
+    if draw(st.booleans()):
+        itd["cached_tokens"] = sum(v for v in ctd.values() if type(v) is int) + draw(
+            st.sampled_from([0, 0, 1]))
+    return usage
+
+
+def _outcome(fn, usage):
+    try:
+        return fn(usage)
+    except UsageError:
+        return "refused"
+
+
+@settings(max_examples=400, deadline=None)
+@given(_usages())
+def test_every_payload_gets_the_careful_paths_answer(usage):
+    from costmodel.adapters.openai_realtime import _tokens_careful
+    assert (_outcome(tokens_from_realtime_usage, usage)
+            == _outcome(lambda u: _tokens_careful(u, "response.usage"), usage))
+
+
+@pytest.mark.parametrize("usage", [
+    FULL,                                                                  # every bucket
+    {"input_tokens": 0, "output_tokens": 0,                                # nothing at all
+     "input_token_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0,
+                             "cached_tokens": 0, "cached_tokens_details": {}},
+     "output_token_details": {"text_tokens": 0, "audio_tokens": 0}},
+    {"input_tokens": 30, "output_tokens": 5,                               # all cached
+     "input_token_details": {"text_tokens": 10, "audio_tokens": 15, "image_tokens": 5,
+                             "cached_tokens": 30, "cached_tokens_details": {
+                                 "text_tokens": 10, "audio_tokens": 15, "image_tokens": 5}},
+     "output_token_details": {"text_tokens": 5, "audio_tokens": 0}},
+    {"input_tokens": 10**12 - 1, "output_tokens": 1,                       # at the bound
+     "input_token_details": {"text_tokens": 10**12 - 1, "cached_tokens_details": {}},
+     "output_token_details": {"audio_tokens": 1}},
+])
+def test_well_formed_payloads_take_the_fast_path(usage, monkeypatch):
+    # the guard prices every response.done: the API's own shapes never need the careful path
+    from costmodel.adapters import openai_realtime
+
+    expected = openai_realtime._tokens_careful(usage, "response.usage")
+    monkeypatch.setattr(openai_realtime, "_tokens_careful", None)   # called: a TypeError
+    assert tokens_from_realtime_usage(usage) == expected
+
+
+def test_a_usage_that_reports_nothing_is_refused():
+    with pytest.raises(UsageError, match="reports none of"):
+        tokens_from_realtime_usage({})
+
+
+def test_without_cached_details_output_text_and_audio_are_both_counted():
+    usage = {"input_tokens": 12, "output_tokens": 30,
+             "input_token_details": {"text_tokens": 12, "cached_tokens": 0},
+             "output_token_details": {"text_tokens": 20, "audio_tokens": 10}}
+    assert tokens_from_realtime_usage(usage) == {"text.input": 12, "text.output": 20,
+                                                 "audio.output": 10}
+
+
+def test_a_dated_response_keeps_its_date():
+    from datetime import date
+    ev = {"type": "response.done", "response": {"usage": {
+        "input_tokens": 10, "output_tokens": 0, "input_token_details": {"audio_tokens": 10},
+        "output_token_details": {}}}}
+    day = date(2026, 3, 1)
+    u = usage_from_response_done(ev, "openai/gpt-realtime-1.5", at=day, label="r")
+    assert (u.at, u.label, u.tokens) == (day, "r", {"audio.input": 10})
+    assert usage_from_response_done(ev, "openai/gpt-realtime-1.5").at is None
+
+
+def test_transcription_tokens_without_details_are_all_audio_and_nothing_is_refused():
+    ev = {"usage": {"type": "tokens", "input_tokens": 17, "output_tokens": 9}}
+    assert usage_from_transcription(ev, "openai/gpt-4o-transcribe").tokens == {
+        "audio.input": 17, "text.output": 9}
+    with pytest.raises(UsageError, match="reports none of"):
+        usage_from_transcription({"usage": {"type": "tokens"}}, "openai/gpt-4o-transcribe")
+
+
+def test_a_given_transcription_model_prices_transcriptions():
+    r = OpenAIRealtimeReader(model="openai/gpt-realtime-1.5",
+                             transcription_model="openai/whisper-1")
+    (u,) = r.feed({"type": "conversation.item.input_audio_transcription.completed",
+                   "usage": {"type": "duration", "seconds": 3}})
+    assert (u.model, u.audio_seconds, u.label) == ("openai/whisper-1", 3, "transcription 1")
+    # a session event naming another one does not replace it
+    r.feed({"type": "session.updated", "session": {"input_audio_transcription": {
+        "model": "gpt-4o-transcribe"}}})
+    assert r.transcription_model == "openai/whisper-1"

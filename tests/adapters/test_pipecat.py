@@ -155,3 +155,29 @@ def test_totals_only_usage_of_a_speech_model_is_refused() -> None:
     with pytest.raises(UsageError, match="audio and text tokens at different rates"):
         usage_from_pipecat_llm({"prompt_tokens": 1000, "completion_tokens": 200,
                                 "cache_read_input_tokens": 512}, "openai/gpt-realtime-1.5")
+
+
+def test_openai_prompts_may_be_all_cached_and_completions_all_reasoning() -> None:
+    # gross prompt_tokens (OpenAI): 2048 = 0 uncached + 2048 read
+    u = usage_from_pipecat_llm({"prompt_tokens": 2048, "completion_tokens": 60,
+                                "total_tokens": 2108, "cache_read_input_tokens": 2048,
+                                "reasoning_tokens": 60}, "openai/gpt-5.4-mini")
+    assert dict(u.tokens) == {"text.cached": 2048, "text.output": 60}
+    with pytest.raises(UsageError, match="exceed prompt_tokens"):
+        usage_from_pipecat_llm({"prompt_tokens": 2048, "completion_tokens": 1,
+                                "cache_read_input_tokens": 2000,
+                                "cache_creation_input_tokens": 49}, "openai/gpt-5.4-mini",
+                               cache_write_bucket="text.cache_write_30m")
+    # net (Anthropic): the cache tokens are on top of prompt_tokens
+    net = usage_from_pipecat_llm({"prompt_tokens": 10, "completion_tokens": 5,
+                                  "cache_read_input_tokens": 100,
+                                  "cache_creation_input_tokens": 50},
+                                 "anthropic/claude-haiku-4.5")
+    assert dict(net.tokens) == {"text.input": 10, "text.cached": 100,
+                                "text.cache_write_5m": 50, "text.output": 5}
+
+
+def test_a_total_that_is_not_a_count_is_refused() -> None:
+    with pytest.raises(UsageError, match="LLMTokenUsage.total_tokens"):
+        usage_from_pipecat_llm({"prompt_tokens": 3, "completion_tokens": 1,
+                                "total_tokens": "4"}, "openai/x")

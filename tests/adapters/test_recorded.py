@@ -191,3 +191,59 @@ def test_a_line_is_read_the_same_with_or_without_its_line_break(toy):
     report = price_events(["  " + base[0], base[1] + " x"], catalog=toy)
     assert [s.line for s in report.skipped] == [2]
     assert report.skipped[0].reason.startswith("not valid JSON (Extra data")
+
+
+# ---- the report's counts at their limits (mutation testing, issue 10 item 7) ---------------
+
+def test_problems_are_all_counted_and_the_first_thousand_kept(toy):
+    from costmodel.adapters.recorded import KEPT_PROBLEMS
+
+    assert KEPT_PROBLEMS == 1000
+    lines = ['{"type": "session.created", "session": {"model": "toy/phone"}}']
+    lines += ["{not json"] * 1003 + [_done(10, 0)] * 1002   # toy/phone has no token rate
+    report = price_events(lines, catalog=toy)
+    assert (report.skipped_count, len(report.skipped)) == (1003, 1000)
+    assert (report.unpriced_count, len(report.unpriced)) == (1002, 1000)
+    assert report.skipped[-1].line == 1001 and report.unpriced[-1].line == 2004
+
+
+def test_a_clean_session_counts_no_problems_and_equal_sessions_report_equal(toy):
+    lines = ['{"type": "session.created", "session": {"model": "toy-rt"}}', _done(1000, 0)]
+    report = price_events(lines, catalog=toy)
+    assert (report.skipped_count, report.unpriced_count, report.estimated) == (0, 0, 0)
+    assert (report.lines, report.priced_count) == (2, 1)
+    assert report == price_events(lines, catalog=toy)
+    assert "_tally" not in repr(report)
+    empty = price_events([], catalog=toy)
+    assert (empty.lines, empty.priced_count, empty.priced_usd) == (0, 0, D(0))
+
+
+def test_estimated_usages_are_counted(builtin):
+    # Gemini details 30 tokens short of promptTokenCount: priced as text, flagged estimated
+    short = json.dumps({"usageMetadata": {"promptTokenCount": 200, "promptTokensDetails": [
+        {"modality": "AUDIO", "tokenCount": 170}]}})
+    exact = json.dumps({"usageMetadata": {"promptTokenCount": 170, "promptTokensDetails": [
+        {"modality": "AUDIO", "tokenCount": 170}]}})
+    report = price_events([short, exact, short], model="google/gemini-3.1-flash-live",
+                          catalog=builtin)
+    assert (report.priced_count, report.estimated) == (3, 2)
+
+
+def test_an_unknown_transcription_model_fails_fast(toy):
+    with pytest.raises(UnknownModelError):
+        price_events([_done(1, 1)], model="toy-rt", transcription_model="toy/nope", catalog=toy)
+
+
+def test_lines_of_no_known_format_are_each_skipped_saying_so(toy):
+    report = price_events(['{"hello": 1}', "", '{"hello": 2}'], catalog=toy)
+    assert [(s.line, s.reason) for s in report.skipped] == [
+        (1, "not an event of any known format"), (3, "not an event of any known format")]
+    assert report.lines == 3 and report.priced_count == 0
+
+
+def test_a_mismatched_file_is_described_by_its_first_twenty_events(toy):
+    nova = json.dumps({"event": {"usageEvent": {"details": {}}}})
+    lines = [nova] * 20 + [_done(1, 1)]        # the 21st event looks like openai-realtime
+    with pytest.raises(InputError) as info:
+        price_events(lines, fmt="gemini-live", model="toy-rt", catalog=toy)
+    assert str(info.value).endswith("(it looks like nova-sonic)")
