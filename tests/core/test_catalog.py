@@ -467,3 +467,15 @@ def test_an_id_defined_twice_in_one_file_is_an_error(tmp_path):
         Catalog.load([d], include_builtin=False)
     result = check_catalog([d], max_age_days=10_000)
     assert [e.field for e in result.errors if "twice" in str(e)] == ["id"]
+
+
+def test_a_file_that_no_longer_parses_has_no_lines_and_is_read_once(tmp_path, monkeypatch):
+    # Its data came from the cache, then it changed into something that does not parse: an
+    # error in it is still reported, without a line, and the file is not parsed again.
+    from costmodel.core.catalog import _Marks
+
+    parsed = _count_parses(monkeypatch)
+    marks = _Marks(write(tmp_path, "gone.yaml", "models: [\n"))
+    assert marks.line(["models", 0, "id"]) is None
+    assert marks.line(["models"]) is None
+    assert marks.node() is None and parsed == ["gone.yaml"]

@@ -119,3 +119,9 @@ def test_with_makes_a_changed_copy():
     v = u.with_(estimated=True, label="guess")
     assert (v.estimated, v.label, v.tokens) == (True, "guess", {"text.input": 3})
     assert u.estimated is False
+
+
+def test_the_error_names_the_bucket_that_is_wrong_not_one_at_the_bound():
+    with pytest.raises(UsageError, match="audio.input must be a whole number") as info:
+        Usage(M, {"text.input": 10**12, "audio.input": "12"})
+    assert "text.input" not in str(info.value)

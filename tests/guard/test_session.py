@@ -345,3 +345,103 @@ def test_an_unreachable_shared_ledger_follows_the_policy_loudly(builtin, caplog,
             d = guard.observe(ev)
     assert d.action == action
     assert "LEDGER ERROR" in caplog.text and "reserve" in caplog.text
+
+
+# ---- what mutation testing found untested (issue 10 item 7) ---------------------------------
+
+def test_an_unknown_model_is_refused_when_the_guard_is_made(builtin):
+    from costmodel import UnknownModelError
+    with pytest.raises(UnknownModelError):
+        SessionGuard("1", catalog=builtin, model="acme/voice-9")
+
+
+def test_a_new_guard_has_spent_nothing_estimated_nothing_and_seen_no_ledger_error(builtin):
+    guard = SessionGuard("1", catalog=builtin, model="openai/gpt-realtime-1.5")
+    assert (guard.spent_usd, guard.responses, guard.awaiting) == (0, 0, 0)
+    assert guard.estimated is False and guard.ledger_errors == 0
+    assert guard.spooled_records == 0 and guard.unsaved_usd == 0
+    guard.observe(_done(100, 10))
+    assert guard.estimated is False and guard.last.estimated is False
+
+
+def test_a_client_request_before_the_provider_spoke_is_awaited(builtin):
+    guard = SessionGuard("100", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.update", "session": {}}, source="client")
+    assert guard.awaiting == 0
+    guard.observe({"type": "response.create"}, source="client")
+    assert guard.awaiting == 1 and guard.format is None   # a client never picks the format
+
+
+def test_a_response_without_usage_closes_what_it_answers(builtin):
+    guard = _started(builtin, limit="100")
+    guard.observe({"type": "response.created"})
+    guard.observe({"type": "response.created"})
+    assert guard.in_flight == 2
+    guard.observe({"type": "response.done", "response": {"usage": None}})
+    assert guard.in_flight == 1
+    guard.observe({"type": "response.done", "response": {"usage": None}})
+    assert (guard.in_flight, guard.awaiting, guard.responses) == (0, 0, 2)
+    guard.observe({"type": "response.create"}, source="client")
+    assert guard.awaiting == 1
+    # done without a created we saw: it answers the request
+    guard.observe({"type": "response.done", "response": {"usage": None}})
+    assert guard.awaiting == 0
+
+
+def test_an_estimate_counts_only_the_audio_streamed_since_the_last_usage(builtin):
+    guard = _started(builtin, limit="100")
+    guard.observe({"type": "response.output_audio.delta", "delta": "A" * 64000})  # 1 s
+    guard.observe(_done(100, 20))      # reported: the second of audio belonged to it
+    # 6,399 base64 characters are 4,799 bytes: 0.09998 s at 48,000 bytes/s, x 20 tokens/s
+    # = 1.9996: 1 audio token (a single byte more would make it 2)
+    guard.observe({"type": "response.output_audio.delta", "delta": "A" * 6399})
+    guard.observe({"type": "response.done", "response": {"usage": None}})
+    assert guard.costs[-1].usage.tokens["audio.output"] == 1
+    assert guard.costs[-1].usage.estimated
+
+
+def test_a_model_changed_mid_session_is_projected_at_its_own_rates(builtin):
+    from costmodel.guard.projector import ModelFacts, Projector
+
+    guard = _started(builtin, limit="100")
+    guard.observe(_done(1000, 200))
+    assert guard.projected_next_usd() == D("0.0544")          # at gpt-realtime-1.5 rates
+    guard.observe({"type": "session.updated", "session": {"model": "gpt-realtime-mini"}})
+    mini = Projector(ModelFacts.of("openai/gpt-realtime-mini", builtin))
+    mini.learn({"audio.input": 1000, "audio.output": 200})     # what was learnt stays
+    assert guard.projected_next_usd() == mini.next_usd() == D("0.017")
+
+
+def test_a_time_billed_session_is_billed_from_its_own_start(builtin):
+    now = [1000.0]
+    guard = SessionGuard("10", catalog=builtin, model="xai/grok-voice-agent",
+                         clock=lambda: now[0])
+    # the next 15 s turn: 15 s x $0.05/min = $0.0125
+    assert guard.projected_next_usd() == D("0.0125")
+    now[0] = 1090.0
+    d = guard.finalize()
+    assert d.spent_usd == D("0.075")          # 90 s x $0.05/min, from 1000 s to 1090 s
+    assert guard.responses == 0                # connection time is not a response
+
+
+class _FlakyLedger(MemoryLedger):
+    down = False
+
+    def _commit(self, *args, **kwargs):
+        if self.down:
+            raise LedgerError("connection refused", path="memory", operation="commit")
+        return super()._commit(*args, **kwargs)
+
+
+def test_spend_spooled_while_the_ledger_was_down_is_committed_when_the_session_ends(
+        builtin, tmp_path):
+    ledger = _FlakyLedger()
+    ledger.down = True
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         ledger=ledger, spool=tmp_path / "spool", session_id="s1")
+    guard.observe(_done(1000, 200))            # $0.0448, spooled
+    assert (guard.ledger_errors, guard.spooled_records) == (1, 1)
+    assert ledger.spent() == 0
+    ledger.down = False
+    guard.finalize()                           # its last chance: the spool is committed
+    assert ledger.spent(session_id="s1") == D("0.0448")
