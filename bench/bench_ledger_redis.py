@@ -21,7 +21,8 @@ round: pairs/s; the clients' CPU per pair (every client process's CPU time over 
 pairs: costmodel's minus the floor's is costmodel's own Python per pair); Redis's CPU per pair
 (from ``/proc``, when the benchmark started the server) and per script (``INFO
 commandstats``); latency per pair. The ratio costmodel / floor is taken within each pair of
-adjacent rounds, so both see the same machine.
+adjacent rounds, so both see the same machine; so is the same ratio from CPU time per pair
+(floor's clients + Redis / costmodel's), which other work on the machine barely moves.
 
 Starts its own ``redis-server`` on a free loopback port (no persistence) unless ``--url``
 (whose database is FLUSHED before each round).
@@ -260,6 +261,11 @@ def main() -> None:
     pairs = [sorted((a, b), key=lambda r: KINDS.index(r["kind"]))
              for a, b in zip(rounds[::2], rounds[1::2], strict=True)] if not args.only else []
     ratios = [a["pairs_per_s"] / b["pairs_per_s"] for a, b in pairs]
+    # The same ratio from CPU time (clients + Redis) per pair: what pairs/s converge to when
+    # the two cores are the limit, and far steadier than pairs/s when others share them.
+    cpu_ratios = [(b["client_cpu_us_per_pair"] + b["server_cpu_us_per_pair"])
+                  / (a["client_cpu_us_per_pair"] + a["server_cpu_us_per_pair"])
+                  for a, b in pairs if a["server_cpu_us_per_pair"] is not None]
     by = {k: [r for r in rounds if r["kind"] == k] for k in kinds}
     result = {
         "machine": machine, "sessions": args.procs * args.threads, "procs": args.procs,
@@ -270,6 +276,8 @@ def main() -> None:
             k: statistics.median(r["client_cpu_us_per_pair"] for r in v) for k, v in by.items()},
         "ratios": [round(x, 3) for x in ratios],
         "median_ratio": round(statistics.median(ratios), 3) if ratios else None,
+        "cpu_ratios": [round(x, 3) for x in cpu_ratios],
+        "median_cpu_ratio": round(statistics.median(cpu_ratios), 3) if cpu_ratios else None,
         "all_exact": all(r["exact"] for r in rounds),
         "goal_ratio": 0.9,
     }
@@ -291,6 +299,10 @@ def main() -> None:
         print(f"costmodel / floor pairs/s by round: {', '.join(f'{x:.2f}' for x in ratios)}; "
               f"median {result['median_ratio']:.2f} (goal >= 0.9)")
         print(f"costmodel's own client CPU per pair (median costmodel - floor): {cm - fl:.1f} us")
+    if cpu_ratios:
+        print(f"floor / costmodel CPU (clients + Redis) per pair by round: "
+              f"{', '.join(f'{x:.2f}' for x in cpu_ratios)}; median "
+              f"{result['median_cpu_ratio']:.2f}")
 
 
 if __name__ == "__main__":
