@@ -20,7 +20,7 @@ class _Loader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -55,14 +55,17 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 # libyaml composes the node tree (with marks) ~10x faster than the pure-Python parser; the
 # pure-Python loader stays the reference: it runs where libyaml is missing, and again for any
 # document libyaml refuses or nests too deeply, so every error reads the same either way.
-_CLoader: type | None = None
+_CLoader: type[yaml.CSafeLoader] | None = None
 if getattr(yaml, "__with_libyaml__", False):
-    class _CLoader(yaml.CSafeLoader):  # type: ignore[no-redef]
+    class _CSafeLoader(yaml.CSafeLoader):
         pass
 
-for _cls in (_Loader, _CLoader):
-    if _cls is None:
-        continue
+    _CLoader = _CSafeLoader
+
+_loaders: list[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = [_Loader]
+if _CLoader is not None:
+    _loaders.append(_CLoader)
+for _cls in _loaders:
     _cls.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
     _cls.add_constructor("tag:yaml.org,2002:int", _construct_int)
     # Keep "2026-11-25" a string: pydantic turns it into a date and reports bad ones by field.
@@ -86,7 +89,8 @@ def _load_fast(text: str) -> tuple[Any, yaml.Node | None] | None:
     of any kind, or nesting past `MAX_DEPTH`: libyaml's own limit is 1,000)."""
     loader = None
     try:
-        loader = _CLoader(text)  # type: ignore[misc]
+        assert _CLoader is not None  # (load_with_marks calls this only then)
+        loader = _CLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None, None

@@ -1,8 +1,8 @@
 """Anthropic Messages API: the ``usage`` object of a message (or the final streaming usage).
 
-Anthropic reports input **net** of the cache, in three disjoint counts (Anthropic
-prompt-caching docs, "Tracking cache performance"; also /work/shared/prices/chained-pipelines.md
-§1)::
+Anthropic reports input **net** of the cache, in three disjoint counts (Anthropic's
+prompt-caching docs, "Tracking cache performance":
+https://platform.claude.com/docs/en/build-with-claude/prompt-caching)::
 
     input_tokens                  uncached input after the last cache breakpoint
     cache_read_input_tokens       read from the cache (0.1x input)

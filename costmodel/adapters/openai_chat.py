@@ -30,7 +30,7 @@ reported as ``cache_write_tokens`` under ``input_tokens_details`` (Responses) an
 ``prompt_tokens_details`` (Chat). The OpenAI prompt-caching guide's example (2,000 read + 400
 written + 200 neither) shows writes are disjoint from reads and inside the input total. Source:
 the guide as quoted in mindroom-ai/mindroom#2134, agno-agi/agno#10314 and
-openai/openai-agents-python#3773 (the openai-python version stored for this project predates the
+openai/openai-agents-python#3773 on GitHub (older openai-python releases do not model the
 field). Those tokens go to ``text.cache_write_30m``.
 
 Chat Completions reports the cached count without a modality. When a payload has both cached

@@ -36,13 +36,16 @@ class EventReader(Protocol):
     format: str
     model: str | None
 
+    def __init__(self, model: str | None = None,
+                 transcription_model: str | None = None) -> None: ...
+
     @staticmethod
     def claims(event: Mapping[str, Any]) -> bool: ...
 
     def feed(self, event: Mapping[str, Any]) -> list[Usage]: ...
 
 
-READERS: dict[str, type] = {
+READERS: dict[str, type[EventReader]] = {
     OpenAIRealtimeReader.format: OpenAIRealtimeReader,
     GeminiLiveReader.format: GeminiLiveReader,
     NovaSonicReader.format: NovaSonicReader,
@@ -247,13 +250,7 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
     the report does not keep them (`priced` stays empty; totals, counts and line items are
     all there), so memory does not grow with the session.
     """
-    catalog = catalog or default_catalog()
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if model is not None:
-        catalog.resolve(model)  # fail fast, before reading anything
-    if transcription_model is not None:
-        catalog.resolve(transcription_model)
+    catalog = _checked_catalog(catalog, fmt, model, transcription_model)
     report = SessionReport(format=fmt, model=model)
     feed = _Feeder(report, catalog, on, on_priced, keep_priced)
     read: Callable[[dict], list[Usage]] | None = None  # the reader's `feed`, once known
@@ -270,31 +267,15 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
             if type(event) is not dict or (end != len(text) and not text[end:].isspace()):
                 raise ValueError
         except (ValueError, TypeError, RecursionError):
-            try:
-                event = parse_line(text)
-            except UsageError as exc:
-                report.skip(lineno, str(exc))
-                continue
+            event = _parse_or_skip(text, lineno, report)
             if event is None:
                 continue
         if read is None:
-            name = fmt if fmt != "auto" else detect_format(event)
-            if name is None:
-                if len(pending) < _PENDING_MAX:
-                    pending.append((lineno, event))
-                else:
-                    report.skip(lineno, _NO_FORMAT)
+            read = feed.start(fmt, event, lineno, pending, model, transcription_model)
+            if read is None:
                 continue
-            feed.reader = READERS[name](model=model, transcription_model=transcription_model)
-            report.format = name
-            read = feed.reader.feed
-            for pline, pevent in pending:
-                feed(pevent, pline)
-            pending.clear()
         if not claimed:
-            claimed = feed.reader.claims(event)  # type: ignore[union-attr]
-            if len(sample) < 20:
-                sample.append(event)
+            claimed = feed.claims(event, sample)
         # (`feed`, inlined: this runs for every line)
         try:
             usages = read(event)
@@ -304,27 +285,48 @@ def price_events(lines: Iterable[str], *, model: str | None = None, fmt: str = "
         if usages:
             feed.price(usages, lineno)
     report.lines = lineno
-    reader = feed.reader
-    if reader is None:
+    _finish(feed, fmt, pending, claimed, sample, connection_seconds)
+    return report
+
+
+def _finish(feed: _Feeder, fmt: str, pending: list[tuple[int, dict]], claimed: bool,
+            sample: list[dict], connection_seconds: Decimal | None) -> None:
+    """After the last line: skip events of no known format, refuse a forced format that
+    matched nothing, price the connection time."""
+    report = feed.report
+    if feed.reader is None:
         for n, _ in pending:
             report.skip(n, _NO_FORMAT)
-        return report
+        return
     if not claimed and report.lines:
         found = sorted({f for f in map(detect_format, sample) if f})
         raise InputError(f"no event in this file looks like {fmt}"
                          + (f" (it looks like {', '.join(found)})" if found else ""))
-    report.model = reader.model
-    if connection_seconds is not None and reader.model is not None:
-        session = Usage(catalog.resolve(reader.model), connection_seconds=connection_seconds,
-                        label="connection")
-        try:
-            feed.priced(PricedUsage(report.lines, price(session, catalog, on=on)))
-        except CostModelError as exc:
-            report.unprice(report.lines, str(exc))
-        if feed.time_billed_noted:  # priced now: the session's length was given
-            report.unpriced = [p for p in report.unpriced if p.reason != _TIME_BILLED]
-            report.unpriced_count -= 1
-    return report
+    report.model = feed.reader.model
+    if connection_seconds is not None and report.model is not None:
+        feed.price_connection(report.model, connection_seconds)
+
+
+def _checked_catalog(catalog: Catalog | None, fmt: str, model: str | None,
+                     transcription_model: str | None) -> Catalog:
+    """`price_events`' arguments checked before reading anything; the catalog to use."""
+    catalog = catalog or default_catalog()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if model is not None:
+        catalog.resolve(model)  # fail fast, before reading anything
+    if transcription_model is not None:
+        catalog.resolve(transcription_model)
+    return catalog
+
+
+def _parse_or_skip(text: str, lineno: int, report: SessionReport) -> dict | None:
+    """`parse_line`, reporting a line it refuses as skipped (then None, as for a blank one)."""
+    try:
+        return parse_line(text)
+    except UsageError as exc:
+        report.skip(lineno, str(exc))
+        return None
 
 
 KEPT_PROBLEMS = 1000
@@ -353,13 +355,52 @@ class _Feeder:
         if self.on_priced is not None:
             self.on_priced(priced)
 
-    def __call__(self, event: dict, lineno: int) -> None:
+    def start(self, fmt: str, event: dict, lineno: int, pending: list[tuple[int, dict]],
+              model: str | None, transcription_model: str | None,
+              ) -> Callable[[dict], list[Usage]] | None:
+        """The reader's `feed` once `event` shows the format (the held-back `pending` events
+        are fed first); else None, with `event` held back in `pending`."""
+        name = fmt if fmt != "auto" else detect_format(event)
+        if name is None:
+            if len(pending) < _PENDING_MAX:
+                pending.append((lineno, event))
+            else:
+                self.report.skip(lineno, _NO_FORMAT)
+            return None
+        reader = self.reader = READERS[name](model=model, transcription_model=transcription_model)
+        self.report.format = name
+        for pline, pevent in pending:
+            self.feed(reader, pevent, pline)
+        pending.clear()
+        return reader.feed
+
+    def claims(self, event: dict, sample: list[dict]) -> bool:
+        """Whether the reader recognises `event`; keeps a few events in `sample`."""
+        assert self.reader is not None  # (called once `start` has chosen it)
+        if len(sample) < 20:
+            sample.append(event)
+        return self.reader.claims(event)
+
+    def feed(self, reader: EventReader, event: dict, lineno: int) -> None:
         try:
-            usages = self.reader.feed(event)  # type: ignore[union-attr]
+            usages = reader.feed(event)
         except (UsageError, ArithmeticError, RecursionError) as exc:
             self.refused(exc, lineno)
             return
         self.price(usages, lineno)
+
+    def price_connection(self, model: str, seconds: Decimal) -> None:
+        """Price the session's connection time (given: recorded events carry none)."""
+        report = self.report
+        session = Usage(self.catalog.resolve(model), connection_seconds=seconds,
+                        label="connection")
+        try:
+            self.priced(PricedUsage(report.lines, price(session, self.catalog, on=self.on)))
+        except CostModelError as exc:
+            report.unprice(report.lines, str(exc))
+        if self.time_billed_noted:  # priced now: the session's length was given
+            report.unpriced = [p for p in report.unpriced if p.reason != _TIME_BILLED]
+            report.unpriced_count -= 1
 
     def refused(self, exc: Exception, lineno: int) -> None:
         """Report why the reader refused an event."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -28,8 +28,12 @@ from ..errors import CatalogError, UnknownModelError
 from . import _parse_cache
 from .rates import CatalogFile, ModelEntry
 
+if TYPE_CHECKING:
+    import yaml
+
+    from .pricing import Rates
+
 ENV_VAR = "COSTMODEL_PRICING"
-_UNPARSED = object()
 
 
 def builtin_dir() -> Path:
@@ -55,29 +59,32 @@ class _Marks:
     """A file's YAML node tree, for the lines of error messages: parsed only when one is
     needed, if the data came from the parse cache."""
 
-    def __init__(self, path: Path, node: object = _UNPARSED) -> None:
+    def __init__(self, path: Path, node: yaml.Node | None = None, *,
+                 parsed: bool = False) -> None:
         self.path = path
         self._node = node
+        self._parsed = parsed
 
-    def node(self) -> object:
-        if self._node is _UNPARSED:
+    def node(self) -> yaml.Node | None:
+        if not self._parsed:
             from .._yamlmarks import load_with_marks
 
             try:
                 self._node = load_with_marks(_read(self.path), str(self.path))[1]
             except CatalogError:  # changed since it was cached: no lines, still the error
                 self._node = None
+            self._parsed = True
         return self._node
 
-    def line(self, loc: Sequence) -> int | None:
+    def line(self, loc: Sequence[str | int]) -> int | None:
         from .._yamlmarks import line_of
 
-        return line_of(self.node(), loc)  # type: ignore[arg-type]
+        return line_of(self.node(), loc)
 
 
 @dataclass(frozen=True)
 class _Raw:
-    data: dict
+    data: dict[str, Any]
     path: str
     index: int  # in the file's `models`
     marks: _Marks
@@ -87,12 +94,12 @@ class _Raw:
         return self.marks.line(("models", self.index))
 
 
-def _describe(exc: ValidationError) -> Iterator[tuple[tuple, str]]:
+def _describe(exc: ValidationError) -> Iterator[tuple[tuple[str | int, ...], str]]:
     for err in exc.errors():
         yield tuple(err["loc"]), err["msg"]
 
 
-def _field_name(loc: Sequence) -> str:
+def _field_name(loc: Sequence[str | int]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -106,17 +113,17 @@ def _read(path: Path) -> str:
 def _parse(path: Path, cache: Path | None) -> tuple[Any, _Marks]:
     """A file's YAML data (from the parse cache when it has this version) and its marks."""
     key = _parse_cache.file_key(path) if cache is not None else None
-    if key is not None:
-        data = _parse_cache.get(cache, path, key)  # type: ignore[arg-type]
+    if cache is not None and key is not None:
+        data = _parse_cache.get(cache, path, key)
         if data is not _parse_cache.MISS:
             return data, _Marks(path)
     # (imported here: with every file in the cache, a run never loads the YAML parser)
     from .._yamlmarks import load_with_marks
 
     data, node = load_with_marks(_read(path), str(path))
-    if key is not None:
-        _parse_cache.put(cache, path, key, data)  # type: ignore[arg-type]
-    return data, _Marks(path, node)
+    if cache is not None and key is not None:
+        _parse_cache.put(cache, path, key, data)
+    return data, _Marks(path, node, parsed=True)
 
 
 def _read_file(path: Path, cache: Path | None) -> list[_Raw]:
@@ -179,7 +186,8 @@ class Catalog:
         for name, ids in bare.items():
             if len(ids) == 1:
                 self._aliases.setdefault(name, ids[0])
-        self._compiled: dict = {}  # used by costmodel.core.pricing
+        # compiled rates by (model, day), kept by costmodel.core.pricing
+        self._compiled: dict[tuple[str, date], Rates] = {}
 
     @classmethod
     def load(cls, dirs: Iterable[str | Path] = (), *, include_builtin: bool = True) -> Catalog:
@@ -254,7 +262,7 @@ class Catalog:
         out = []
         for e in self:
             period = e.period_on(today) or (e.prices[-1] if e.prices else None)
-            checked = period.checked if period else e.selfhost.checked  # type: ignore[union-attr]
+            checked = e.checked_date(period)
             if (today - checked).days > max_age_days:
                 out.append((e.id, checked))
         return out
@@ -310,8 +318,8 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
         except CatalogError as exc:
             fail(exc)
     cat = Catalog(entries, origins, overrides, files)
-    for exc in cat._check_references():
-        fail(exc)
+    for problem in cat._check_references():
+        fail(problem)
     return cat
 
 

@@ -37,7 +37,7 @@ class LineItem:
     item: str          # "audio.cached", "connection", "audio_time", "characters", "gpu_share"
     quantity: Decimal  # billed quantity (after rounding, for time)
     unit: str          # "tokens", "seconds", "characters", "session-seconds"
-    rate_usd: Decimal  # USD per one unit
+    rate_usd: Decimal | None  # USD per one unit; None in a `summarize` over mixed rates
     usd: Decimal
 
 
@@ -114,22 +114,25 @@ class Rates:
 def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
     """The rates of `entry` in force on `day`, in USD per unit."""
     selfhost = None
+    in_force = entry.period_on(day)
     if entry.selfhost is not None:
         sh = entry.selfhost
         gpu_rates = compile_rates(catalog.get(sh.runs_on), day, catalog)
-        gpu_hour = gpu_rates.period.gpu.usd_per_hour  # type: ignore[union-attr]
+        gpu = gpu_rates.period.gpu
+        if gpu is None:  # runs_on names an entry without a GPU rate in force on `day`
+            raise UnknownRateError(sh.runs_on, "gpu", gpu_rates.known())
         # One session's share of the deployment: gpus x $/h spread over the sessions it
         # serves at the utilisation achieved.
-        selfhost = _SelfHostPlan(gpu_hour * sh.gpus,
+        selfhost = _SelfHostPlan(gpu.usd_per_hour * sh.gpus,
                                  sh.concurrent_sessions * sh.utilization * _HOUR)
-        period = entry.period_on(day) or gpu_rates.period
+        period = in_force or gpu_rates.period
+    elif in_force is None:
+        first = entry.prices[0].effective
+        raise NoPriceInForceError(
+            f"{entry.id} has no price in force on {day.isoformat()} "
+            f"(its price history starts {first.isoformat()})")
     else:
-        period = entry.period_on(day)  # type: ignore[assignment]
-        if period is None:
-            first = entry.prices[0].effective
-            raise NoPriceInForceError(
-                f"{entry.id} has no price in force on {day.isoformat()} "
-                f"(its price history starts {first.isoformat()})")
+        period = in_force
     own = entry.selfhost is None  # a self-host entry is priced only by its GPU share
     per_token = period.token_rates_per_token() if own else {}
     return Rates(
@@ -146,15 +149,17 @@ def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
     )
 
 
-_today_cache: list = [-1.0, None]
+_today_read_at = -1.0  # time.monotonic() of the last read
+_today_day = date.min
 
 
 def _today() -> date:
     """date.today(), re-read at most once a second (it costs ~0.4 us; pricing is per event)."""
+    global _today_read_at, _today_day
     now = time.monotonic()
-    if now - _today_cache[0] > 1.0:
-        _today_cache[0], _today_cache[1] = now, date.today()
-    return _today_cache[1]
+    if now - _today_read_at > 1.0:
+        _today_read_at, _today_day = now, date.today()
+    return _today_day
 
 
 _PICO = Decimal("1e12")
@@ -252,10 +257,10 @@ def token_cost(tokens: Mapping[str, int], rates: Rates) -> Decimal:
 def _token_total(tokens: Mapping[str, int], rates: Rates) -> Decimal:
     pico = rates.per_token_pico
     if pico is not None:
-        total = 0
+        picodollars = 0
         for key, n in tokens.items():
-            total += n * pico[key]
-        return Decimal(total).scaleb(-12)
+            picodollars += n * pico[key]
+        return Decimal(picodollars).scaleb(-12)
     per_token = rates.per_token
     total = _ZERO
     for key, n in tokens.items():
@@ -299,16 +304,20 @@ def price_all(usages: list[Usage], catalog: Catalog | None = None, *,
 
 def summarize(costs: list[Cost]) -> list[LineItem]:
     """Line items summed by (model, item), in first-seen order; time items keep their units."""
-    acc: dict[tuple[str, str], list] = {}
+    acc: dict[tuple[str, str], LineItem] = {}
     for cost in costs:
         for li in cost.line_items:
-            slot = acc.setdefault((li.model, li.item), [li.unit, li.rate_usd, _ZERO, _ZERO])
-            if slot[1] != li.rate_usd:
-                slot[1] = None  # mixed rates (a price change mid-way): no single rate
-            slot[2] += li.quantity
-            slot[3] += li.usd
-    items = [LineItem(m, i, q, unit, rate, usd)  # type: ignore[arg-type]
-             for (m, i), (unit, rate, q, usd) in acc.items()]
+            key = (li.model, li.item)
+            slot = acc.get(key)
+            if slot is None:  # (0 + x, as every sum: 100, not 1E+2)
+                acc[key] = LineItem(li.model, li.item, _ZERO + li.quantity, li.unit,
+                                    li.rate_usd, _ZERO + li.usd)
+                continue
+            # mixed rates (a price change mid-way): no single rate
+            rate = slot.rate_usd if slot.rate_usd == li.rate_usd else None
+            acc[key] = LineItem(slot.model, slot.item, slot.quantity + li.quantity, slot.unit,
+                                rate, slot.usd + li.usd)
+    items = list(acc.values())
     models = list(dict.fromkeys(m for m, _ in acc))
     return sorted(items, key=lambda li: (models.index(li.model), _ITEM_ORDER.get(li.item, 99)))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -79,7 +79,8 @@ class TimeRate(_Strict):
             return self.usd_per_second, 1
         if self.usd_per_minute is not None:
             return self.usd_per_minute, 60
-        return self.usd_per_hour, 3600  # type: ignore[return-value]
+        assert self.usd_per_hour is not None  # the validator let exactly one rate through
+        return self.usd_per_hour, 3600
 
     @property
     def per_minute(self) -> Decimal:
@@ -280,10 +281,18 @@ class ModelEntry(_Strict):
                 break
         return found
 
+    def checked_date(self, period: PricePeriod | None) -> date:
+        """When `period` (one of `prices`) was checked; with none, the selfhost block's date
+        (an entry without prices has that block)."""
+        if period is not None:
+            return period.checked
+        assert self.selfhost is not None  # `_history` refuses an entry with neither
+        return self.selfhost.checked
+
 
 class CatalogFile(_Strict):
     """The top level of one ``pricing/*.yaml`` file."""
 
     provider: str
     description: str = ""
-    models: list[dict] = Field(description="entries; validated one by one as ModelEntry")
+    models: list[dict[str, Any]] = Field(description="entries; validated one by one as ModelEntry")

@@ -19,9 +19,13 @@ import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._files import user_cache_dir
 from ..errors import EncodingUnavailableError
+
+if TYPE_CHECKING:
+    import tiktoken
 
 DEFAULT_ENCODING = "o200k_base"
 # Where tiktoken downloads each encoding from; the cache file is named by the URL's SHA-1.
@@ -63,7 +67,7 @@ def _materialise(name: str, cache: Path) -> None:
 
 
 @cache
-def get_encoding(name: str = DEFAULT_ENCODING):  # -> tiktoken.Encoding
+def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
     """A tiktoken encoding, loaded without network access when its data is bundled.
 
     Raises `EncodingUnavailableError` with the reason and the offline encodings available.

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...core.usage import Usage
 from ...errors import MissingModelError, UsageError
 from ..policy import Decision
+
+if TYPE_CHECKING:
+    from ...adapters.recorded import EventReader
 
 log = logging.getLogger("costmodel.guard")
 
@@ -65,7 +68,7 @@ class Tracker:
     provider events; `server` and `client` take one event each from each side."""
 
     format: ClassVar[str]
-    reader_class: ClassVar[type]
+    reader_class: ClassVar[type[EventReader]]
 
     def __init__(self, meter: Meter, *, model: str | None = None,
                  transcription_model: str | None = None) -> None:
