@@ -34,8 +34,12 @@ def test_a_billion_is_the_largest_count_a_fact_may_hold():
     (CacheRules, {"min_prefix_tokens": BILLION, "ttl_seconds": BILLION,
                   "write_multiplier": 100, "increment_tokens": 1}),
     (TimeRate, {"usd_per_second": 1, "minimum_seconds": 0}),
+    (TimeRate, {"usd_per_second": 1_000_000}),                  # a million dollars: the cap
+    (TimeRate, {"usd_per_second": 1, "increment_seconds": 86_400, "minimum_seconds": 86_400}),
     (SelfHost, {"runs_on": "x/gpu", "gpus": 10_000, "concurrent_sessions": 1,
                 "utilization": "0.01", "source": "https://example.com", "checked": "2026-01-01"}),
+    (SelfHost, {"runs_on": "x/gpu", "gpus": 1, "concurrent_sessions": 1,
+                "utilization": 1, "source": "https://example.com", "checked": "2026-01-01"}),
 ])
 def test_values_at_the_bounds_are_accepted(model, data):
     model.model_validate(data)
@@ -59,6 +63,12 @@ def test_values_at_the_bounds_are_accepted(model, data):
     (CacheRules, {"write_multiplier": 101}),
     (CacheRules, {"increment_tokens": 0}),
     (TimeRate, {"usd_per_second": 1, "minimum_seconds": -1}),
+    (TimeRate, {"usd_per_second": "1000000.01"}),              # past a million dollars
+    (TimeRate, {"usd_per_minute": "1000000.01"}),
+    (TimeRate, {"usd_per_second": 1, "increment_seconds": "86400.5"}),   # past a day
+    (TimeRate, {"usd_per_second": 1, "minimum_seconds": "86400.5"}),
+    (SelfHost, {"runs_on": "x/gpu", "gpus": 1, "concurrent_sessions": 1,
+                "utilization": "1.01", "source": "https://example.com", "checked": "2026-01-01"}),
     (SelfHost, {"runs_on": "x/gpu", "gpus": 10_001, "concurrent_sessions": 1,
                 "utilization": "0.5", "source": "https://example.com", "checked": "2026-01-01"}),
     (SelfHost, {"runs_on": "x/gpu", "gpus": 0, "concurrent_sessions": 1,
@@ -67,6 +77,14 @@ def test_values_at_the_bounds_are_accepted(model, data):
 def test_values_past_the_bounds_are_refused(model, data):
     with pytest.raises(ValidationError):
         model.model_validate(data)
+
+
+def test_catalog_models_are_frozen():
+    # a rate read from the catalog cannot be edited in place by whoever holds it
+    rate = TimeRate(usd_per_minute=1)
+    with pytest.raises(ValidationError):
+        rate.usd_per_minute = D(0)
+    assert rate.usd_per_minute == 1
 
 
 def test_defaults_say_nothing_is_known_and_caches_are_automatic():
