@@ -59,8 +59,8 @@ from redis.retry import Retry  # noqa: E402
 from costmodel.errors import BudgetExceeded, LedgerError  # noqa: E402
 from costmodel.ledger import SpendRecord  # noqa: E402
 from costmodel.ledger import redis as ledger_redis  # noqa: E402
-from costmodel.ledger.base import exact_sum  # noqa: E402
 from costmodel.ledger.redis import RedisLedger  # noqa: E402
+from costmodel.money import exact_sum  # noqa: E402
 
 TENANT = "bench-tenant"
 MODEL = "bench/model"

@@ -10,7 +10,9 @@ The public API, one import away (``from costmodel import ...``)::
     Scenario, load_scenario, estimate, curve, break_even, sweep
     # the runtime guard and the spend ledger
     SessionGuard, Decision, replay, open_ledger, SpendRecord, Spool
-    # errors: CostModelError and its subclasses (see costmodel.errors)
+    # money: exact USD in, exact sums, rounded once on the way out
+    to_usd, exact_sum, format_usd
+    # errors: CostModelError and its subclasses (the tree is in costmodel.errors)
 
 >>> from costmodel import Usage, price
 >>> price(Usage("openai/gpt-realtime-1.5", {"audio.input": 1000})).total_usd  # x $32 / 1M
@@ -25,6 +27,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AmountError,
     BudgetExceeded,
     CatalogError,
     CostModelError,
@@ -34,10 +37,13 @@ from .errors import (
     LedgerError,
     MissingModelError,
     NoPriceInForceError,
+    ScenarioError,
+    SimulationError,
     UnknownModelError,
     UnknownRateError,
     UsageError,
 )
+from .money import exact_sum, format_usd, to_usd
 
 __version__ = "0.1.0"
 
@@ -49,7 +55,7 @@ _LAZY = {
                      "summarize"), "costmodel.core"),
     **dict.fromkeys(("price_events", "SessionReport", "detect_format", "FORMATS"),
                     "costmodel.adapters.recorded"),
-    **dict.fromkeys(("Scenario", "ScenarioError", "SimulationError", "load_scenario",
+    **dict.fromkeys(("Scenario", "load_scenario",
                      "default_scenario", "estimate", "curve", "Estimate", "StackEstimate",
                      "break_even", "BreakEven", "sweep", "truncation_onset"),
                     "costmodel.estimation"),
@@ -100,8 +106,6 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         BreakEven,
         Estimate,
         Scenario,
-        ScenarioError,
-        SimulationError,
         StackEstimate,
         break_even,
         curve,
@@ -125,15 +129,16 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
 
 __all__ = [
     "KINDS", "MODALITIES", "TOKEN_KEYS", "TOKEN_STATES",
-    "BudgetExceeded", "Catalog", "CatalogError", "Cost", "CostModelError",
+    "AmountError", "BudgetExceeded", "Catalog", "CatalogError", "Cost", "CostModelError",
     "EncodingUnavailableError", "InputError", "LedgerConflictError", "LedgerError", "LineItem",
     "MissingModelError", "ModelEntry", "NoPriceInForceError", "Override", "PricePeriod",
-    "Rates", "UnknownModelError", "UnknownRateError", "Usage", "UsageError",
-    "combine", "default_catalog", "price", "price_all", "rates_for", "summarize",
+    "Rates", "ScenarioError", "SimulationError", "UnknownModelError", "UnknownRateError",
+    "Usage", "UsageError", "combine", "default_catalog", "exact_sum", "format_usd", "price",
+    "price_all", "rates_for", "summarize", "to_usd",
     # loaded on first use (_LAZY)
     "BreakEven", "Decision", "Estimate", "FORMATS", "Ledger", "MemoryLedger", "ReplayResult",
-    "Reservation", "SQLiteLedger", "Scenario", "ScenarioError", "SessionGuard", "SessionReport",
-    "SimulationError", "SpendRecord", "Spool", "StackEstimate", "break_even", "count_tokens",
+    "Reservation", "SQLiteLedger", "Scenario", "SessionGuard", "SessionReport",
+    "SpendRecord", "Spool", "StackEstimate", "break_even", "count_tokens",
     "curve", "default_scenario", "detect_format", "estimate", "ledger_key", "load_scenario",
     "open_ledger", "price_events", "replay", "sweep", "truncation_onset",
 ]

@@ -1,18 +1,37 @@
 """The error hierarchy. Every error a user can cause is a `CostModelError`.
 
-The CLI turns these into a one-line message and a meaningful exit code; library users
-catch `CostModelError` (or a subclass) and never need to parse messages.
+Library users catch `CostModelError` (or a subclass) and never need to parse messages; the
+command line turns each into one line on stderr and an exit code (which code is the CLI's
+decision, made in one place: `costmodel.cli._common.EXIT_CODES`)::
+
+    CostModelError
+    ├── UnknownModelError (LookupError)   no catalog entry has this id; lists near matches
+    ├── UnknownRateError (LookupError)    usage the model has no rate for (never priced $0)
+    ├── NoPriceInForceError (LookupError) the model's prices start after the date priced
+    ├── CatalogError (ValueError)         a catalog file that does not load (file:line: field)
+    ├── ScenarioError (ValueError)        a scenario file that does not load (file:line: key)
+    ├── SimulationError (ValueError)      a stack the estimator cannot model with the catalog
+    ├── UsageError (ValueError)           a value of the wrong shape given to the API
+    │   ├── MissingModelError             usage whose model nothing names
+    │   └── AmountError                   money or a quantity that is not a finite amount
+    ├── InputError (ValueError)           bad command-line arguments or input files
+    ├── EncodingUnavailableError          a tiktoken encoding this machine cannot load
+    ├── BudgetExceeded                    spending more would pass a budget limit
+    └── LedgerError                       the spend ledger cannot be opened, read or written
+        └── LedgerConflictError           a second, different record under an id already paid
+
+The builtin bases in brackets let code that predates costmodel's errors keep working
+(``except ValueError`` still catches a bad catalog).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 
 class CostModelError(Exception):
     """Base class for every error costmodel raises on purpose."""
-
-    exit_code = 1
 
 
 class UnknownModelError(CostModelError, LookupError):
@@ -21,7 +40,6 @@ class UnknownModelError(CostModelError, LookupError):
     Carries the nearest known ids so the message can suggest them.
     """
 
-    exit_code = 2
 
     def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
         self.model = model
@@ -33,7 +51,6 @@ class UnknownModelError(CostModelError, LookupError):
 class UnknownRateError(CostModelError, LookupError):
     """Usage that the catalog has no rate for. Never priced as zero."""
 
-    exit_code = 1
 
     def __init__(self, model: str, what: str, known: Sequence[str] = ()) -> None:
         self.model = model
@@ -46,7 +63,6 @@ class UnknownRateError(CostModelError, LookupError):
 class NoPriceInForceError(CostModelError, LookupError):
     """The model's price history starts after the date being priced."""
 
-    exit_code = 1
 
 
 class CatalogError(CostModelError, ValueError):
@@ -55,7 +71,6 @@ class CatalogError(CostModelError, ValueError):
     `path`, `line` and `field` say where; `line` is 1-based.
     """
 
-    exit_code = 1
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
@@ -69,9 +84,9 @@ class CatalogError(CostModelError, ValueError):
 
 
 class UsageError(CostModelError, ValueError):
-    """A usage payload or `Usage` value that does not have the expected shape."""
+    """A value given to costmodel's API that does not have the expected shape: a usage
+    payload, a `Usage`, a spend record or a ledger query."""
 
-    exit_code = 1
 
 
 class MissingModelError(UsageError):
@@ -82,22 +97,54 @@ class MissingModelError(UsageError):
     """
 
 
-class InputError(CostModelError, ValueError):
-    """Bad arguments or input files (missing file, wrong format): exit code 2."""
+class AmountError(UsageError):
+    """An amount of money (or a quantity) that is not finite, is negative, past its bound, or
+    of a type that cannot be exact (`costmodel.money` says which types are read how)."""
 
-    exit_code = 2
+
+class InputError(CostModelError, ValueError):
+    """Bad arguments or input files (missing file, wrong format)."""
+
+
+class ScenarioError(CostModelError, ValueError):
+    """A scenario file that cannot be read or does not validate (names file, line and key)."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.path, self.line, self.key = path, line, key
+        where = path or "<scenario>"
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class SimulationError(CostModelError, ValueError):
+    """A stack the simulator cannot model with the catalog's facts (names what is missing)."""
+
 
 
 class EncodingUnavailableError(CostModelError):
     """A tiktoken encoding that cannot be loaded on this machine (offline, no data)."""
 
-    exit_code = 1
 
 
 class BudgetExceeded(CostModelError):
-    """Spending more would pass a budget limit."""
+    """Spending more would pass a budget limit.
 
-    exit_code = 1
+    When a ledger refuses a reservation it says why in numbers: the ``scope``, its
+    ``limit_usd``, the ``requested_usd``, and what was ``spent_usd`` and ``reserved_usd``
+    already (None when the budget was not a ledger's).
+    """
+
+    def __init__(self, message: str, *, scope: str | None = None,
+                 limit_usd: Decimal | None = None, requested_usd: Decimal | None = None,
+                 spent_usd: Decimal | None = None, reserved_usd: Decimal | None = None) -> None:
+        self.scope, self.limit_usd, self.requested_usd = scope, limit_usd, requested_usd
+        self.spent_usd, self.reserved_usd = spent_usd, reserved_usd
+        super().__init__(message)
+
 
 
 class LedgerError(CostModelError):
@@ -107,7 +154,6 @@ class LedgerError(CostModelError):
     guard can log the failure loudly before applying its fail-open / fail-closed policy.
     """
 
-    exit_code = 1
 
     def __init__(self, message: str, *, path: str | None = None,
                  operation: str | None = None) -> None:

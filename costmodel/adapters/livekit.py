@@ -57,7 +57,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..core.usage import MODALITIES, Usage, to_decimal
+from ..core.usage import MODALITIES, Usage, quantity
 from ..errors import UsageError
 from ._common import count, put, refuse_totals_for_speech
 
@@ -137,7 +137,7 @@ def _resolve_model(item: Mapping[str, Any], model: str | None, where: str) -> st
 
 def _seconds(item: Mapping[str, Any], key: str, where: str) -> Decimal:
     value = item.get(key)
-    return Decimal(0) if value is None else to_decimal(value, f"{where}.{key}")
+    return Decimal(0) if value is None else quantity(value, f"{where}.{key}")
 
 
 def _llm_tokens(item: Mapping[str, Any], where: str, model: str) -> dict[str, int]:

@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from .._files import clip
-from ..core.usage import Usage, to_decimal
+from ..core.usage import Usage, quantity
 from ..errors import MissingModelError, UsageError
 from ._common import MAX_COUNT, count, mapping, put, require_counts, split_cached
 
@@ -178,7 +178,7 @@ def usage_from_transcription(event: Mapping[str, Any], model: str, *, at: date |
         return None
     kind = usage.get("type")
     if kind == "duration":
-        seconds = to_decimal(usage.get("seconds"), f"{where}.seconds")
+        seconds = quantity(usage.get("seconds"), f"{where}.seconds")
         return Usage(model, audio_seconds=seconds, at=at, label=label)
     if kind == "tokens":
         require_counts(usage, ("input_tokens", "output_tokens", "input_token_details"), where)

@@ -34,7 +34,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ..core.usage import TOKEN_KEYS, Usage, to_decimal
+from ..core.usage import TOKEN_KEYS, Usage, quantity
 from ..errors import UsageError
 from ._common import count, put, refuse_totals_for_speech
 
@@ -149,7 +149,7 @@ def usage_from_pipecat_stt(usage: Mapping[str, Any], model: str, *, at: date | N
                          f"got {type(usage).__name__}")
     if usage.get("audio_seconds") is None:
         raise UsageError(f"{where}.audio_seconds is missing: it is required")
-    seconds: Decimal = to_decimal(usage["audio_seconds"], f"{where}.audio_seconds")
+    seconds: Decimal = quantity(usage["audio_seconds"], f"{where}.audio_seconds")
     return Usage(model, audio_seconds=seconds, at=at, label=label)
 
 

@@ -10,14 +10,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Context, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
 from .._files import MB, clip, read_lines
-from ..errors import CostModelError, InputError
+from ..errors import CostModelError, InputError, ScenarioError, UnknownModelError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,8 +71,21 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# The command line's exit codes, decided here only: 2 when what the user gave cannot be used
+# as given (an unknown model id, bad arguments or input files, an invalid scenario), 1 for
+# every other CostModelError (an invalid catalog, a rate not known, a budget refused, a ledger
+# down). The first class in an error's MRO that is listed wins.
+EXIT_CODES: dict[type[CostModelError], int] = {
+    UnknownModelError: 2, InputError: 2, ScenarioError: 2, CostModelError: 1}
+
+
+def exit_code(exc: CostModelError) -> int:
+    """The exit code for `exc` (`EXIT_CODES`)."""
+    return next(EXIT_CODES[c] for c in type(exc).__mro__ if c in EXIT_CODES)
+
+
 def handle_errors(fn: F) -> F:
-    """Turn our errors into one clear line on stderr and the error's exit code."""
+    """Turn our errors into one clear line on stderr and their exit code (`EXIT_CODES`)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -81,7 +94,7 @@ def handle_errors(fn: F) -> F:
         except CostModelError as exc:
             # Messages quote user input (ids, names, paths): "[/x]" in one is not markup.
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
+            raise typer.Exit(exit_code(exc)) from None
         except BrokenPipeError:  # `costmodel ... | head`
             sys.stderr.close()
             raise typer.Exit(0) from None
@@ -100,23 +113,6 @@ def load_catalog(pricing: list[Path] | None, *, quiet: bool = False) -> Catalog:
                 f"{o.id} from {o.by} overrides {o.replaced} "
                 f"({', '.join(o.fields) or 'no fields'})"))
     return catalog
-
-
-def usd(value: Decimal | None, places: int = 6) -> str:
-    """Money for display, rounded once, here."""
-    if value is None:
-        return "unknown"
-    if not value.is_finite():  # inputs are validated so this cannot happen; never show it
-        raise CostModelError(f"refusing to show a non-finite amount ({value}): please report")
-    return f"${value:,.{places}f}"
-
-
-def rate_str(value: Decimal) -> str:
-    """A rate without trailing zeros: 0.40 -> 0.4, 32 -> 32."""
-    # Round for display only: rates derived by division (per minute from per second) would
-    # otherwise print 28 digits. A wide context: quantize fails past the default precision.
-    wide = Context(prec=60)
-    return format(value.quantize(Decimal("1e-12"), context=wide).normalize(wide), "f")
 
 
 def num(value: Decimal | None) -> float | None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..money import format_usd_short
 from ._bounds import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, MAX_SIMULATED_CALLS
 from ._common import (
     JsonOpt,
@@ -75,10 +76,6 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
         return estimate(sc, catalog, progress=step, **kwargs)
 
 
-def _money(x: float) -> str:
-    return f"${x:,.4f}" if abs(x) < 100 else f"${x:,.0f}"
-
-
 def result_json(r: StackEstimate) -> dict:
     return {
         "stack": r.stack,
@@ -122,8 +119,8 @@ def _results_table(est: Estimate, rows: list[StackEstimate], ratio: bool) -> Tab
     cheapest = rows[0].monthly_usd if rows else 0
     for i, r in enumerate(rows, 1):
         pc = r.per_call_usd
-        cells = [escape(r.stack), _money(pc["mean"]), _money(pc["p50"]), _money(pc["p95"]),
-                 _money(pc["p99"]), f"${r.per_minute_usd:.4f}", f"${r.monthly_usd:,.0f}",
+        cells = [escape(r.stack), *(format_usd_short(pc[k]) for k in ("mean", "p50", "p95", "p99")),
+                 f"${r.per_minute_usd:.4f}", f"${r.monthly_usd:,.0f}",
                  f"${r.monthly_band_usd[0]:,.0f}-{r.monthly_band_usd[1]:,.0f}"]
         if ratio:
             cells.insert(0, str(i))
@@ -248,6 +245,6 @@ def curve_cmd(
     for c in ("minutes", "responses", "per call", "per minute"):
         table.add_column(c, justify="right", no_wrap=True)
     for p in points:
-        table.add_row(f"{p.minutes:g}", str(p.responses), _money(p.per_call_usd),
+        table.add_row(f"{p.minutes:g}", str(p.responses), format_usd_short(p.per_call_usd),
                       f"${p.per_minute_usd:.4f}")
     out.print(table)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import CostModelError
+from ..money import format_rate, format_usd, to_decimal
 from ._bounds import FORMATS, MAX_CALL_MINUTES
 from ._common import (
     JsonOpt,
@@ -28,8 +29,6 @@ from ._common import (
     num,
     out,
     print_json,
-    rate_str,
-    usd,
 )
 
 if TYPE_CHECKING:
@@ -147,7 +146,7 @@ def unit_rate(li: LineItem) -> str:
     if li.rate_usd is None:
         return "mixed"
     scale, unit = _RATE_UNITS.get(li.unit, (1, li.unit))
-    return f"${rate_str(li.rate_usd * scale)}/{unit}"
+    return f"${format_rate(li.rate_usd * scale)}/{unit}"
 
 
 _RATE_UNITS = {"tokens": (1_000_000, "1M tok"), "characters": (1_000_000, "1M chars"),
@@ -169,12 +168,12 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
             continue
         u = p.usage
         cached = sum(n for k, n in u.tokens.items() if k.endswith(".cached"))
-        extra = f" ({rate_str(u.audio_seconds)} s)" if u.audio_seconds else ""
+        extra = f" ({format_rate(u.audio_seconds)} s)" if u.audio_seconds else ""
         if p.cost.model != session_model:
             extra += f" [dim]{p.cost.model}[/]"
         table.add_row(str(i), str(p.line), u.label + extra + (" *" if u.estimated else ""),
                       f"{u.input_tokens:,}", f"{cached:,}",
-                      f"{u.output_tokens:,}", usd(p.cost.total_usd))
+                      f"{u.output_tokens:,}", format_usd(p.cost.total_usd))
     out.print(table)
     items = new_table(title="line items", title_justify="left")
     for col, just in (("model", "left"), ("item", "left"), ("quantity", "right"),
@@ -182,7 +181,7 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
         items.add_column(col, justify=just)
     for li in report.line_items:
         items.add_row(li.model, li.item, f"{li.quantity:,}", li.unit, unit_rate(li),
-                      usd(li.usd))
+                      format_usd(li.usd))
     out.print(items)
     for kind, problems in (("skipped", report.skipped), ("unpriced", report.unpriced)):
         by_reason: dict[str, list[int]] = {}
@@ -195,12 +194,13 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
             shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
             word = "line" if len(lines) == 1 else f"{len(lines)} lines"
             err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
-    summary = f"[bold]total {usd(report.total_usd)}[/] over {report.priced_count} priced usages"
+    summary = (f"[bold]total {format_usd(report.total_usd)}[/] over {report.priced_count} "
+               "priced usages")
     if report.skipped:
         summary += f"; {report.skipped_count} of {report.lines} lines skipped"
     if report.unpriced:
         summary += (f"; {report.unpriced_count} usages UNPRICED (no rate known or in force), "
-                    f"so the total is unknown (priced part {usd(report.priced_usd)})")
+                    f"so the total is unknown (priced part {format_usd(report.priced_usd)})")
     if report.estimated:
         summary += f"; {report.estimated} estimated (*)"
     out.print(summary)
@@ -247,7 +247,7 @@ def price_events_cmd(
                               transcription_model=transcription_model, catalog=catalog,
                               on=on.date() if on else None,
                               connection_seconds=None if connection_seconds is None
-                              else Decimal(repr(connection_seconds)),
+                              else to_decimal(connection_seconds, "--seconds"),
                               on_priced=sink, keep_priced=False)
     if isinstance(sink, _JsonRows):
         data = _as_json(report)

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from ..errors import CostModelError, InputError
-from ._common import err, handle_errors, out, usd
+from ..money import format_usd
+from ._common import err, handle_errors, out
 
 app = typer.Typer(help="Meter live realtime sessions and cut them before they overspend.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -267,5 +268,6 @@ def _print_session(rec: dict) -> None:
     cut = next((d for d in rec["decisions"] if d["action"] == "cut"), None)
     note = f"  cut: {cut['reason']}" if cut else ""
     out.print(f"{rec['ended_at'][:19]}  {rec['session_id'][:12]}  {rec['model'] or '?'}  "
-              f"{usd(Decimal(rec['spent_usd']))} of {usd(Decimal(rec['limit_usd']), 2)}  "
+              f"{format_usd(Decimal(rec['spent_usd']))} of "
+              f"{format_usd(Decimal(rec['limit_usd']), 2)}  "
               f"{rec['responses']} responses  {rec['end']}{note}", markup=False, soft_wrap=True)

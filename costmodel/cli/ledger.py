@@ -12,8 +12,9 @@ import typer
 
 from .._redact import mask_url
 from ..errors import InputError, LedgerError
+from ..money import format_usd
 from ._bounds import SPOOL_ENV
-from ._common import JsonOpt, err, handle_errors, new_table, out, print_json, usd
+from ._common import JsonOpt, err, handle_errors, new_table, out, print_json
 
 app = typer.Typer(help="Inspect the spend ledger; commit spend spooled while it was down.",
                   no_args_is_help=True, rich_markup_mode=None)
@@ -95,13 +96,14 @@ def show(
     for col, just in columns:
         table.add_column(col, justify=just)
     for r in rows:
-        cells = [r["tenant"], usd(r["spent_usd"]), usd(r["reserved_usd"]), str(r["sessions"]),
-                 str(r["records"])]
-        table.add_row(*cells, *([usd(r["spooled_usd"])] if spooled.records else []))
+        cells = [r["tenant"], format_usd(r["spent_usd"]), format_usd(r["reserved_usd"]),
+                 str(r["sessions"]), str(r["records"])]
+        table.add_row(*cells, *([format_usd(r["spooled_usd"])] if spooled.records else []))
     out.print(table)
     if spooled.records or spooled.unreadable:
-        err.print(f"[yellow]spooled:[/] {usd(spooled.usd)} in {spooled.records} record(s) the "
-                  f"ledger could not take, not in the totals above ({spooled.directory}); "
+        err.print(f"[yellow]spooled:[/] {format_usd(spooled.usd)} in {spooled.records} "
+                  "record(s) the ledger could not take, not in the totals above "
+                  f"({spooled.directory}); "
                   "run `costmodel ledger flush` once the ledger is back"
                   + (f"; {spooled.unreadable} unreadable line(s) there"
                      if spooled.unreadable else ""), soft_wrap=True)
@@ -127,8 +129,9 @@ def _show_spool_only(url: str, spool: Path | None, exc: LedgerError, json_: bool
                                 "unreadable_lines": spooled.unreadable,
                                 "by_tenant": spooled.by_scope}})
     else:
-        err.print(f"[yellow]spooled while the ledger is unreachable:[/] {usd(spooled.usd)} in "
-                  f"{spooled.records} record(s) ({spooled.directory})", soft_wrap=True)
+        err.print(f"[yellow]spooled while the ledger is unreachable:[/] "
+                  f"{format_usd(spooled.usd)} in {spooled.records} record(s) "
+                  f"({spooled.directory})", soft_wrap=True)
 
 
 @app.command("flush")
@@ -155,13 +158,13 @@ def flush(ledger: LedgerOpt = None, spool: SpoolOpt = None, json_: JsonOpt = Fal
                     "error": report.error})
     else:
         out.print(f"committed {report.committed} spooled record(s), "
-                  f"{usd(report.committed_usd)}, from {box.directory}"
+                  f"{format_usd(report.committed_usd)}, from {box.directory}"
                   + (f" ({report.already} more were in the ledger already)"
                      if report.already else ""), soft_wrap=True)
         if left.records or left.unreadable:
             why = report.error or (f"{report.conflicts} record(s) conflict with the ledger's"
                                    if report.conflicts else "")
-            err.print(f"[yellow]still spooled:[/] {left.records} record(s), {usd(left.usd)}"
+            err.print(f"[yellow]still spooled:[/] {left.records} record(s), {format_usd(left.usd)}"
                       + (f"; {left.unreadable} unreadable line(s)" if left.unreadable else "")
                       + (f" ({why})" if why else ""), soft_wrap=True)
     if left.records or left.unreadable:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..money import format_rate
 from ._bounds import KINDS
 from ._common import (
     JsonOpt,
@@ -18,7 +19,6 @@ from ._common import (
     new_table,
     out,
     print_json,
-    rate_str,
 )
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ def rates_of(period: PricePeriod) -> list[dict]:
         tr = getattr(period, name)
         if tr is not None:
             unit = "USD per minute"
-            gran = f"billed per {rate_str(tr.increment_seconds)} s"
+            gran = f"billed per {format_rate(tr.increment_seconds)} s"
             if tr.minimum_seconds:
-                gran += f", minimum {rate_str(tr.minimum_seconds)} s"
+                gran += f", minimum {format_rate(tr.minimum_seconds)} s"
             rows.append({"item": f"{name} time", "rate": tr.per_minute, "unit": unit,
                          "billing": gran, "increment_seconds": tr.increment_seconds,
                          "minimum_seconds": tr.minimum_seconds,
@@ -60,25 +60,26 @@ def _token_cell(period: PricePeriod | None, modality: str) -> str:
     rates = period.tokens.get(modality) if period else None
     if not rates:
         return ""
-    return " · ".join(rate_str(rates[s]) if s in rates else "-"
+    return " · ".join(format_rate(rates[s]) if s in rates else "-"
                       for s in ("input", "cached", "output"))
 
 
 def _other_cell(entry: ModelEntry, period: PricePeriod | None) -> str:
     if entry.selfhost is not None:
         sh = entry.selfhost
-        return (f"{rate_str(sh.gpus)} x {sh.runs_on} / {rate_str(sh.concurrent_sessions)} "
-                f"sessions @ {rate_str(sh.utilization * 100)}%")
+        return (f"{format_rate(sh.gpus)} x {sh.runs_on} / {format_rate(sh.concurrent_sessions)} "
+                f"sessions @ {format_rate(sh.utilization * 100)}%")
     parts = []
     for name in ("connection", "audio"):
         tr = getattr(period, name, None)
         if tr is not None:
-            step = "" if tr.increment_seconds == 1 else f" per {rate_str(tr.increment_seconds)} s"
-            parts.append(f"{name} ${rate_str(tr.per_minute)}/min{step}")
+            step = ("" if tr.increment_seconds == 1
+                    else f" per {format_rate(tr.increment_seconds)} s")
+            parts.append(f"{name} ${format_rate(tr.per_minute)}/min{step}")
     if period is not None and period.characters:
-        parts.append(f"${rate_str(period.characters.usd_per_mchar)}/1M chars")
+        parts.append(f"${format_rate(period.characters.usd_per_mchar)}/1M chars")
     if period is not None and period.gpu:
-        parts.append(f"${rate_str(period.gpu.usd_per_hour)}/GPU-h")
+        parts.append(f"${format_rate(period.gpu.usd_per_hour)}/GPU-h")
     return "; ".join(parts)
 
 
@@ -162,9 +163,9 @@ def show(
         out.print(escape("cache: " + ", ".join(f"{k}={v}" for k, v in c.items())))
     if entry.selfhost:
         sh = entry.selfhost
-        out.print(escape(f"self-hosted on {rate_str(sh.gpus)} x {sh.runs_on}, "
-                         f"{rate_str(sh.concurrent_sessions)} concurrent sessions at "
-                         f"{rate_str(sh.utilization * 100)}% utilisation ({sh.confidence}; "
+        out.print(escape(f"self-hosted on {format_rate(sh.gpus)} x {sh.runs_on}, "
+                         f"{format_rate(sh.concurrent_sessions)} concurrent sessions at "
+                         f"{format_rate(sh.utilization * 100)}% utilisation ({sh.confidence}; "
                          f"checked {sh.checked}; {sh.source})"))
         if sh.notes:
             out.print(escape(f"  {sh.notes}"))
@@ -180,7 +181,7 @@ def show(
             table.add_column(col, overflow="fold")
         for row in rates_of(period):
             src = row["source"] if row["source"] != period.source else "(above)"
-            table.add_row(row["item"], rate_str(row["rate"]), row["unit"],
+            table.add_row(row["item"], format_rate(row["rate"]), row["unit"],
                           row.get("billing", ""), escape(src))
         out.print(table)
         if period.notes:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..money import format_usd
 from ._bounds import FORMATS, MAX_LIMIT_USD
 from ._common import (
     JsonOpt,
@@ -20,7 +21,6 @@ from ._common import (
     new_table,
     out,
     print_json,
-    usd,
 )
 
 
@@ -77,14 +77,15 @@ def _print(result, limit_usd: float) -> None:
     def at(n: int | None) -> str:
         return "never" if n is None else f"response {n}"
 
-    table.add_row("recorded session cost", usd(result.unguarded_usd))
+    table.add_row("recorded session cost", format_usd(result.unguarded_usd))
     table.add_row("warned at", at(result.warned_at_response))
     table.add_row("wrap-up asked at", at(result.wrap_up_at_response))
     table.add_row("cut before", at(result.cut_at_response))
-    table.add_row("guarded session cost", usd(result.spent_usd)
+    table.add_row("guarded session cost", format_usd(result.spent_usd)
                   + (" (some estimated)" if result.estimated else ""))
-    table.add_row("saved", usd(result.saved_usd))
+    table.add_row("saved", format_usd(result.saved_usd))
     out.print(table)
     for d in result.decisions:
         out.print(escape(f"  {d.action:8} after {d.responses} responses: spent "
-                         f"{usd(d.spent_usd)}, next ~{usd(d.projected_next_usd)}  {d.reason}"))
+                         f"{format_usd(d.spent_usd)}, next ~{format_usd(d.projected_next_usd)}"
+                         f"  {d.reason}"))

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from .._files import clip
 from ..errors import UsageError
+from ..money import to_decimal
 
 MODALITIES = ("text", "audio", "image")
 TOKEN_STATES = (
@@ -86,8 +87,8 @@ class Usage:
         if bad:
             self._explain_tokens()
         # A Decimal is checked too: Decimal("Infinity") seconds once priced as $Infinity.
-        self.connection_seconds = to_decimal(self.connection_seconds, "connection_seconds")
-        self.audio_seconds = to_decimal(self.audio_seconds, "audio_seconds")
+        self.connection_seconds = quantity(self.connection_seconds, "connection_seconds")
+        self.audio_seconds = quantity(self.audio_seconds, "audio_seconds")
         chars = self.characters
         if type(chars) is not int or not 0 <= chars <= MAX_TOKENS:
             raise UsageError(f"characters must be a whole number from 0 to 1e12, got "
@@ -166,19 +167,16 @@ MAX_QUANTITY = Decimal(10) ** 12  # a trillion seconds or tokens: nothing real i
 MAX_TOKENS = 10 ** 12  # per bucket of one usage (and characters): the same bound, as an int
 
 
-def to_decimal(value: object, what: str) -> Decimal:
-    """Exact Decimal from a payload number; floats go through ``str`` to keep their digits.
+def quantity(value: object, what: str) -> Decimal:
+    """A quantity from a payload (seconds): exact (`costmodel.money.to_decimal`: a float at
+    its shortest repr), finite, from 0 to 1e12, else `UsageError`.
 
     Strings are refused (as token counts are): a payload with quoted numbers is malformed.
+
+    >>> quantity(1.1, "seconds")
+    Decimal('1.1')
     """
-    if isinstance(value, Decimal):
-        d = value
-    elif type(value) is int:
-        d = Decimal(value)
-    elif type(value) is float:
-        d = Decimal(repr(value))
-    else:
-        raise UsageError(f"{what} must be a number, got {clip(repr(value))}")
+    d = value if type(value) is Decimal else to_decimal(value, what)
     if not d.is_finite() or d < 0 or d > MAX_QUANTITY:
         raise UsageError(f"{what} must be a finite number from 0 to 1e12, got {clip(repr(value))}")
     return d

@@ -6,11 +6,11 @@ Carlo sample of calls (`estimate`); `curve` gives the cost by call length, `brea
 `sweep` what self-hosting and the cache hit ratio change.
 """
 
+from ..errors import ScenarioError, SimulationError
 from .breakeven import HOURS_PER_MONTH, BreakEven, break_even
 from .monthly import CurvePoint, Estimate, StackEstimate, curve, estimate
-from .scenario import Scenario, ScenarioError, default_scenario, load_scenario, stack_id
+from .scenario import Scenario, default_scenario, load_scenario, stack_id
 from .sensitivity import SweepPoint, sweep, truncation_onset
-from .simulate import SimulationError
 
 __all__ = ["HOURS_PER_MONTH", "BreakEven", "CurvePoint", "Estimate", "Scenario",
            "ScenarioError", "SimulationError", "StackEstimate", "SweepPoint", "break_even",

@@ -40,12 +40,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from ..core.catalog import Catalog, default_catalog
 from ..core.pricing import price
 from ..core.usage import Usage
 from ..errors import CostModelError
+from ..money import to_decimal
 from .monthly import StackEstimate
 
 HOURS_PER_MONTH = 730  # 8,760 h / 12
@@ -99,7 +99,8 @@ def break_even(selfhost: str, api: StackEstimate, catalog: Catalog | None = None
         raise CostModelError("hours_per_month must be > 0")
     # A deployment-month of session-seconds at its concurrency and utilisation is exactly
     # gpus x GPU $/h x hours: price it, so the GPU rate is read on the one pricing path.
-    session_seconds = Decimal(str(hours_per_month)) * 3600 * sh.concurrent_sessions * sh.utilization
+    session_seconds = (to_decimal(hours_per_month, "hours_per_month") * 3600
+                       * sh.concurrent_sessions * sh.utilization)
     d = float(price(Usage(entry.id, connection_seconds=session_seconds), catalog,
                     on=on or date.today()).total_usd)
     a = float(api.per_call_usd["mean"])

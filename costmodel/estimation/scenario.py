@@ -32,23 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .._files import SCENARIO_LIMIT, TEXT_LIMIT, read_text
 from .._yamlmarks import line_of, load_with_marks
-from ..errors import CatalogError, CostModelError
-
-
-class ScenarioError(CostModelError, ValueError):
-    """A scenario file that cannot be read or does not validate (names file, line and key)."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
-                 key: str | None = None) -> None:
-        self.path, self.line, self.key = path, line, key
-        where = path or "<scenario>"
-        if line is not None:
-            where += f":{line}"
-        if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {message}")
+from ..errors import CatalogError, ScenarioError
 
 
 class _Strict(BaseModel):

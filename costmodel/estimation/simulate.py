@@ -32,14 +32,9 @@ from decimal import Decimal
 from ..core.catalog import Catalog
 from ..core.rates import ModelEntry, PricePeriod
 from ..core.usage import Usage
-from ..errors import CostModelError
+from ..errors import SimulationError
+from ..money import to_decimal
 from .scenario import ChainedStack, Scenario, stack_id
-
-
-class SimulationError(CostModelError, ValueError):
-    """A stack the simulator cannot model with the catalog's facts (names what is missing)."""
-
-    exit_code = 1
 
 
 def _r(x: float) -> int:
@@ -206,7 +201,8 @@ def _stt(entry: ModelEntry, sc: Scenario, period: PricePeriod, role: str) -> Com
             return _time_component(role, entry, "audio_seconds")
 
         def call(seconds: int, n: int) -> Usage:
-            return Usage(entry.id, audio_seconds=Decimal(str(t.user_speech_s)) * n, label=role)
+            speech = to_decimal(t.user_speech_s, "user_speech_s")
+            return Usage(entry.id, audio_seconds=speech * n, label=role)
         return Component(role, entry.id, _none_response, call)
     if period.tokens:
         tps = float(_need(entry, "audio_tokens_per_second_in", "transcription by tokens"))
@@ -279,7 +275,8 @@ def _tts(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
     if period.characters is not None:
         usage = Usage(entry.id, characters=_r(t.agent_speech_s * t.characters_per_s), label="tts")
     elif period.audio is not None:
-        usage = Usage(entry.id, audio_seconds=Decimal(str(t.agent_speech_s)), label="tts")
+        usage = Usage(entry.id, audio_seconds=to_decimal(t.agent_speech_s, "agent_speech_s"),
+                      label="tts")
     elif period.tokens:
         tps = float(_need(entry, "audio_tokens_per_second_out", "speech synthesis by tokens"))
         tokens = {"text.input": _r(t.agent_speech_s * t.agent_text_tokens_per_s),

@@ -21,7 +21,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
-from ..errors import UsageError
+from ..errors import AmountError, UsageError
+from ..money import format_usd, to_decimal, to_usd
 
 Action = Literal["ok", "warn", "wrap_up", "cut"]
 _RANK = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
@@ -32,31 +33,25 @@ MAX_SCOPE_LIMIT_USD = Decimal(10) ** 12   # a tenant's budget for a day or a mon
 
 def usd_limit(value: Decimal | str | float, what: str,
               maximum: Decimal = MAX_LIMIT_USD) -> Decimal:
-    """A limit: finite, > 0 and at most `maximum`, else `UsageError` saying what it must be.
+    """A limit: finite, > 0 and at most `maximum` (text and floats read as `costmodel.money`
+    reads them), else `AmountError` saying what it must be.
 
     >>> usd_limit("0.50", "the limit")
     Decimal('0.50')
     >>> usd_limit("1e999999999", "the limit")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    costmodel.errors.UsageError: the limit must be a positive amount in USD, at most 1000000, ...
+    costmodel.errors.AmountError: the limit must be a positive amount in USD, at most 1000000, ...
     """
-    try:
-        amount = Decimal(str(value).strip())
-    except ArithmeticError:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or not 0 < amount <= maximum:
-        raise UsageError(f"{what} must be a positive amount in USD, at most {maximum}, "
-                         f"got {str(value)[:40]!r}")
-    return amount
+    return to_usd(value, what, allow_text=True, positive=True, maximum=maximum)
 
 
 def share(value: Decimal | str | float, what: str) -> Decimal:
     """A share in (0, 1] (`warn_at`), else `UsageError`."""
     try:
-        amount = Decimal(str(value))
-    except ArithmeticError:
-        amount = Decimal("NaN")
-    if not amount.is_finite() or not 0 < amount <= 1:
+        amount = to_decimal(value, what, allow_text=True)
+    except AmountError:
+        amount = Decimal(0)
+    if not 0 < amount <= 1:
         raise UsageError(f"{what} must be in (0, 1], got {str(value)[:40]!r}")
     return amount
 
@@ -115,8 +110,8 @@ class Policy:
             action, reason = "cut", stop
         elif after_next > limit:
             action = "cut"
-            reason = (f"spent ${spent:.6f}; the next response (~${projected:.6f}) would pass "
-                      f"the ${limit} limit"
+            reason = (f"spent {format_usd(spent)}; the next response (~{format_usd(projected)}) "
+                      f"would pass the ${limit} limit"
                       + (f" with {pending} response(s) in flight" if pending else ""))
         elif after_next + projected > limit:
             action, reason = "wrap_up", "room for about one more response: time to close"

@@ -48,6 +48,7 @@ from ..core.pricing import Cost, price
 from ..core.usage import Usage
 from ..errors import CostModelError, MissingModelError, UsageError
 from ..ledger import Ledger, Spool
+from ..money import to_decimal
 from .ledger_link import LedgerLink
 from .policy import MAX_SCOPE_LIMIT_USD, Decision, Policy, usd_limit
 from .projector import ModelFacts, Projector
@@ -361,7 +362,7 @@ class SessionGuard:
                           .with_(estimated=True))
         self._in_flight = self._requested = 0
         if facts.time_billed:
-            elapsed = Decimal(repr(self.clock() - self._started))
+            elapsed = to_decimal(self.clock() - self._started, "elapsed seconds")
             self._time_spent = _ZERO
             self._account(Usage(facts.model_id, connection_seconds=elapsed, label="connection"))
 
@@ -441,7 +442,7 @@ class SessionGuard:
                             self.session_id, exc)
             return _ZERO
         # Time-billed: what the connection has cost so far, and what one more turn adds.
-        elapsed = Decimal(str(self.clock() - self._started))
+        elapsed = to_decimal(self.clock() - self._started, "elapsed seconds")
         model_id = facts.model_id
         now = price(Usage(model_id, connection_seconds=elapsed), self.catalog).total_usd
         later = price(Usage(model_id, connection_seconds=elapsed + _LOOKAHEAD_SECONDS),

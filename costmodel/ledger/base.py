@@ -11,67 +11,31 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, Inexact
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Self
 
-from ..errors import BudgetExceeded, LedgerConflictError
+from ..errors import BudgetExceeded, LedgerConflictError, UsageError
+from ..money import EXACT, plain, tidy, to_usd
 
 DEFAULT_SCOPE = "default"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
-# Sums are computed in a context wide enough never to round; Inexact would be a bug, so trap it.
-EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def money(value: Any, what: str) -> Decimal:
-    """A finite, non-negative exact amount. Floats are refused: they are not exact."""
-    if type(value) is Decimal:   # the common case, kept as is (the same object) and cheap
-        amount = value
-    elif isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise TypeError(f"{what} must be a Decimal (or int), not {type(value).__name__}")
-    else:
-        amount = Decimal(value)
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"{what} must be a finite amount >= 0, not {amount}")
-    return amount
-
-
 def utc(value: datetime, what: str) -> datetime:
     if type(value) is datetime and value.tzinfo is UTC:   # already what is asked: no copy
         return value
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{what} must be a timezone-aware datetime, not {value!r}")
+        raise UsageError(f"{what} must be a timezone-aware datetime, not {value!r}")
     return value.astimezone(UTC)
-
-
-def exact_sum(values: Iterable[Decimal]) -> Decimal:
-    total = Decimal(0)
-    for value in values:
-        total = EXACT.add(total, value)
-    return tidy(total)
-
-
-def plain(amount: Decimal) -> str:
-    """``f"{tidy(amount):f}"`` by string operations: no exponent, no trailing fractional
-    zeros (``1E+3`` -> ``1000``, ``0.50`` -> ``0.5``), at a third of the cost; amounts are
-    formatted on every commit."""
-    text = f"{amount:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def tidy(amount: Decimal) -> Decimal:
-    """The same value without trailing fractional zeros, so every backend prints alike."""
-    if amount == amount.to_integral_value():
-        return amount.quantize(Decimal(1), context=EXACT)
-    return amount.normalize(EXACT)
 
 
 _NO_DETAIL: Mapping[str, Any] = MappingProxyType({})
@@ -97,10 +61,11 @@ class SpendRecord:
 
     def __post_init__(self) -> None:
         if not self.scope or not isinstance(self.scope, str):
-            raise ValueError(f"scope must be a non-empty string, not {self.scope!r}")
+            raise UsageError(f"scope must be a non-empty string, not {self.scope!r}")
         if not isinstance(self.id, str) or not 0 < len(self.id) <= 128:
-            raise ValueError(f"id must be a string of 1 to 128 characters, not {self.id!r}")
-        object.__setattr__(self, "usd", money(self.usd, "usd"))
+            raise UsageError(f"id must be a string of 1 to 128 characters, not {self.id!r}")
+        # Floats are refused here: a float amount means money was computed in binary somewhere.
+        object.__setattr__(self, "usd", to_usd(self.usd, "usd", allow_float=False))
         object.__setattr__(self, "at", utc(self.at, "at"))
         if type(self.detail) is dict and not self.detail:   # most records: nothing to check
             object.__setattr__(self, "detail", _NO_DETAIL)
@@ -109,7 +74,7 @@ class SpendRecord:
         try:
             json.dumps(detail)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"detail must be JSON-serialisable: {exc}") from None
+            raise UsageError(f"detail must be JSON-serialisable: {exc}") from None
         object.__setattr__(self, "detail", MappingProxyType(detail))
 
 
@@ -143,10 +108,10 @@ def record_to_json(record: SpendRecord) -> dict[str, Any]:
 
 def record_from_json(d: Mapping[str, Any], default_id: str | None = None) -> SpendRecord:
     """The inverse of `record_to_json`; ``default_id`` for records stored before ids existed.
-    Raises ValueError (or KeyError/TypeError) on a malformed object."""
+    Raises `UsageError` (a ValueError; or KeyError/TypeError) on a malformed object."""
     at_us = d["at_us"]
     if type(at_us) is not int:
-        raise ValueError(f"at_us must be an integer, not {at_us!r}")
+        raise UsageError(f"at_us must be an integer, not {at_us!r}")
     return SpendRecord(id=d.get("id") or default_id or uuid.uuid4().hex,
                        session_id=d["session_id"], scope=d["scope"], model=d["model"],
                        kind=d["kind"], usd=Decimal(d["usd"]), at=EPOCH + at_us * MICRO,
@@ -170,12 +135,11 @@ def refuse(scope: str, usd: Decimal, limit: Decimal, committed: Decimal,
     total = EXACT.add(EXACT.add(committed, held), usd)
     if total <= limit:
         return
-    err = BudgetExceeded(
+    raise BudgetExceeded(
         f"scope {scope!r}: reserving ${usd} would pass the ${limit} limit (committed "
-        f"${tidy(committed)} + reserved ${tidy(held)} + ${usd} = ${tidy(total)})")
-    err.scope, err.limit_usd, err.requested_usd = scope, limit, usd  # type: ignore[attr-defined]
-    err.spent_usd, err.reserved_usd = tidy(committed), tidy(held)  # type: ignore[attr-defined]
-    raise err
+        f"${tidy(committed)} + reserved ${tidy(held)} + ${usd} = ${tidy(total)})",
+        scope=scope, limit_usd=limit, requested_usd=usd, spent_usd=tidy(committed),
+        reserved_usd=tidy(held))
 
 
 class Ledger(ABC):
@@ -197,14 +161,14 @@ class Ledger(ABC):
         reservations never count; they are purged lazily.
         """
         if not scope or not isinstance(scope, str):
-            raise ValueError(f"scope must be a non-empty string, not {scope!r}")
+            raise UsageError(f"scope must be a non-empty string, not {scope!r}")
         if not ttl_seconds > 0:
-            raise ValueError(f"ttl_seconds must be > 0, not {ttl_seconds}")
+            raise UsageError(f"ttl_seconds must be > 0, not {ttl_seconds}")
         t = time.time() if now is None else float(now)
-        hold = Reservation(os.urandom(16).hex(), scope, session_id, money(usd, "usd"),
-                           t + ttl_seconds)
-        self._reserve(hold, t, None if limit_usd is None else money(limit_usd, "limit_usd"),
-                      None if since is None else utc(since, "since"))
+        amount = to_usd(usd, "usd", allow_float=False)
+        limit = None if limit_usd is None else to_usd(limit_usd, "limit_usd", allow_float=False)
+        hold = Reservation(os.urandom(16).hex(), scope, session_id, amount, t + ttl_seconds)
+        self._reserve(hold, t, limit, None if since is None else utc(since, "since"))
         return hold
 
     def commit(self, reservation: Reservation | None, record: SpendRecord) -> bool:
@@ -217,7 +181,7 @@ class Ledger(ABC):
         `LedgerConflictError` (each id, and each reservation, pays for one spend).
         """
         if not isinstance(record, SpendRecord):
-            raise TypeError(f"record must be a SpendRecord, not {type(record).__name__}")
+            raise UsageError(f"record must be a SpendRecord, not {type(record).__name__}")
         return self._commit(None if reservation is None else reservation.id, record)
 
     def record(self, record: SpendRecord) -> bool:
@@ -243,7 +207,7 @@ class Ledger(ABC):
                 limit: int | None = None) -> list[SpendRecord]:
         """Committed records in commit order; with ``limit``, the most recent ``limit`` ones."""
         if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
+            raise UsageError(f"limit must be >= 0, not {limit}")
         return [] if limit == 0 else self._records(scope, session_id, limit)
 
     def scopes(self) -> list[str]:
@@ -312,5 +276,5 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
         return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     if period == "all":
         return None
-    raise ValueError(f"period must be day, month or all, got {period!r}")
+    raise UsageError(f"period must be day, month or all, got {period!r}")
 

@@ -10,13 +10,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from ..errors import LedgerError
+from ..money import EXACT, exact_sum
 from .base import (
-    EXACT,
     Ledger,
     Reservation,
     SpendRecord,
     conflict,
-    exact_sum,
     refuse,
     same_record,
 )

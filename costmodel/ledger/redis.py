@@ -51,6 +51,7 @@ from redis.retry import Retry
 
 from .._redact import mask_url
 from ..errors import LedgerError
+from ..money import exact_sum, plain, tidy
 from .base import (
     EPOCH,
     MICRO,
@@ -58,13 +59,10 @@ from .base import (
     Reservation,
     SpendRecord,
     conflict,
-    exact_sum,
-    plain,
     record_from_json,
     record_to_json,
     refuse,
     same_record,
-    tidy,
 )
 
 __all__ = ["RedisLedger"]

@@ -46,8 +46,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from .._files import user_cache_dir
-from ..errors import LedgerConflictError, LedgerError
-from .base import Ledger, Reservation, SpendRecord, exact_sum, record_from_json, record_to_json
+from ..errors import LedgerConflictError, LedgerError, UsageError
+from ..money import exact_sum
+from .base import Ledger, Reservation, SpendRecord, record_from_json, record_to_json
 
 try:
     import fcntl
@@ -227,7 +228,7 @@ class Spool:
         if ledger is not None:
             key = ledger.key
         elif key is None:
-            raise ValueError("a spool needs its ledger, or the ledger's key")
+            raise UsageError("a spool needs its ledger, or the ledger's key")
         self.ledger = ledger
         self.key: str = key
         self.root = Path(directory).expanduser() if directory is not None \
@@ -355,7 +356,7 @@ class Spool:
         not records, stay in the spool and are reported.
         """
         if self.ledger is None:
-            raise ValueError(f"{self} was opened without its ledger: it can only be read")
+            raise UsageError(f"{self} was opened without its ledger: it can only be read")
         tally = _Tally(max_records)
         with self._lock:
             for path in self._files():

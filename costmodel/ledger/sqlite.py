@@ -15,15 +15,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from ..errors import LedgerError
+from ..money import EXACT, exact_sum
 from .base import (
     EPOCH,
-    EXACT,
     MICRO,
     Ledger,
     Reservation,
     SpendRecord,
     conflict,
-    exact_sum,
     refuse,
     same_record,
     utc,

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from costmodel import Usage, UsageError
-from costmodel.core.usage import MAX_QUANTITY, MAX_TOKENS, combine, to_decimal, token_key
+from costmodel.core.usage import MAX_QUANTITY, MAX_TOKENS, combine, quantity, token_key
 
 M = "toy/realtime"
 
@@ -74,10 +74,10 @@ def test_seconds_become_exact_decimals_and_bad_ones_are_refused(field):
 
 def test_to_decimal_keeps_a_decimal_and_refuses_strings():
     d = D("0.125")
-    assert to_decimal(d, "x") is d
-    assert to_decimal(0, "x") == 0
+    assert quantity(d, "x") is d
+    assert quantity(0, "x") == 0
     with pytest.raises(UsageError, match="x must be a number, got '1'"):
-        to_decimal("1", "x")
+        quantity("1", "x")
 
 
 def test_combine_adds_every_quantity_of_one_model():

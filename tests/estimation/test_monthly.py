@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from costmodel import price
+from costmodel.errors import ScenarioError
 from costmodel.estimation.monthly import estimate, sample_seconds
-from costmodel.estimation.scenario import Scenario, ScenarioError, load_scenario
+from costmodel.estimation.scenario import Scenario, load_scenario
 from costmodel.estimation.simulate import build_stack
 
 from ..conftest import write
@@ -184,7 +185,7 @@ def test_negative_seed_and_infinite_volume_are_rejected():
 
 
 def test_stack_roles_must_match_entry_kinds(builtin):
-    from costmodel.estimation.simulate import SimulationError
+    from costmodel.errors import SimulationError
     bad = scenario(stacks=[{"stt": "deepgram/nova-3", "llm": "openai/gpt-5.4-mini",
                             "tts": "deepgram/nova-3"}])
     with pytest.raises(SimulationError, match="tts of a stack must be a tts entry"):

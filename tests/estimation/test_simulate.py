@@ -8,9 +8,10 @@ from decimal import Decimal as D
 import pytest
 
 from costmodel import price
+from costmodel.errors import SimulationError
 from costmodel.estimation.monthly import curve
 from costmodel.estimation.scenario import Scenario
-from costmodel.estimation.simulate import SimulationError, build_stack
+from costmodel.estimation.simulate import build_stack
 
 DAY = date(2026, 11, 25)
 

@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from costmodel.errors import BudgetExceeded, CostModelError, LedgerConflictError, LedgerError
+from costmodel.errors import (
+    AmountError,
+    BudgetExceeded,
+    CostModelError,
+    LedgerConflictError,
+    LedgerError,
+    UsageError,
+)
 from costmodel.ledger import (
     Ledger,
     MemoryLedger,
@@ -179,16 +186,22 @@ def test_commit_drops_only_its_own_reservation(ledger):
 
 
 def test_bad_amounts_and_times_are_refused(ledger):
-    with pytest.raises(TypeError, match="float"):
+    # Every refusal is a CostModelError a caller can catch (and still a ValueError).
+    with pytest.raises(AmountError, match="float"):       # money computed in binary: refused
         ledger.reserve("acme", "s1", 0.1)                  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(AmountError, match=">= 0"):
         ledger.reserve("acme", "s1", D(-1))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(AmountError, match="finite"):
         rec("NaN")
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(UsageError, match="timezone-aware"):
         rec("1", at=datetime(2026, 1, 1))
-    with pytest.raises(ValueError, match="JSON"):
+    with pytest.raises(UsageError, match="JSON"):
         rec("1", detail={"x": object()})
+    with pytest.raises(UsageError, match="SpendRecord"):
+        ledger.commit(None, {"usd": "1"})                  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="ttl_seconds"):
+        ledger.reserve("acme", "s1", D(1), ttl_seconds=0)
+    assert issubclass(AmountError, ValueError) and issubclass(UsageError, CostModelError)
     plus_one = timezone(timedelta(hours=1))
     assert rec("1", at=datetime(2026, 1, 1, 13, tzinfo=plus_one)).at == T0     # kept as UTC
 

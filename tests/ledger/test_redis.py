@@ -30,7 +30,7 @@ import pytest
 
 from costmodel.errors import BudgetExceeded, LedgerError
 from costmodel.ledger import MemoryLedger, open_ledger
-from costmodel.ledger.base import exact_sum
+from costmodel.money import exact_sum
 from tests.ledger import test_ledger as shared
 
 SERVER = shutil.which("redis-server")
@@ -150,7 +150,7 @@ def test_amounts_travel_as_canonical_plain_decimals():
     """What the scripts and the stored records receive: no exponent, no trailing fractional
     zeros, never a sign (``tidy``'s text, by string operations)."""
     from costmodel.ledger import redis as ledger_redis
-    from costmodel.ledger.base import plain, tidy
+    from costmodel.money import plain, tidy
     rng = random.Random(10)
     amounts = [D("-0"), D("0.000"), D("0E+5"), D("1E+3"), D("1.0E+2"), D("0.50"), D("1E-45"),
                D("120.000"), D("12345678901234567890.1234567890")]

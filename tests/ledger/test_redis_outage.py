@@ -19,7 +19,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 from costmodel.ledger import Spool, ledger_key, open_ledger
-from costmodel.ledger.base import exact_sum
+from costmodel.money import exact_sum
 
 from ..sessions import openai_session
 from .test_redis import SERVER, _free_port, _unavailable

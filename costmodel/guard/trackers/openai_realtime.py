@@ -10,11 +10,11 @@ reports its usage, an ``error`` refuses the request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from ...adapters.openai_realtime import OpenAIRealtimeReader
 from ...errors import MissingModelError, UsageError
+from ...money import to_decimal
 from ..policy import Decision
 from .base import Tracker
 
@@ -127,7 +127,7 @@ class OpenAIRealtimeTracker(Tracker):
         end = event.get("audio_end_ms")
         seconds = None
         if isinstance(end, int | float) and isinstance(start, int | float) and end >= start:
-            seconds = Decimal(str(end - start)) / 1000
+            seconds = to_decimal(end - start, "audio_end_ms - audio_start_ms") / 1000
         return self.meter.user_speech(seconds)
 
     def client(self, event: Mapping[str, Any]) -> Decision:
