@@ -250,6 +250,12 @@ def test_non_utf8_file_and_non_string_id_are_catalog_errors(tmp_path):
     assert "id must be a string" in str(exc)
 
 
+def test_a_model_without_an_id_is_a_catalog_error_on_its_line(tmp_path):
+    exc = _error(tmp_path, "provider: a\nmodels:\n  - kind: llm\n    name: X\n")
+    assert "each model needs an 'id'" in str(exc)
+    assert exc.field == "models[0]" and exc.line == 3
+
+
 def test_sources_keys_must_name_a_rate(tmp_path):
     bad = TOY.replace("        source: https://example.com/toy/tts\n",
                       "        source: https://example.com/toy/tts\n"

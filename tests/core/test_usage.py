@@ -55,6 +55,13 @@ def test_bounds_are_inclusive_at_a_trillion():
         Usage(M, connection_seconds=D(10) ** 12 + 1)
 
 
+@pytest.mark.parametrize("good", [0, 10**12])
+def test_the_bad_count_is_named_not_a_good_one_beside_it(good):
+    # 0 and 10^12 are both in bounds: the error names the -1, not them
+    with pytest.raises(UsageError, match="text.output must be a whole number of tokens"):
+        Usage(M, {"text.input": good, "text.output": -1})
+
+
 @pytest.mark.parametrize("chars", [-1, 1.0, "3", True])
 def test_characters_must_be_a_whole_number(chars):
     with pytest.raises(UsageError, match="characters must be a whole number"):
