@@ -39,9 +39,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel import Catalog  # noqa: E402
-from costmodel.estimation.monthly import estimate  # noqa: E402
-from costmodel.estimation.scenario import Scenario  # noqa: E402
+from costmodel import Catalog
+from costmodel.estimation.monthly import estimate
+from costmodel.estimation.scenario import Scenario
 
 RT = "openai/gpt-realtime-1.5"
 TEN_STACKS = [

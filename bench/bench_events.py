@@ -110,7 +110,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict:
     return {"cpu_s": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=140_000)
     ap.add_argument("--rounds", type=int, default=3)
@@ -119,9 +119,11 @@ def main() -> None:
     ap.add_argument("--with-all", action="store_true", help="also time --all (slow)")
     ap.add_argument("--only", help="comma-separated paths to run (floor,orjson,json,table,all)")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    path = session_file(args.lines)
+
+def commands(args: argparse.Namespace, path: Path) -> dict[str, tuple[list[str], dict]]:
+    """Each path's command line and environment, by name."""
     env = dict(os.environ)
     peer_env = dict(env)
     if args.orjson_path:
@@ -140,6 +142,25 @@ def main() -> None:
     if args.only:
         keep = args.only.split(",")
         paths = {k: v for k, v in paths.items() if k in keep}
+    return paths
+
+
+def ratios_of(med: dict[str, dict]) -> dict[str, float]:
+    """CPU ratios: each costmodel path over the floor, and the table modes over --json."""
+    ratios = {}
+    for base, ks in (("floor", ("orjson", "json", "table", "all")), ("json", ("table", "all"))):
+        if base not in med:
+            continue
+        for k in ks:
+            if k in med:
+                ratios[f"{k}/{base}"] = round(med[k]["cpu_s"] / med[base]["cpu_s"], 2)
+    return ratios
+
+
+def main() -> None:
+    args = parse_args()
+    path = session_file(args.lines)
+    paths = commands(args, path)
     samples: dict[str, list[dict]] = {k: [] for k in paths}
     names = list(paths)
     for i in range(args.rounds):
@@ -151,16 +172,10 @@ def main() -> None:
     med = {k: {"cpu_s": round(statistics.median(s["cpu_s"] for s in v), 3),
                "rss_mb": round(max(s["rss_mb"] for s in v), 1),
                "cpu_runs": [round(s["cpu_s"], 3) for s in v]} for k, v in samples.items()}
-    ratios = {}
-    if "floor" in med:
-        for k in ("orjson", "json", "table", "all"):
-            if k in med:
-                ratios[f"{k}/floor"] = round(med[k]["cpu_s"] / med["floor"]["cpu_s"], 2)
-    if "json" in med:
-        for k in ("table", "all"):
-            if k in med:
-                ratios[f"{k}/json"] = round(med[k]["cpu_s"] / med["json"]["cpu_s"], 2)
-    result = {"lines": sum(1 for _ in open(path, "rb")), "rounds": args.rounds,
+    ratios = ratios_of(med)
+    with open(path, "rb") as fh:
+        lines = sum(1 for _ in fh)
+    result = {"lines": lines, "rounds": args.rounds,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                          f"python {platform.python_version()}",
               "root": str(args.root), "paths": med, "ratios": ratios}

@@ -35,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from costmodel import default_catalog, price  # noqa: E402
-from costmodel.adapters.openai_realtime import usage_from_response_done  # noqa: E402
-from costmodel.guard import SessionGuard  # noqa: E402
-from costmodel.ledger import MemoryLedger  # noqa: E402
-from tests.sessions import openai_session  # noqa: E402
+from costmodel import default_catalog, price
+from costmodel.adapters.openai_realtime import usage_from_response_done
+from costmodel.guard import SessionGuard
+from costmodel.ledger import MemoryLedger
+from tests.sessions import openai_session
 
 MODEL = "openai/gpt-realtime-1.5"
 GOAL_RATIO = 2.5

@@ -52,15 +52,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis  # noqa: E402
-from redis.backoff import NoBackoff  # noqa: E402
-from redis.retry import Retry  # noqa: E402
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from costmodel.errors import BudgetExceeded, LedgerError  # noqa: E402
-from costmodel.ledger import SpendRecord  # noqa: E402
-from costmodel.ledger import redis as ledger_redis  # noqa: E402
-from costmodel.ledger.redis import RedisLedger  # noqa: E402
-from costmodel.money import exact_sum  # noqa: E402
+from costmodel.errors import BudgetExceeded, LedgerError
+from costmodel.ledger import SpendRecord
+from costmodel.ledger import redis as ledger_redis
+from costmodel.ledger.redis import RedisLedger
+from costmodel.money import exact_sum
 
 TENANT = "bench-tenant"
 MODEL = "bench/model"

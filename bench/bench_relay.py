@@ -217,12 +217,15 @@ def main() -> None:
     ap.add_argument("relay_auth", nargs="?", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role == "_upstream":
-        return asyncio.run(upstream_main())
+        asyncio.run(upstream_main())
+        return
     if args.role == "_bare":
-        return asyncio.run(bare_main(args.upstream))
+        asyncio.run(bare_main(args.upstream))
+        return
     if args.role == "_relay":
-        return asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate",
-                                      args.relay_auth == "auth"))
+        asyncio.run(relay_main(args.upstream, args.relay_deflate == "deflate",
+                               args.relay_auth == "auth"))
+        return
 
     compression = None if args.compression == "none" else "deflate"
     deflate = "deflate" if args.relay_compression else "off"

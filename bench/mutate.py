@@ -182,10 +182,10 @@ class _Sites(ast.NodeTransformer):
             docstring = (i == 0 and isinstance(stmt, ast.Expr)
                          and isinstance(stmt.value, ast.Constant)
                          and isinstance(stmt.value.value, str))
-            if not docstring and self._deletable(stmt):
-                if self._site(stmt, "delete", "statement left out"):
-                    out.append(ast.copy_location(ast.Pass(), stmt))
-                    continue
+            if (not docstring and self._deletable(stmt)
+                    and self._site(stmt, "delete", "statement left out")):
+                out.append(ast.copy_location(ast.Pass(), stmt))
+                continue
             if docstring:
                 out.append(stmt)
             else:

@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from bench_pricing import REALTIME, realtime_events
@@ -36,7 +37,7 @@ MODEL = REALTIME[0]
 
 
 def timed(fn, arg, repeats: int = 5) -> float:
-    """Median us per item of fn(arg) (fn loops over arg itself)."""
+    """Median us per item of fn(arg) (fn loops over arg itself: the stages below)."""
     out = []
     for _ in range(repeats):
         gc.collect()
@@ -47,6 +48,66 @@ def timed(fn, arg, repeats: int = 5) -> float:
         gc.enable()
         out.append((t1 - t0) / len(arg) / 1000)
     return statistics.median(out)
+
+
+def empty(evs):
+    for _ev in evs:
+        pass
+
+
+def get_usage(evs):
+    for ev in evs:
+        mapping(mapping(ev, "response", "r"), "usage", "u")
+
+
+def adapter_tokens(raws):
+    for u in raws:
+        tokens_from_realtime_usage(u, "response.usage")
+
+
+def usage_init(toks):
+    for t in toks:
+        Usage(MODEL, t, at=None, label="")
+
+
+def adapter_full(evs):
+    for ev in evs:
+        usage_from_response_done(ev, MODEL)
+
+
+def today_calls(us):
+    for _ in us:
+        date.today()
+
+
+def rates_lookup(us):
+    for u in us:
+        rates_for(u.model, u.at or None, None)
+
+
+def token_sum(per_token, us):
+    zero = Decimal(0)
+    for u in us:
+        total = zero
+        for key, n in u.tokens.items():
+            if n:
+                total += n * per_token[key]
+
+
+def cost_init(rates, us):
+    zero = Decimal(0)
+    for u in us:
+        Cost(u, rates, zero)
+
+
+def price_only(us):
+    for u in us:
+        _ = price(u).total_usd
+
+
+def end_to_end(evs):
+    for ev in evs:
+        _ = price(usage_from_response_done(ev, MODEL)).total_usd
 
 
 def main() -> int:
@@ -61,56 +122,7 @@ def main() -> int:
     price(built[0])
     today = date.today()
     rates = rates_for(MODEL, today)
-    per_token = rates.per_token
-    zero = Decimal(0)
     nb = statistics.mean(len(t) for t in tokens)
-
-    def empty(evs):
-        for _ev in evs:
-            pass
-
-    def get_usage(evs):
-        for ev in evs:
-            mapping(mapping(ev, "response", "r"), "usage", "u")
-
-    def adapter_tokens(raws):
-        for u in raws:
-            tokens_from_realtime_usage(u, "response.usage")
-
-    def usage_init(toks):
-        for t in toks:
-            Usage(MODEL, t, at=None, label="")
-
-    def adapter_full(evs):
-        for ev in evs:
-            usage_from_response_done(ev, MODEL)
-
-    def today_calls(us):
-        for _ in us:
-            date.today()
-
-    def rates_lookup(us):
-        for u in us:
-            rates_for(u.model, u.at or None, None)
-
-    def token_sum(us):
-        for u in us:
-            total = zero
-            for key, n in u.tokens.items():
-                if n:
-                    total += n * per_token[key]
-
-    def cost_init(us):
-        for u in us:
-            Cost(u, rates, zero)
-
-    def price_only(us):
-        for u in us:
-            _ = price(u).total_usd
-
-    def end_to_end(evs):
-        for ev in evs:
-            _ = price(usage_from_response_done(ev, MODEL)).total_usd
 
     rows = [
         ("loop overhead (empty for-loop)", timed(empty, events)),
@@ -120,8 +132,9 @@ def main() -> int:
         ("adapter total: usage_from_response_done", timed(adapter_full, events)),
         ("price: date.today()", timed(today_calls, built)),
         ("price: rates_for() (incl. date.today())", timed(rates_lookup, built)),
-        (f"price: token sum ({nb:.1f} buckets avg, Decimal)", timed(token_sum, built)),
-        ("price: Cost(...) construction", timed(cost_init, built)),
+        (f"price: token sum ({nb:.1f} buckets avg, Decimal)",
+         timed(partial(token_sum, rates.per_token), built)),
+        ("price: Cost(...) construction", timed(partial(cost_init, rates), built)),
         ("price total: price(Usage).total_usd", timed(price_only, built)),
         ("END TO END: dict -> Decimal", timed(end_to_end, events)),
     ]

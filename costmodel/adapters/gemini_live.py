@@ -92,19 +92,53 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
     """
     require_counts(meta, _COUNTS, "usageMetadata")
     tokens: dict[str, int] = {}
-    estimated = False
 
+    prompt_total, prompt, prompt_estimated = _prompt(meta)
+    cached = _cached(meta, prompt, prompt_total)
+    for modality, n in prompt.items():
+        c = cached.get(modality, 0)
+        put(tokens, f"{modality}.input", n - c)
+        put(tokens, f"{modality}.cached", c)
+
+    tool = _tool_use(meta)
+    for modality, n in tool.items():
+        put(tokens, f"{modality}.input", n)
+
+    response_total, response, response_estimated = _response(meta)
+    for modality, n in response.items():
+        put(tokens, f"{modality}.output", n)
+    thoughts = _total(meta, "thoughtsTokenCount")
+    put(tokens, "text.output", thoughts)
+
+    total = _total(meta, "totalTokenCount")
+    counted = prompt_total + sum(tool.values()) + response_total + thoughts
+    if total and total != counted:
+        raise UsageError(f"usageMetadata: totalTokenCount {total} is not prompt + tool-use "
+                         f"prompt + response + thoughts ({counted}); a count we do not "
+                         "understand would go unpriced")
+    return Usage(model, tokens, label=label,
+                 estimated=prompt_estimated or response_estimated)
+
+
+def _prompt(meta: Mapping[str, Any]) -> tuple[int, dict[str, int], bool]:
+    """(promptTokenCount, the prompt by modality, estimated?): a count the details leave
+    unexplained is taken as text, and marks the usage estimated."""
     prompt_total = _total(meta, "promptTokenCount")
     prompt = _details(meta, "promptTokensDetails") or {}
-    cached_total = _total(meta, "cachedContentTokenCount")
-    cached = _details(meta, "cacheTokensDetails")
     unexplained = prompt_total - sum(prompt.values())
     if unexplained < 0:
         raise UsageError(f"usageMetadata: promptTokensDetails add up to {sum(prompt.values())}, "
                          f"more than promptTokenCount {prompt_total}")
     if unexplained:
         prompt["text"] = prompt.get("text", 0) + unexplained
-        estimated = True
+    return prompt_total, prompt, bool(unexplained)
+
+
+def _cached(meta: Mapping[str, Any], prompt: dict[str, int], prompt_total: int,
+            ) -> dict[str, int]:
+    """The cached part of the prompt by modality, checked against the prompt."""
+    cached_total = _total(meta, "cachedContentTokenCount")
+    cached = _details(meta, "cacheTokensDetails")
     if cached is None:
         # No per-modality split of the cache: the cached prefix is the oldest context, which
         # starts with the (text) system instruction; fill text first.
@@ -122,18 +156,21 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
         if c > n:
             raise UsageError(f"usageMetadata: {c} cached {modality} tokens exceed the {n} "
                              f"{modality} prompt tokens they are part of")
-    for modality, n in prompt.items():
-        c = cached.get(modality, 0)
-        put(tokens, f"{modality}.input", n - c)
-        put(tokens, f"{modality}.cached", c)
+    return cached
 
+
+def _tool_use(meta: Mapping[str, Any]) -> dict[str, int]:
+    """The tool-use prompt by modality (a total past the details is text)."""
     tool_total = _total(meta, "toolUsePromptTokenCount")
     tool = _details(meta, "toolUsePromptTokensDetails") or {}
     if tool_total > sum(tool.values()):
         tool["text"] = tool.get("text", 0) + tool_total - sum(tool.values())
-    for modality, n in tool.items():
-        put(tokens, f"{modality}.input", n)
+    return tool
 
+
+def _response(meta: Mapping[str, Any]) -> tuple[int, dict[str, int], bool]:
+    """(the response total, the response by modality, estimated?), as `_prompt`. Vertex says
+    ``candidates`` for ``response``."""
     response_total = _total(meta, "responseTokenCount") or _total(meta, "candidatesTokenCount")
     response = (_details(meta, "responseTokensDetails")
                 or _details(meta, "candidatesTokensDetails") or {})
@@ -142,19 +179,7 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
         raise UsageError("usageMetadata: responseTokensDetails exceed responseTokenCount")
     if rest:
         response["text"] = response.get("text", 0) + rest
-        estimated = True
-    for modality, n in response.items():
-        put(tokens, f"{modality}.output", n)
-    thoughts = _total(meta, "thoughtsTokenCount")
-    put(tokens, "text.output", thoughts)
-
-    total = _total(meta, "totalTokenCount")
-    counted = prompt_total + max(tool_total, sum(tool.values())) + response_total + thoughts
-    if total and total != counted:
-        raise UsageError(f"usageMetadata: totalTokenCount {total} is not prompt + tool-use "
-                         f"prompt + response + thoughts ({counted}); a count we do not "
-                         "understand would go unpriced")
-    return Usage(model, tokens, label=label, estimated=estimated)
+    return response_total, response, bool(rest)
 
 
 class GeminiLiveReader:

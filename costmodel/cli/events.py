@@ -32,7 +32,10 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..adapters.recorded import PricedUsage, SessionReport
+    from rich.console import JustifyMethod
+    from rich.table import Table
+
+    from ..adapters.recorded import LineProblem, PricedUsage, SessionReport
     from ..core.pricing import LineItem
 
 _SHOWN_PROBLEMS = 10
@@ -154,12 +157,22 @@ _RATE_UNITS = {"tokens": (1_000_000, "1M tok"), "characters": (1_000_000, "1M ch
 
 
 def _print(report: SessionReport, rows: _TableRows) -> None:
+    out.print(_usage_table(report, rows))
+    out.print(_line_items_table(report.line_items))
+    for kind, problems in (("skipped", report.skipped), ("unpriced", report.unpriced)):
+        _print_problems(kind, problems)
+    out.print(_summary(report))
+
+
+def _usage_table(report: SessionReport, rows: _TableRows) -> Table:
+    """One row per priced usage (past the cap, the rows left out are one row)."""
     session_model = report.catalog_ids.get(report.model) if report.model else None
     table = new_table(title=escape(f"{report.model or '?'} ({report.format})"),
                       title_justify="left")
-    for col, just in (("#", "right"), ("line", "right"), ("what", "left"),
-                      ("in tok", "right"), ("cached", "right"), ("out tok", "right"),
-                      ("USD", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"), ("line", "right"), ("what", "left"), ("in tok", "right"),
+        ("cached", "right"), ("out tok", "right"), ("USD", "right"))
+    for col, just in columns:
         table.add_column(col, justify=just)
     for i, p in rows.numbered():
         if p is None:
@@ -174,26 +187,37 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
         table.add_row(str(i), str(p.line), u.label + extra + (" *" if u.estimated else ""),
                       f"{u.input_tokens:,}", f"{cached:,}",
                       f"{u.output_tokens:,}", format_usd(p.cost.total_usd))
-    out.print(table)
+    return table
+
+
+def _line_items_table(line_items: list[LineItem]) -> Table:
     items = new_table(title="line items", title_justify="left")
-    for col, just in (("model", "left"), ("item", "left"), ("quantity", "right"),
-                      ("unit", "left"), ("rate", "right"), ("USD", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("model", "left"), ("item", "left"), ("quantity", "right"), ("unit", "left"),
+        ("rate", "right"), ("USD", "right"))
+    for col, just in columns:
         items.add_column(col, justify=just)
-    for li in report.line_items:
+    for li in line_items:
         items.add_row(li.model, li.item, f"{li.quantity:,}", li.unit, unit_rate(li),
                       format_usd(li.usd))
-    out.print(items)
-    for kind, problems in (("skipped", report.skipped), ("unpriced", report.unpriced)):
-        by_reason: dict[str, list[int]] = {}
-        for prob in problems:
-            by_reason.setdefault(prob.reason, []).append(prob.line)
-        for i, (reason, lines) in enumerate(by_reason.items()):
-            if i == _SHOWN_PROBLEMS:
-                err.print(f"[yellow]... and {len(by_reason) - i} more kinds of {kind} lines[/]")
-                break
-            shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
-            word = "line" if len(lines) == 1 else f"{len(lines)} lines"
-            err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
+    return items
+
+
+def _print_problems(kind: str, problems: list[LineProblem]) -> None:
+    """Skipped or unpriced lines, grouped by reason (at most `_SHOWN_PROBLEMS` reasons)."""
+    by_reason: dict[str, list[int]] = {}
+    for prob in problems:
+        by_reason.setdefault(prob.reason, []).append(prob.line)
+    for i, (reason, lines) in enumerate(by_reason.items()):
+        if i == _SHOWN_PROBLEMS:
+            err.print(f"[yellow]... and {len(by_reason) - i} more kinds of {kind} lines[/]")
+            break
+        shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
+        word = "line" if len(lines) == 1 else f"{len(lines)} lines"
+        err.print(f"[yellow]{kind} {word} {shown}:[/] {escape(reason)}")
+
+
+def _summary(report: SessionReport) -> str:
     summary = (f"[bold]total {format_usd(report.total_usd)}[/] over {report.priced_count} "
                "priced usages")
     if report.skipped:
@@ -203,7 +227,7 @@ def _print(report: SessionReport, rows: _TableRows) -> None:
                     f"so the total is unknown (priced part {format_usd(report.priced_usd)})")
     if report.estimated:
         summary += f"; {report.estimated} estimated (*)"
-    out.print(summary)
+    return summary
 
 
 @handle_errors

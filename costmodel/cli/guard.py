@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -95,31 +96,17 @@ def serve_cmd(
     import logging
 
     from ..guard.relay import Relay, TokenTable, parse_listen
-    from ..guard.relay.limits import parse_size, raise_fd_limit, session_limit
+    from ..guard.relay.limits import parse_size, raise_fd_limit
     from ..guard.relay.protocols import protocol_for
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")
     parse_listen(listen)  # a bad --listen exits 2 before anything starts
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:  # websockets logs every connection at INFO
-        logging.getLogger("websockets").setLevel(logging.WARNING)
+    _configure_logging(verbose)
     store = None
     try:  # bad arguments exit 2, before anything starts
-        from decimal import Decimal, InvalidOperation
-
         from ..ledger import open_ledger
-        limit = session_limit(limit_usd, "--limit-usd") if limit_usd is not None else None
-        warn = Decimal(warn_at)
-        if auth_tokens is None and limit is None:
-            raise InputError("give --limit-usd (one limit for every session) or --auth-tokens "
-                             "(a limit per token)")
-        if auth_tokens is not None and limit is not None:
-            raise InputError("--limit-usd and --auth-tokens: with tokens, each token's line "
-                             "sets the session limit; drop --limit-usd")
-        if not warn.is_finite() or not 0 < warn <= 1:
-            raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
+        limit, warn = _limits(limit_usd, warn_at, tokens=auth_tokens is not None)
         auth = TokenTable.load(auth_tokens) if auth_tokens is not None else None
         wire = protocol_for(upstream, protocol)
         # Gemini API keys travel in their own header, as they are (no Bearer scheme).
@@ -136,8 +123,6 @@ def serve_cmd(
                       idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                       max_frame_bytes=frame_bytes, protocol=wire.name,
                       upstream_auth_header=auth_header)
-    except InvalidOperation:  # (from --warn-at: session_limit checks --limit-usd)
-        raise InputError(f"--warn-at must be a number, got {warn_at!r}") from None
     except CostModelError as exc:  # a ledger URL we cannot open
         if store is not None:
             store.close()
@@ -160,6 +145,36 @@ def serve_cmd(
     finally:
         if store is not None:
             store.close()
+
+
+def _configure_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # websockets logs every connection at INFO
+        logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+def _limits(limit_usd: str | None, warn_at: str, *, tokens: bool) -> tuple[Decimal | None, Decimal]:
+    """--limit-usd and --warn-at checked (InputError): the session limit (None with
+    --auth-tokens, whose lines set it) and the share of it at which to warn."""
+    from ..guard.relay.limits import session_limit
+
+    limit = session_limit(limit_usd, "--limit-usd") if limit_usd is not None else None
+    try:
+        warn = Decimal(warn_at)
+    except InvalidOperation:
+        raise InputError(f"--warn-at must be a number, got {warn_at!r}") from None
+    if not tokens and limit is None:
+        raise InputError("give --limit-usd (one limit for every session) or --auth-tokens "
+                         "(a limit per token)")
+    if tokens and limit is not None:
+        raise InputError("--limit-usd and --auth-tokens: with tokens, each token's line "
+                         "sets the session limit; drop --limit-usd")
+    if not warn.is_finite() or not 0 < warn <= 1:
+        raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
+    return limit, warn
 
 
 def _upstream_auth(env_name: str | None, bearer: bool = True) -> str | None:

@@ -113,7 +113,7 @@ def list_(
                      "summary": _summary(e, today),
                      "effective": (e.period_on(today) or e.prices[-1]).effective
                      if e.prices else None,
-                     "checked": e.prices[-1].checked if e.prices else e.selfhost.checked,
+                     "checked": e.checked_date(e.prices[-1] if e.prices else None),
                      "file": catalog.origins[e.id]} for e in entries])
         return
     table = new_table(title=f"{len(entries)} catalog entries (token rates in USD per 1M: "
@@ -122,7 +122,7 @@ def list_(
         table.add_column(col, overflow="fold")
     for e in entries:
         period = e.period_on(today) or (e.prices[-1] if e.prices else None)
-        checked = period.checked if period else e.selfhost.checked  # type: ignore[union-attr]
+        checked = e.checked_date(period)
         table.add_row(e.id, e.kind, _token_cell(period, "text"), _token_cell(period, "audio"),
                       _other_cell(e, period), checked.isoformat())
     out.print(table)
@@ -145,14 +145,26 @@ def show(
         print_json(data)
         return
     # Names, notes and sources come from catalog files, users' own too: never markup.
+    _print_header(entry, catalog.origins[entry.id])
+    _print_facts(entry)
+    current = entry.period_on(date.today())
+    for period in entry.prices:
+        _print_period(period, period is current)
+
+
+def _print_header(entry: ModelEntry, origin: str) -> None:
     out.print(f"[bold]{entry.id}[/]  {escape(entry.name)}  ({entry.kind})")
-    out.print(escape(f"file: {catalog.origins[entry.id]}"))
+    out.print(escape(f"file: {origin}"))
     if entry.aliases:
         out.print(escape(f"aliases: {', '.join(entry.aliases)}"))
     if entry.description:
         out.print(escape(entry.description))
     if entry.deprecated:
         out.print(f"[yellow]shutdown announced for {entry.deprecated.isoformat()}[/]")
+
+
+def _print_facts(entry: ModelEntry) -> None:
+    """The model facts, the cache rules and the self-hosting block."""
     facts = entry.facts.model_dump(exclude_none=True, exclude={"unconfirmed", "cache"})
     if facts:
         out.print("facts: " + ", ".join(
@@ -169,26 +181,27 @@ def show(
                          f"checked {sh.checked}; {sh.source})"))
         if sh.notes:
             out.print(escape(f"  {sh.notes}"))
-    today = date.today()
-    current = entry.period_on(today)
-    for period in entry.prices:
-        tag = " [green](in force)[/]" if period is current else ""
-        out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
-                  f"confidence {period.confidence}")
-        out.print(escape(f"source: {period.source}"))
-        table = new_table(show_header=True)
-        for col in ("item", "rate", "unit", "billing", "source"):
-            table.add_column(col, overflow="fold")
-        for row in rates_of(period):
-            src = row["source"] if row["source"] != period.source else "(above)"
-            table.add_row(row["item"], format_rate(row["rate"]), row["unit"],
-                          row.get("billing", ""), escape(src))
-        out.print(table)
-        if period.notes:
-            out.print(escape(f"notes: {period.notes}"))
-        for alt in period.alternatives:
-            out.print(escape(f"other figure: {alt.figure} ({alt.source})"
-                             f"{': ' + alt.note if alt.note else ''}"))
+
+
+def _print_period(period: PricePeriod, in_force: bool) -> None:
+    """One price period: its dates and source, a table of its rates, notes, other figures."""
+    tag = " [green](in force)[/]" if in_force else ""
+    out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
+              f"confidence {period.confidence}")
+    out.print(escape(f"source: {period.source}"))
+    table = new_table(show_header=True)
+    for col in ("item", "rate", "unit", "billing", "source"):
+        table.add_column(col, overflow="fold")
+    for row in rates_of(period):
+        src = row["source"] if row["source"] != period.source else "(above)"
+        table.add_row(row["item"], format_rate(row["rate"]), row["unit"],
+                      row.get("billing", ""), escape(src))
+    out.print(table)
+    if period.notes:
+        out.print(escape(f"notes: {period.notes}"))
+    for alt in period.alternatives:
+        out.print(escape(f"other figure: {alt.figure} ({alt.source})"
+                         f"{': ' + alt.note if alt.note else ''}"))
 
 
 @app.command("check")

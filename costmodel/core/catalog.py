@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -282,28 +282,15 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
     overrides: list[Override] = []
     files: list[str] = []
     for d in dirs:
-        if d.is_dir():
-            paths = sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
-        elif d.exists():  # a file, or a device or pipe: read within the size limit
-            paths = [d]
-        else:
-            fail(CatalogError("pricing directory does not exist", path=str(d)))
-            continue
-        for path in paths:
+        for path in _catalog_files(d, fail):
             files.append(str(path))
             try:
                 file_raws = _read_file(path, cache)
             except CatalogError as exc:
                 fail(exc)
                 continue
-            seen_here: set[str] = set()
-            for raw in file_raws:
+            for raw in _unique_ids(file_raws, fail):
                 eid = raw.data["id"]
-                if eid in seen_here:
-                    fail(CatalogError(f"id {clip(eid)!r} is defined twice in one file",
-                                      path=raw.path, line=raw.line, field="id"))
-                    continue
-                seen_here.add(eid)
                 if eid in raws:
                     old = raws[eid]
                     overrides.append(Override(eid, old.path, raw.path,
@@ -321,6 +308,29 @@ def _build(dirs: Sequence[Path], errors: list[CatalogError] | None) -> Catalog:
     for problem in cat._check_references():
         fail(problem)
     return cat
+
+
+def _catalog_files(d: Path, fail: Callable[[CatalogError], None]) -> list[Path]:
+    """The catalog files of one `dirs` item: a directory's YAML files, or the item itself."""
+    if d.is_dir():
+        return sorted(p for p in d.iterdir() if p.suffix in (".yaml", ".yml"))
+    if d.exists():  # a file, or a device or pipe: read within the size limit
+        return [d]
+    fail(CatalogError("pricing directory does not exist", path=str(d)))
+    return []
+
+
+def _unique_ids(raws: list[_Raw], fail: Callable[[CatalogError], None]) -> Iterator[_Raw]:
+    """One file's entries, failing each that repeats an id defined earlier in the file."""
+    seen: set[str] = set()
+    for raw in raws:
+        eid = raw.data["id"]
+        if eid in seen:
+            fail(CatalogError(f"id {clip(eid)!r} is defined twice in one file",
+                              path=raw.path, line=raw.line, field="id"))
+            continue
+        seen.add(eid)
+        yield raw
 
 
 @dataclass

@@ -73,12 +73,10 @@ def sweep(sc: Scenario, catalog: Catalog | None = None, *,
     day = on or date.today()
     variants = [("cache.hit_ratio", float(h), with_hit_ratio(sc, h)) for h in hit_ratios]
     variants += [("prompt_tokens", float(t), with_prompt_tokens(sc, t)) for t in prompt_tokens]
-    out = []
-    for parameter, value, variant in variants:
-        for r in estimate(variant, catalog, stacks=stacks, calls=calls, on=day).results:
-            out.append(SweepPoint(parameter, value, r.stack, r.monthly_usd, r.per_minute_usd,
-                                  r.per_call_usd["mean"]))
-    return out
+    return [SweepPoint(parameter, value, r.stack, r.monthly_usd, r.per_minute_usd,
+                       r.per_call_usd["mean"])
+            for parameter, value, variant in variants
+            for r in estimate(variant, catalog, stacks=stacks, calls=calls, on=day).results]
 
 
 def _input_tokens(usage) -> int:

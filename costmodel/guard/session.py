@@ -84,7 +84,7 @@ class SessionGuard:
     """
 
     def __init__(self, limit_usd: Decimal | str | float, *, model: str | None = None,
-                 transcription_model: str | None = None, warn_at: float | str = "0.8",
+                 transcription_model: str | None = None, warn_at: Decimal | str | float = "0.8",
                  catalog: Catalog | None = None, ledger: Ledger | None = None,
                  spool: Spool | str | os.PathLike[str] | None = None,
                  session_id: str | None = None, scope: str = "default",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.catalog import Catalog
 from ..errors import CostModelError, UsageError
@@ -70,7 +70,10 @@ class MeteredHook:
     """
 
     name: str
-    guard: SessionGuard
+    if TYPE_CHECKING:  # an attribute in one subclass, a property in another
+        @property
+        def guard(self) -> SessionGuard: ...
+
     _last: Decision | None = None
     _stop_words = "stopping"
     _log = logging.getLogger("costmodel.hooks")

@@ -49,6 +49,7 @@ does not say who pushed it), so prefer the observer where a transport takes clie
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import re
@@ -134,6 +135,7 @@ class PipecatBudget(MeteredHook):
     """Prices Pipecat usage metrics against a `SessionGuard`; framework-free (the observer and
     processor wrap it). See the module docstring for the arguments."""
 
+    guard: SessionGuard
     _stop_words = "ending the pipeline"
     _log = log
 
@@ -178,10 +180,8 @@ class PipecatBudget(MeteredHook):
                     found = models[name]
                     break
         if found is None and model:
-            try:
+            with contextlib.suppress(CostModelError):
                 found = self.guard.catalog.resolve(model)
-            except CostModelError:
-                pass
         if found is None:
             raise UsageError(f"no catalog id for Pipecat processor {processor!r} (model "
                              f"{model!r}): add it to models=, e.g. "
@@ -266,15 +266,24 @@ def _budget(budget: PipecatBudget | None, kwargs: dict[str, Any]) -> PipecatBudg
 
 def _build_classes() -> dict[str, type]:
     frames = _frames_module()
-    from pipecat.observers.base_observer import BaseObserver, FramePushed
+    return {"BudgetProcessor": _processor_class(frames),
+            "BudgetObserver": _observer_class(frames)}
+
+
+def _observe(budget: PipecatBudget, frame: Any) -> Decision | None:
+    """`budget.observe`, never raising: a failure leaves the session unpriced."""
+    try:
+        return budget.observe(frame)
+    except Exception as exc:  # never into pipecat (which drops an observer that raises)
+        log.exception("%s: the budget hook failed", budget.name)
+        return budget._unpriced(f"the budget hook failed: {exc!r}")
+
+
+def _processor_class(frames: Any) -> type:
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
     metrics_frame = frames.MetricsFrame
     terminal = (frames.EndFrame, frames.CancelFrame)
-    watched = (metrics_frame, *terminal)
-    from pipecat.transports.base_input import BaseInputTransport
-    from pipecat.transports.base_output import BaseOutputTransport
-    client_side = (BaseInputTransport, BaseOutputTransport)
 
     class BudgetProcessor(FrameProcessor):
         """A pass-through processor that prices the usage metrics reaching it and ends the
@@ -294,14 +303,58 @@ def _build_classes() -> dict[str, type]:
             if isinstance(frame, metrics_frame) and direction != FrameDirection.DOWNSTREAM:
                 self.budget.ignore(frame, "travelling upstream")
             elif isinstance(frame, metrics_frame):
-                try:
-                    decision = self.budget.observe(frame)
-                except Exception as exc:
-                    log.exception("%s: the budget hook failed", self.budget.name)
-                    decision = self.budget._unpriced(f"the budget hook failed: {exc!r}")
-                await self.budget.act(decision, self.push_frame)
+                await self.budget.act(_observe(self.budget, frame), self.push_frame)
             elif isinstance(frame, terminal):
                 self.budget.finalize()
+
+    return BudgetProcessor
+
+
+def _first_push(seen: deque[int], data: Any) -> bool:
+    """Whether this is the frame's first push (older Pipecat reports every push)."""
+    frame = data.frame
+    if getattr(data, "first_push", True) is False or frame.id in seen:
+        return False
+    seen.append(frame.id)
+    return True
+
+
+def _ignored_because(data: Any, client_side: tuple[type, ...]) -> str | None:
+    """Why a usage metric pushed this way is not priced, or None to price it."""
+    from pipecat.processors.frame_processor import FrameDirection
+
+    if data.direction != FrameDirection.DOWNSTREAM:
+        return "pushed upstream"
+    if isinstance(data.source, client_side):
+        return f"pushed by the transport {data.source}"
+    return None
+
+
+def _pusher(observer: Any, data: Any) -> Callable[[Any, Any], Any]:
+    """How the observer pushes an end frame: through its task, else from the frame's source."""
+    from pipecat.processors.frame_processor import FrameDirection
+
+    async def push(out: Any, direction: Any) -> None:
+        if observer.task is None:
+            log.warning("%s: no task attached (observer.task = task); pushing %s from "
+                        "%s", observer.budget.name, type(out).__name__, data.source)
+            await data.source.push_frame(out, direction)
+        elif direction == FrameDirection.DOWNSTREAM:
+            await observer.task.queue_frame(out)
+        else:
+            await observer.task.queue_frame(out, direction)
+
+    return push
+
+
+def _observer_class(frames: Any) -> type:
+    from pipecat.observers.base_observer import BaseObserver, FramePushed
+    from pipecat.transports.base_input import BaseInputTransport
+    from pipecat.transports.base_output import BaseOutputTransport
+
+    terminal = (frames.EndFrame, frames.CancelFrame)
+    watched = (frames.MetricsFrame, *terminal)
+    client_side = (BaseInputTransport, BaseOutputTransport)
 
     class BudgetObserver(BaseObserver):
         """An observer that prices every usage metric once, wherever it is pushed, and ends the
@@ -324,40 +377,18 @@ def _build_classes() -> dict[str, type]:
 
         async def on_push_frame(self, data: FramePushed) -> None:
             frame = data.frame
-            if not isinstance(frame, watched):
+            if not isinstance(frame, watched) or not _first_push(self._seen, data):
                 return
-            if getattr(data, "first_push", True) is False or frame.id in self._seen:
-                return
-            self._seen.append(frame.id)
             if isinstance(frame, terminal):
                 self.budget.finalize()
                 return
-            if data.direction != FrameDirection.DOWNSTREAM:
-                self.budget.ignore(frame, "pushed upstream")
+            reason = _ignored_because(data, client_side)
+            if reason is not None:
+                self.budget.ignore(frame, reason)
                 return
-            if isinstance(data.source, client_side):
-                self.budget.ignore(frame, f"pushed by the transport {data.source}")
-                return
+            await self.budget.act(_observe(self.budget, frame), _pusher(self, data))
 
-            async def push(out: Any, direction: Any) -> None:
-                if self.task is not None:
-                    if direction == FrameDirection.DOWNSTREAM:
-                        await self.task.queue_frame(out)
-                    else:
-                        await self.task.queue_frame(out, direction)
-                else:
-                    log.warning("%s: no task attached (observer.task = task); pushing %s from "
-                                "%s", self.budget.name, type(out).__name__, data.source)
-                    await data.source.push_frame(out, direction)
-
-            try:
-                decision = self.budget.observe(frame)
-            except Exception as exc:  # an observer that raises is dropped by pipecat: never
-                log.exception("%s: the budget hook failed", self.budget.name)
-                decision = self.budget._unpriced(f"the budget hook failed: {exc!r}")
-            await self.budget.act(decision, push)
-
-    return {"BudgetProcessor": BudgetProcessor, "BudgetObserver": BudgetObserver}
+    return BudgetObserver
 
 
 def __getattr__(name: str) -> Any:

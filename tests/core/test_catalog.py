@@ -18,19 +18,18 @@ from costmodel.core.catalog import builtin_dir, check_catalog
 from ..conftest import TOY, write
 
 # Every id issue #2 names; more may exist.
-REQUIRED_IDS = """
-openai/gpt-realtime openai/gpt-realtime-1.5 openai/gpt-realtime-mini openai/gpt-realtime-2
-openai/gpt-realtime-2.1 openai/gpt-realtime-2.1-mini google/gemini-3.1-flash-live
-google/gemini-2.5-flash-native-audio xai/grok-voice-agent amazon/nova-2-sonic
-ultravox/ultravox-v0.7
-openai/gpt-4o-transcribe openai/gpt-4o-mini-transcribe openai/whisper-1
-deepgram/nova-3 assemblyai/universal-streaming gladia/solaria-1
-openai/gpt-5.4 openai/gpt-5.4-mini anthropic/claude-sonnet-4.6 anthropic/claude-haiku-4.5
-google/gemini-3-flash xai/grok-4.1-fast deepseek/deepseek-v3.2
-cartesia/sonic-3 elevenlabs/flash-v2.5 openai/gpt-4o-mini-tts deepgram/aura-2
-twilio/us-inbound twilio/us-outbound telnyx/us-inbound
-selfhost/h100 selfhost/b200
-""".split()
+REQUIRED_IDS = [
+    "openai/gpt-realtime", "openai/gpt-realtime-1.5", "openai/gpt-realtime-mini",
+    "openai/gpt-realtime-2", "openai/gpt-realtime-2.1", "openai/gpt-realtime-2.1-mini",
+    "google/gemini-3.1-flash-live", "google/gemini-2.5-flash-native-audio",
+    "xai/grok-voice-agent", "amazon/nova-2-sonic", "ultravox/ultravox-v0.7",
+    "openai/gpt-4o-transcribe", "openai/gpt-4o-mini-transcribe", "openai/whisper-1",
+    "deepgram/nova-3", "assemblyai/universal-streaming", "gladia/solaria-1", "openai/gpt-5.4",
+    "openai/gpt-5.4-mini", "anthropic/claude-sonnet-4.6", "anthropic/claude-haiku-4.5",
+    "google/gemini-3-flash", "xai/grok-4.1-fast", "deepseek/deepseek-v3.2", "cartesia/sonic-3",
+    "elevenlabs/flash-v2.5", "openai/gpt-4o-mini-tts", "deepgram/aura-2", "twilio/us-inbound",
+    "twilio/us-outbound", "telnyx/us-inbound", "selfhost/h100", "selfhost/b200",
+]
 
 # The open models of the seed, described as self-host entries.
 SELFHOST_MODELS = ["selfhost/step-audio-r1.1", "selfhost/moshi", "selfhost/kimi-audio",

@@ -43,7 +43,7 @@ def test_zero_counts_are_empty():
 def test_bounds_are_inclusive_at_a_trillion():
     # 10^12 tokens (or characters) in one bucket is the most a usage may carry; one more is
     # a corrupt payload
-    assert MAX_TOKENS == 10**12 and MAX_QUANTITY == D(10) ** 12
+    assert MAX_TOKENS == 10**12 and D(10) ** 12 == MAX_QUANTITY
     assert Usage(M, {"text.input": 10**12}).tokens["text.input"] == 10**12
     assert Usage(M, characters=10**12).characters == 10**12
     assert Usage(M, connection_seconds=D(10) ** 12).connection_seconds == D(10) ** 12

@@ -416,8 +416,7 @@ def test_guard_serve_never_prints_upstream_credentials(tmp_path):
 
         async def clients():
             url = f"ws://127.0.0.1:{port}"
-            statuses = [(await refused(url, ACME))[0], (await refused(url, None))[0]]
-            return statuses
+            return [(await refused(url, ACME))[0], (await refused(url, None))[0]]
 
         assert asyncio.run(asyncio.wait_for(clients(), 10)) == [502, 401]
         metrics_url = banner.split("metrics ")[1].split()[0]

@@ -22,8 +22,8 @@ GEMINI = "google/gemini-3.1-flash-live"
 
 
 def test_trackers_are_chosen_from_data():
-    assert TRACKERS == {"openai-realtime": OpenAIRealtimeTracker,
-                        "gemini-live": GeminiLiveTracker, "nova-sonic": NovaSonicTracker}
+    assert {"openai-realtime": OpenAIRealtimeTracker, "gemini-live": GeminiLiveTracker,
+            "nova-sonic": NovaSonicTracker} == TRACKERS
     # The first provider event picks the tracker (its reader claims it).
     guard = SessionGuard("10")
     assert guard.format is None

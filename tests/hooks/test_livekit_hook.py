@@ -83,9 +83,7 @@ def test_cumulative_updates_are_priced_as_deltas_never_twice():
                event(stt(4.6), llm(3600, 95, cached=1024), tts(80, 4.1)),
                event(stt(4.6), llm(3600, 95, cached=1024), tts(170, 8.9)),
                event(stt(4.6), llm(3600, 95, cached=1024), tts(170, 8.9))]  # a repeat
-    priced = []
-    for u in updates:
-        priced.append(budget.deltas(u))
+    priced = [budget.deltas(u) for u in updates]
     assert priced[-1] == []  # the repeat adds nothing
     assert [len(p) for p in priced] == [1, 1, 1, 1, 1, 1, 0]
     # the sum of the deltas is the price of the final totals, to the last digit, with

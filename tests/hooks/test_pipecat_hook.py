@@ -167,10 +167,25 @@ def _scripted_service():
 
 
 
+_LOGGED_FRAMES = ("EndWorkerFrame", "EndTaskFrame", "CancelWorkerFrame", "CancelTaskFrame",
+                  "EndFrame", "CancelFrame", "LLMMessagesAppendFrame")
+
+
+def _frame_log(seen: list):
+    """An observer class that appends the ending and context frames pushed to `seen`."""
+    from pipecat.observers.base_observer import BaseObserver
+
+    class FrameLog(BaseObserver):
+        async def on_push_frame(self, data):
+            if data.frame.__class__.__name__ in _LOGGED_FRAMES:
+                seen.append(data.frame)
+
+    return FrameLog
+
+
 async def _run(hook_kind: str, limit: str | None, turns: int = 30, **budget_kwargs):
     _pipecat()
     from pipecat.frames.frames import EndFrame, TextFrame
-    from pipecat.observers.base_observer import BaseObserver
     from pipecat.pipeline.pipeline import Pipeline
 
     from costmodel.hooks import pipecat as hook
@@ -178,14 +193,7 @@ async def _run(hook_kind: str, limit: str | None, turns: int = 30, **budget_kwar
     PipelineWorker, Runner = _worker_and_runner()
     service = _scripted_service()()
     seen: list = []
-
-    class FrameLog(BaseObserver):
-        async def on_push_frame(self, data):
-            if data.frame.__class__.__name__ in ("EndWorkerFrame", "EndTaskFrame",
-                                                 "CancelWorkerFrame", "CancelTaskFrame",
-                                                 "EndFrame", "CancelFrame",
-                                                 "LLMMessagesAppendFrame"):
-                seen.append(data.frame)
+    FrameLog = _frame_log(seen)
 
     if limit is not None:
         budget_kwargs["limit_usd"] = limit

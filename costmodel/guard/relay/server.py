@@ -119,7 +119,7 @@ class Relay:
     """
 
     def __init__(self, upstream: str, limit_usd: Decimal | str | float | None = None, *,
-                 warn_at: float | str = "0.8", spend_log: Path | str | None = None,
+                 warn_at: Decimal | str | float = "0.8", spend_log: Path | str | None = None,
                  ledger: Any = None, model: str | None = None,
                  on_ledger_error: str = "fail_open",
                  on_session_end: Callable[[dict], None] | None = None,
@@ -343,7 +343,7 @@ class Relay:
                                     f"the upstream answered HTTP {res.status_code}")
             except ValueError:  # a status code http.HTTPStatus does not know
                 return conn.respond(502, f"upstream answered HTTP {res.status_code}\n{body}")
-        except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeout, bad handshake
+        except Exception as exc:  # unreachable, TLS, timeout, bad handshake
             self._admitted.pop(conn, None)
             # The client learns nothing of the upstream (host, network); the log says it all.
             return self._refuse(conn, request, 502, "upstream_unreachable",

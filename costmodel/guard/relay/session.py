@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -129,10 +130,8 @@ class Session:
             if quiet >= timeout and not self.end:
                 self.end = "idle"
                 log.info("session %s: idle for %.0f s: closing", self.id, quiet)
-                try:
+                with contextlib.suppress(ConnectionClosed):
                     await self.client.close(CLOSE_CODE_IDLE, CLOSE_REASON_IDLE)
-                except ConnectionClosed:
-                    pass
                 return
 
     def _publish(self) -> None:
@@ -301,16 +300,12 @@ class Session:
                 await self._send_up(json.dumps(ev))
 
     async def _send_client(self, text: str) -> None:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await self.client.send(text)
-        except ConnectionClosed:
-            pass
 
     async def _send_up(self, text: str) -> None:
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await self.up.send(text)
-        except ConnectionClosed:
-            pass
 
     async def _cut(self, decision: Decision, forward: str | bytes | None = None) -> None:
         """Cancel upstream, tell the client why, close it with 4002."""
@@ -355,10 +350,8 @@ class Session:
 
     def record(self) -> dict:
         g, model = self.guard, self.guard.model
-        try:  # the catalog id, as in the ledger's records
+        with contextlib.suppress(CostModelError):  # the catalog id, as in the ledger's records
             model = self.relay.catalog.resolve(model) if model else None
-        except CostModelError:
-            pass
         return {"session_id": self.id, "upstream_session_id": self.upstream_session_id,
                 "worker": os.getpid(),
                 "path": self.path, "scope": self.scope, "model": model,
