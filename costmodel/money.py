@@ -149,7 +149,8 @@ def format_usd_short(value: Decimal | float) -> str:
     ('$0.1235', '$1,235')
     """
     _finite(value)
-    return f"${value:,.4f}" if abs(value) < 100 else f"${value:,.0f}"
+    small = -100 < value < 100
+    return f"${value:,.4f}" if small else f"${value:,.0f}"
 
 
 def format_rate(value: Decimal) -> str:

@@ -25,7 +25,7 @@ from ..errors import AmountError, UsageError
 from ..money import format_usd, to_decimal, to_usd
 
 Action = Literal["ok", "warn", "wrap_up", "cut"]
-_RANK = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
+_RANK: dict[Action, int] = {"ok": 0, "warn": 1, "wrap_up": 2, "cut": 3}
 
 MAX_LIMIT_USD = Decimal(1_000_000)        # for one voice session: anything larger is a typo
 MAX_SCOPE_LIMIT_USD = Decimal(10) ** 12   # a tenant's budget for a day or a month
@@ -97,6 +97,8 @@ class Policy:
         `projected` response."""
         limit = self.limit_usd
         after_next = spent + projected * (pending + 1) if pending else spent + projected
+        action: Action
+        reason: str
         if stop is None and after_next + projected <= limit:  # the common case: room left
             action = "warn" if spent >= self._warn_usd else "ok"
             last = self.last
@@ -122,7 +124,7 @@ class Policy:
         last = self.last
         if _RANK[action] < _RANK[last.action]:
             action, reason = last.action, last.reason
-        decision = Decision(action, spent, projected, limit, responses, reason,  # type: ignore[arg-type]
-                            estimated, pending)
+        decision = Decision(action, spent, projected, limit, responses, reason, estimated,
+                            pending)
         self.last = decision
         return decision
