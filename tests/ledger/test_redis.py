@@ -389,3 +389,37 @@ def test_redis_going_away_mid_session_is_a_ledger_error_naming_the_operation(red
     ledger.close()
     with pytest.raises(LedgerError, match="closed"):
         ledger.spent()
+
+
+# -- the stored text of a record --------------------------------------------------------------
+def _records():
+    from hypothesis import strategies as st
+
+    from costmodel.ledger import SpendRecord
+
+    text = st.text(min_size=1, max_size=20)   # any Unicode: quotes, backslashes, emoji, NUL
+    detail = st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5),
+                             max_size=3)
+    return st.builds(
+        SpendRecord, session_id=text, scope=text, model=text, kind=text, id=text, detail=detail,
+        usd=st.decimals(min_value=0, max_value=10**9, places=12, allow_nan=False,
+                        allow_infinity=False),
+        at=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.just(UTC)))
+
+
+def test_a_record_is_stored_as_the_json_of_record_to_json():
+    # The commit builds the stored text directly, for speed; it must be exactly what the
+    # encoder makes of record_to_json (what every other ledger and the spool store).
+    from hypothesis import given, settings
+
+    from costmodel.ledger.base import record_to_json
+    from costmodel.ledger.redis import _record_text, _to_json
+
+    @settings(max_examples=300, deadline=None)
+    @given(_records())
+    def check(record):
+        stored = record_to_json(record)
+        assert _record_text(record) == (_to_json(stored), stored["usd"], stored["at_us"])
+
+    check()
