@@ -83,9 +83,10 @@ def usage_from_pipecat_llm(usage: Mapping[str, Any], model: str, *,
     {'text.input': 152, 'text.cached': 2048, 'text.output': 60}
     """
     where = "LLMTokenUsage"
-    usage = _value(usage)  # type: ignore[assignment]
-    if not isinstance(usage, Mapping):
-        raise UsageError(f"{where} must be an object, got {type(usage).__name__}")
+    value = _value(usage)
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where} must be an object, got {type(value).__name__}")
+    usage = value
     for key in ("prompt_tokens", "completion_tokens"):
         if usage.get(key) is None:
             raise UsageError(f"{where}.{key} is missing: it is required")
@@ -143,10 +144,11 @@ def usage_from_pipecat_stt(usage: Mapping[str, Any], model: str, *, at: date | N
     Decimal('4.25')
     """
     where = "STTUsage"
-    usage = _value(usage)  # type: ignore[assignment]
-    if not isinstance(usage, Mapping):
+    value = _value(usage)
+    if not isinstance(value, Mapping):
         raise UsageError(f"{where} must be an object with audio_seconds, "
-                         f"got {type(usage).__name__}")
+                         f"got {type(value).__name__}")
+    usage = value
     if usage.get("audio_seconds") is None:
         raise UsageError(f"{where}.audio_seconds is missing: it is required")
     seconds: Decimal = quantity(usage["audio_seconds"], f"{where}.audio_seconds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -60,10 +61,10 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
     catalog = load_catalog(pricing, quiet=quiet)
     n_stacks = len(stack) if stack else len(sc.stacks)
     work = (calls or sc.simulation.calls) * n_stacks
-    kwargs = {"stacks": stack, "calls_per_month": calls_per_month, "seed": seed,
-              "calls": calls, "on": on.date() if on else None}
+    run = partial(estimate, sc, catalog, stacks=stack, calls_per_month=calls_per_month,
+                  seed=seed, calls=calls, on=on.date() if on else None)
     if quiet or work < _PROGRESS_AT or not err.is_terminal:
-        return estimate(sc, catalog, **kwargs)
+        return run()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -73,7 +74,7 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
         def step(stack_id: str) -> None:
             bar.update(task, advance=1, description=f"simulating {stack_id}")
 
-        return estimate(sc, catalog, progress=step, **kwargs)
+        return run(progress=step)
 
 
 def result_json(r: StackEstimate) -> dict:

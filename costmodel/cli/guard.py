@@ -7,7 +7,7 @@ import os
 import signal
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -101,6 +101,8 @@ def serve_cmd(
 
     if on_ledger_error not in ("fail_open", "fail_closed"):
         raise InputError("--on-ledger-error must be fail_open or fail_closed")
+    ledger_policy: Literal["fail_open", "fail_closed"] = (
+        "fail_closed" if on_ledger_error == "fail_closed" else "fail_open")
     parse_listen(listen)  # a bad --listen exits 2 before anything starts
     _configure_logging(verbose)
     store = None
@@ -117,7 +119,7 @@ def serve_cmd(
         if ledger is not None:
             store = open_ledger(ledger)
         relay = Relay(upstream, limit, warn_at=warn, spend_log=spend_log, ledger=store,
-                      spool=spool, model=model, on_ledger_error=on_ledger_error,
+                      spool=spool, model=model, on_ledger_error=ledger_policy,
                       on_session_end=_print_session, compression=compression, auth=auth,
                       upstream_auth=upstream_auth, max_sessions=max_sessions,
                       idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,

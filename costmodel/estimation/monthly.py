@@ -105,10 +105,14 @@ def empirical_minutes(sc: Scenario) -> np.ndarray:
     An optional header line (a column name such as ``minutes``) and ``#`` comments are
     allowed; anything else that is not one positive number is an error naming the line.
     """
-    path = sc.resolve_path(sc.duration_min.empirical)  # type: ignore[arg-type]
+    name = sc.duration_min.empirical
+    if name is None:
+        raise ScenarioError("the scenario gives no empirical call lengths", path=sc.file,
+                            key="duration_min.empirical")
+    path = sc.resolve_path(name)
     lines = read_text(path, limit=CSV_LIMIT, fail=lambda msg: ScenarioError(
         f"{str(path)!r}: {msg}", path=sc.file, key="duration_min.empirical")).splitlines()
-    values = []
+    values: list[float] = []
     for i, line in enumerate(lines, 1):
         cell = line.strip()
         if not cell or cell.startswith("#"):

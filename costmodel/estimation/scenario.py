@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -46,8 +46,17 @@ MAX_PROMPT_TOKENS = 10_000_000  # five times the largest context window on the m
 # Numbers are strict: YAML reads `true` as a boolean, and lax validation would take it as 1.
 # Floats are finite: YAML's `.inf` (and 1.0e+400, which overflows to it) would otherwise
 # reach the tables as Infinity.
-_FLOAT = {"strict": True, "allow_inf_nan": False}
-_INT = {"strict": True}
+class _FloatField(TypedDict):
+    strict: bool
+    allow_inf_nan: bool
+
+
+class _IntField(TypedDict):
+    strict: bool
+
+
+_FLOAT: _FloatField = {"strict": True, "allow_inf_nan": False}
+_INT: _IntField = {"strict": True}
 
 
 class Volume(_Strict):
@@ -69,7 +78,8 @@ class Volume(_Strict):
     def monthly_calls(self) -> float:
         if self.calls_per_month is not None:
             return self.calls_per_month
-        return self.calls_per_day * self.days_per_month  # type: ignore[operator]
+        assert self.calls_per_day is not None  # `_one`: exactly one of the two is given
+        return self.calls_per_day * self.days_per_month
 
 
 class Lognormal(_Strict):
@@ -177,6 +187,11 @@ class ChainedStack(_Strict):
     realtime: str | None = Field(default=None, description="extension: a realtime model with "
                                  "telephony and/or a transcription model")
     transcription: str | None = None
+
+    def chain(self) -> tuple[tuple[str, str], ...]:
+        """(role, model id) of a chained stack's stt, llm and tts, in that order."""
+        assert self.stt and self.llm and self.tts  # `_shape`, for a stack without realtime
+        return (("stt", self.stt), ("llm", self.llm), ("tts", self.tts))
 
     @model_validator(mode="after")
     def _shape(self) -> ChainedStack:

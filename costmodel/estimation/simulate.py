@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from ..core.catalog import Catalog
 from ..core.rates import ModelEntry, PricePeriod
@@ -121,10 +122,17 @@ def _token_usages(model: str, label: str) -> Callable[[dict[str, int]], Usage]:
     return usage
 
 
-def _time_component(role: str, entry: ModelEntry, field: str = "connection_seconds"):
-    def call(seconds: int, n: int) -> Usage:
-        return Usage(entry.id, **{field: Decimal(seconds)}, label=role)
-    return Component(role, entry.id, _none_response, call)
+def _time_component(role: str, entry: ModelEntry,
+                    field: Literal["connection_seconds", "audio_seconds"] = "connection_seconds",
+                    ) -> Component:
+    def connection(seconds: int, n: int) -> Usage:
+        return Usage(entry.id, connection_seconds=Decimal(seconds), label=role)
+
+    def audio(seconds: int, n: int) -> Usage:
+        return Usage(entry.id, audio_seconds=Decimal(seconds), label=role)
+
+    return Component(role, entry.id, _none_response,
+                     connection if field == "connection_seconds" else audio)
 
 
 def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
@@ -140,12 +148,12 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     rates = period.token_rates_per_mtok()
 
     if not entry.facts.rebills_context:
-        def response(k: int) -> Usage:
+        def turn_once(k: int) -> Usage:
             tokens = {"audio.input": u, "audio.output": a, "text.output": text_out}
             if k == 1 and system:
                 tokens["text.input"] = system
             return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
-        return Component("realtime", entry.id, response, _none_call)
+        return Component("realtime", entry.id, turn_once, _none_call)
 
     hit = sc.cache.hit_ratio
     rules = entry.facts.cache
@@ -168,8 +176,8 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         while len(states) < k:
             h = carried[0]
             truncated = limit is not None and system + h + u > limit
-            if truncated:
-                h = max(0, int(keep * limit) - system - u)  # type: ignore[operator]
+            if limit is not None and truncated:
+                h = max(0, int(keep * limit) - system - u)
             states.append((h, system + h + u, truncated))
             carried[0] = h + u + a
         return states[k - 1]
@@ -331,8 +339,8 @@ def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
             e = _of_kind(catalog.get(stack.transcription), "stt", "transcription")
             comps.append(_stt(e, sc, _priced(e, day), "transcription"))
     else:
-        for role, model in (("stt", stack.stt), ("llm", stack.llm), ("tts", stack.tts)):
-            e = _of_kind(catalog.get(model), role, role)  # type: ignore[arg-type]
+        for role, model in stack.chain():
+            e = _of_kind(catalog.get(model), role, role)
             period = _period(e, day)
             if period is None:
                 raise SimulationError(f"{e.id} has no prices")

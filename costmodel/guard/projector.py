@@ -184,9 +184,10 @@ class Projector:
         else:
             text, audio, image = user_text, user_audio, 0
             total = user
-        truncated = f.limit is not None and total > f.limit
-        if truncated:
-            audio = max(0, audio - (total - f.limit))  # type: ignore[operator]
+        truncated = False
+        if f.limit is not None and total > f.limit:
+            truncated = True
+            audio = max(0, audio - (total - f.limit))
         # The cached prefix: the share seen last time, of the context as it was, text first
         # (the instructions lead the context). Truncation busts the cache past the start.
         left = int(self._cache_share * self._last_input_total) if f.cacheable else 0
@@ -209,8 +210,9 @@ class Projector:
 
     def usage(self, output_seconds: Decimal | None = None, label: str = "projected") -> Usage:
         """The next response as a `Usage` (see `tokens`)."""
-        tokens = self.tokens(output_seconds)
-        return Usage._unchecked(self.facts.model_id, tokens, label)  # type: ignore[union-attr]
+        tokens = self.tokens(output_seconds)  # (asserts that the model is known)
+        assert self.facts is not None
+        return Usage._unchecked(self.facts.model_id, tokens, label)
 
     def next_usd(self) -> Decimal:
         """The next response's cost (tokens; time-billed models are the caller's). Raises

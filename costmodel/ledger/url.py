@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 from .._redact import mask_url
 from ..errors import LedgerError
@@ -31,7 +32,7 @@ def _parse(url: str | os.PathLike[str]) -> tuple[str, str, str]:
     raise LedgerError(f"unsupported ledger URL; use {_FORMS}", path=shown)
 
 
-def _redis_module(shown: str):  # type: ignore[no-untyped-def]
+def _redis_module(shown: str) -> ModuleType:
     try:
         from . import redis
     except ImportError as exc:

@@ -41,8 +41,8 @@ class RateLimitedLog:
             return False
         skipped = self._skipped.pop(key, 0)
         self._last[key] = now
-        if skipped:
-            msg += f" ({skipped} more in the last {now - last:.0f} s)"  # type: ignore[operator]
+        if skipped and last is not None:  # (a skip means the key logged before)
+            msg += f" ({skipped} more in the last {now - last:.0f} s)"
         self.logger.log(level, msg, *args)
         return True
 

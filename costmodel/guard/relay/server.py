@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection
@@ -121,7 +121,7 @@ class Relay:
     def __init__(self, upstream: str, limit_usd: Decimal | str | float | None = None, *,
                  warn_at: Decimal | str | float = "0.8", spend_log: Path | str | None = None,
                  ledger: Any = None, model: str | None = None,
-                 on_ledger_error: str = "fail_open",
+                 on_ledger_error: Literal["fail_open", "fail_closed"] = "fail_open",
                  on_session_end: Callable[[dict], None] | None = None,
                  open_timeout: float = 10, close_timeout: float = 5,
                  compression: bool = False, proxy: Any = True,

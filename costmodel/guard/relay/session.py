@@ -62,7 +62,7 @@ class Session:
                                   model=relay.model, warn_at=relay.warn_at,
                                   catalog=relay.catalog, ledger=relay.ledger, session_id=self.id,
                                   scope=scope,
-                                  on_ledger_error=relay.on_ledger_error,  # type: ignore[arg-type]
+                                  on_ledger_error=relay.on_ledger_error,
                                   spool=relay.spool, callbacks=[self._on_decision],
                                   fmt=self.protocol.name)
         # What the metrics have seen of the guard's counters (compared after parsed frames).
