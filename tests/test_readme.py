@@ -8,6 +8,7 @@ that stops running fails here, so the README cannot drift from the API.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import shutil
@@ -38,10 +39,19 @@ def reader_names(tmp_path, monkeypatch):
         from pipecat.pipeline.pipeline import Pipeline
         from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     except ImportError:     # the hooks' example needs the [pipecat,livekit] extras
-        return names
-    names.update(pipeline=Pipeline([]), PipelineWorker=PipelineWorker,
-                 PipelineParams=PipelineParams, session=AgentSession())
-    return names
+        yield names
+        return
+    # Both frameworks' objects are made inside a running program's event loop: give them
+    # one of their own (earlier tests' asyncio.run() leave none set).
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        names.update(pipeline=Pipeline([]), PipelineWorker=PipelineWorker,
+                     PipelineParams=PipelineParams, session=AgentSession())
+        yield names
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def test_the_readme_has_its_examples():
