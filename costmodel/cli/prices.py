@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -239,3 +242,25 @@ def check(
         out.print(f"{len(result.files)} files, {result.entries} entries: {status}")
     if result.errors:
         raise typer.Exit(1)
+
+
+@app.command("schema")
+@handle_errors
+def schema(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the schema to this file (default: print it).",
+        show_default=False)] = None,
+) -> None:
+    """The JSON schema of a catalog file, from the catalog's own models (for editors).
+
+    The built-in files name ``pricing/catalog.schema.json`` on their first line
+    (``# yaml-language-server: $schema=./catalog.schema.json``); regenerate it with
+    ``costmodel prices schema -o pricing/catalog.schema.json`` after changing the models.
+    """
+    from ..core.rates import catalog_json_schema
+
+    text = json.dumps(catalog_json_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")

@@ -7,7 +7,10 @@ Which billing mechanics apply is read from the catalog entry (its kind, which ra
 and its facts), never from the provider's name:
 
 - a realtime entry with token rates and ``rebills_context: true`` re-bills the whole context
-  as input on every response (OpenAI Realtime, Gemini Live; ``billing-model.md`` §1): for
+  as input on every response (OpenAI Realtime: OpenAI's guide to Realtime API costs,
+  https://developers.openai.com/api/docs/guides/realtime-costs; Gemini Live:
+  Google staff in https://discuss.ai.google.dev/t/pricing-of-speech-to-speech-live-model/140340,
+  "re-billing applies to all tokens, including raw audio from previous turns"): for
   response k, input = S + sum_{j<k}(U_j + A_j) + U_k, cached = hit ratio x the previous
   response's input (rounded to the cache's increment, zero below its minimum prefix; after a
   truncation only the system prompt), truncated to retention x limit past the model's
