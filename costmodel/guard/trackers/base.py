@@ -94,18 +94,26 @@ class Tracker:
     def client(self, event: Mapping[str, Any]) -> Decision:
         raise NotImplementedError
 
-    def _usage(self, event: Mapping[str, Any], response: bool) -> Decision:
-        """Price what a provider event reports; a response's usage completes it."""
+    def _completed(self, event: Mapping[str, Any]) -> Decision:
+        """Price a response's usage: it completes the response, reported or not."""
         meter = self.meter
         try:
             usages = self.reader.feed(event)
         except MissingModelError as exc:
             return meter.unmeterable(exc)
         except UsageError as exc:
-            if response:
-                return meter.completed_unreported(exc)
+            return meter.completed_unreported(exc)
+        return meter.completed(usages)
+
+    def _metered(self, event: Mapping[str, Any]) -> Decision:
+        """Price what a provider event reports outside a response (a transcription, a
+        session event naming the model)."""
+        meter = self.meter
+        try:
+            usages = self.reader.feed(event)
+        except MissingModelError as exc:
+            return meter.unmeterable(exc)
+        except UsageError as exc:
             log.warning("guard: unusable %s event: %s", self.format, exc)
             return meter.other()
-        if response:
-            return meter.completed(usages)
         return meter.metered(usages) if usages else meter.other()

@@ -71,7 +71,7 @@ class GeminiLiveTracker(Tracker):
         if "setup" in event:  # a recording that interleaves the client's messages
             return self.client(event)
         if _get(event, "usageMetadata", "usage_metadata") is not None:
-            return self._usage(event, response=True)
+            return self._completed(event)
         return decision if decision is not None else meter.other()
 
     def client(self, event: Mapping[str, Any]) -> Decision:
@@ -81,7 +81,7 @@ class GeminiLiveTracker(Tracker):
             if self._set_up:
                 return meter.last
             self._set_up = True
-            return self._usage(event, response=False)  # names the model
+            return self._metered(event)  # names the model
         content = _get(event, "clientContent", "client_content")
         if isinstance(content, Mapping):
             if _get(content, "turnComplete", "turn_complete"):

@@ -25,7 +25,7 @@ class NovaSonicTracker(Tracker):
         inner = event.get("event")
         scope = inner if isinstance(inner, Mapping) else event
         if "usageEvent" in scope:
-            return self._usage(event, response=True)
+            return self._completed(event)
         return self.meter.other()
 
     def client(self, event: Mapping[str, Any]) -> Decision:

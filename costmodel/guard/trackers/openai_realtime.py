@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...adapters.openai_realtime import OpenAIRealtimeReader
-from ...errors import MissingModelError, UsageError
 from ...money import to_decimal
 from ..policy import Decision
 from .base import Tracker
@@ -72,14 +71,13 @@ class OpenAIRealtimeTracker(Tracker):
         m = meter
         # One dict look-up per event; the handlers that only pass are left out.
         self._server: dict[str, Callable[[Mapping[str, Any]], Decision]] = {
-            "response.done": self._done,
+            "response.done": self._completed,
             "response.created": lambda e: m.started(),
             "error": lambda e: m.refused(),
             "input_audio_buffer.speech_started": self._speech_started,
             "input_audio_buffer.speech_stopped": self._speech_stopped,
             "input_audio_buffer.committed": lambda e: m.before_response(),
-            "conversation.item.input_audio_transcription.completed":
-                lambda e: self._usage(e, response=False),
+            "conversation.item.input_audio_transcription.completed": self._metered,
             # Recordings interleave client events; a replay feeds them as the provider's.
             "response.create": lambda e: m.requested(),
             **dict.fromkeys(_CACHE_BUSTERS, lambda e: m.busted()),
@@ -98,23 +96,13 @@ class OpenAIRealtimeTracker(Tracker):
         handler = self._server.get(t)
         return handler(event) if handler is not None else self.meter.other()
 
-    def _done(self, event: Mapping[str, Any]) -> Decision:
-        meter = self.meter
-        try:
-            usages = self.reader.feed(event)
-        except MissingModelError as exc:
-            return meter.unmeterable(exc)
-        except UsageError as exc:
-            return meter.completed_unreported(exc)
-        return meter.completed(usages)
-
     def _session(self, event: Mapping[str, Any]) -> Decision:
         session = event.get("session")
         if isinstance(session, dict):
             rate = output_bytes_per_second(session)
             if rate is not None:
                 self.meter.audio_rate(rate)
-        return self._usage(event, response=False)  # names the model(s)
+        return self._metered(event)  # names the model(s)
 
     def _speech_started(self, event: Mapping[str, Any]) -> Decision:
         start = event.get("audio_start_ms")
