@@ -49,7 +49,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-GUARD_TESTS = ("tests/guard/test_session.py", "tests/guard/test_trackers.py",
+GUARD_TESTS = ("tests/guard/test_session.py", "tests/guard/test_projector.py",
+               "tests/guard/test_policy.py", "tests/guard/test_trackers.py",
                "tests/guard/test_trust.py", "tests/hooks", "tests/ledger/test_spool.py")
 # group -> (modules, tests). Each group's tests are the ones that exercise its modules without
 # a network (the relay's end-to-end tests are left out: they take minutes, and every guard
