@@ -65,22 +65,27 @@ class NoPriceInForceError(CostModelError, LookupError):
 
 
 
+def _located(what: str, message: str, path: str | None, line: int | None,
+             name: str | None) -> str:
+    """``path:line: name: message``, each part that is known (``<what>`` without a path)."""
+    where = path or f"<{what}>"
+    if line is not None:
+        where += f":{line}"
+    if name:
+        where += f": {name}"
+    return f"{where}: {message}"
+
+
 class CatalogError(CostModelError, ValueError):
     """A catalog file that cannot be read or does not validate.
 
     `path`, `line` and `field` say where; `line` is 1-based.
     """
 
-
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
         self.path, self.line, self.field = path, line, field
-        where = path or "<catalog>"
-        if line is not None:
-            where += f":{line}"
-        if field:
-            where += f": {field}"
-        super().__init__(f"{where}: {message}")
+        super().__init__(_located("catalog", message, path, line, field))
 
 
 class UsageError(CostModelError, ValueError):
@@ -112,12 +117,7 @@ class ScenarioError(CostModelError, ValueError):
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  key: str | None = None) -> None:
         self.path, self.line, self.key = path, line, key
-        where = path or "<scenario>"
-        if line is not None:
-            where += f":{line}"
-        if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {message}")
+        super().__init__(_located("scenario", message, path, line, key))
 
 
 class SimulationError(CostModelError, ValueError):
