@@ -265,6 +265,28 @@ def test_time_billed_spend_reaches_the_ledger_and_the_total(builtin):
     assert guard.finalize().spent_usd == D("0.05")    # idempotent
 
 
+def test_connection_time_is_counted_from_the_guard_s_start_not_from_clock_zero(builtin):
+    # a monotonic clock reads any number at the start: only the 60 s since count
+    now = [5000.0]
+    ledger = MemoryLedger()
+    guard = SessionGuard("10", catalog=builtin, model="xai/grok-voice-agent", ledger=ledger,
+                         session_id="x", clock=lambda: now[0])
+    guard.observe({"type": "session.created", "session": {"model": "grok-voice-latest"}})
+    now[0] = 5060.0
+    assert guard.tick().spent_usd == D("0.05")      # 60 s x $0.05/min
+    guard.finalize()
+    assert ledger.spent(session_id="x") == D("0.05")
+
+
+def test_a_response_reported_as_two_usages_counts_both(builtin):
+    # the trackers' meter interface: one completed response may carry several usages
+    guard = SessionGuard("100", catalog=builtin, model="openai/gpt-realtime-1.5")
+    d = guard.completed([Usage("openai/gpt-realtime-1.5", {"audio.input": 1000}),
+                         Usage("openai/gpt-realtime-1.5", {"audio.input": 2000})])
+    assert d.spent_usd == D("0.096")   # 3000 audio tokens in at $32/M
+    assert len(guard.costs) == 2
+
+
 def test_a_response_in_flight_at_the_end_is_estimated(builtin):
     guard = SessionGuard("100", catalog=builtin)
     events = openai_session(builtin, turns=2)
