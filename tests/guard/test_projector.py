@@ -152,6 +152,20 @@ def test_past_the_truncation_threshold_audio_is_dropped_and_only_text_stays_cach
                              "audio.output": 1900}
 
 
+def test_truncation_drops_audio_down_to_none_never_below(proj):
+    proj.learn({"text.input": 10_500, "audio.input": 100})
+    # context: text 10,500, audio 100 + 100 (user): 10,700, 700 past the threshold; only 200
+    # audio tokens can go, so none is left (text is never dropped)
+    assert proj.tokens() == {"text.input": 10_500, "text.output": 60, "audio.output": 300}
+
+
+def test_every_output_is_re_sent_as_context_image_too(proj):
+    proj.learn({"image.input": 200, "image.output": 50})
+    # context: image 200 + 50; audio: the 100-token user turn; no reply seen: the default one
+    assert proj.tokens() == {"audio.input": 100, "image.input": 250, "text.output": 60,
+                             "audio.output": 300}
+
+
 def test_exactly_at_the_threshold_nothing_is_truncated(proj):
     proj.learn({"text.input": 2000, "audio.input": 5000})
     proj.learn({"text.input": 100, "text.cached": 2000, "audio.cached": 5000,
