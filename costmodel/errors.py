@@ -41,11 +41,13 @@ class UnknownModelError(CostModelError, LookupError):
     """
 
 
-    def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(self, model: str, suggestions: Sequence[str] = (), *, note: str = "") -> None:
         self.model = model
         self.suggestions = tuple(suggestions)
+        self.note = note
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
-        super().__init__(f"unknown model {model!r}{hint}")
+        more = f" ({note})" if note else ""
+        super().__init__(f"unknown model {model!r}{hint}{more}")
 
 
 class UnknownRateError(CostModelError, LookupError):

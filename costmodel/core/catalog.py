@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     import yaml
 
     from .pricing import Rates
+    from .resolve import Resolver
 
 ENV_VAR = "COSTMODEL_PRICING"
+_MEMO_LIMIT = 4096
 
 
 def builtin_dir() -> Path:
@@ -188,6 +190,8 @@ class Catalog:
                 self._aliases.setdefault(name, ids[0])
         # compiled rates by (model, day), kept by costmodel.core.pricing
         self._compiled: dict[tuple[str, date], Rates] = {}
+        self._resolved: dict[tuple[str, str | None], str] = {}  # memo of `resolve`
+        self._resolver: Resolver | None = None
 
     @classmethod
     def load(cls, dirs: Iterable[str | Path] = (), *, include_builtin: bool = True) -> Catalog:
@@ -222,17 +226,39 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def resolve(self, model: str) -> str:
-        """The catalog id for an id, alias or unambiguous bare name."""
-        if model in self.entries:
-            return model
-        key = model.strip().lower()
-        if key in self.entries:
-            return key
-        for candidate in (key, key.removeprefix("models/")):
-            if candidate in self._aliases:
-                return self._aliases[candidate]
-        raise UnknownModelError(model, self.near(model))
+    def resolve(self, model: str, provider: str | None = None) -> str:
+        """The catalog id for an id, alias or unambiguous bare name; failing that, for what
+        payloads carry (dated snapshots, ``provider/`` prefixes, Bedrock and Vertex ids), read
+        by `costmodel.core.resolve`. `provider` is the provider name as the payload gives it
+        ("Vertex AI", "api.x.ai"); the provider table maps it to catalog providers."""
+        if provider is None:
+            if model in self.entries:
+                return model
+            key = model.strip().lower()
+            if key in self.entries:
+                return key
+            for candidate in (key, key.removeprefix("models/")):
+                if candidate in self._aliases:
+                    return self._aliases[candidate]
+        hit = self._resolved.get((model, provider))
+        if hit is not None:
+            return hit
+        found = self.resolver().find(model, provider)
+        if not isinstance(found, str):
+            raise UnknownModelError(model, self.near(model), note=found.note)
+        if len(self._resolved) >= _MEMO_LIMIT:  # names come from payloads: stay bounded
+            self._resolved.clear()
+        self._resolved[(model, provider)] = found
+        return found
+
+    def resolver(self) -> Resolver:
+        """The id rules (`costmodel.core.resolve`) over this catalog's ids and aliases."""
+        if self._resolver is None:
+            from .resolve import Resolver, load_rules
+
+            self._resolver = Resolver(((e.id, e.aliases) for e in self.entries.values()),
+                                      load_rules())
+        return self._resolver
 
     def get(self, model: str) -> ModelEntry:
         """The entry for an id or alias; `UnknownModelError` naming near matches otherwise."""
