@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from costmodel.errors import UsageError
-from costmodel.guard.policy import MAX_LIMIT_USD, Policy, share, usd_limit
+from costmodel.guard.policy import MAX_LIMIT_USD, MAX_SCOPE_LIMIT_USD, Policy, share, usd_limit
 
 
 def test_warn_starts_at_exactly_the_threshold():
@@ -80,6 +80,30 @@ def test_decisions_only_escalate():
     assert policy.last is later
 
 
+def test_a_lower_figure_after_a_warning_keeps_the_warning():
+    policy = Policy("1.00")
+    assert policy.decide(D("0.85"), D("0.05"), 0, 1).action == "warn"
+    # a caller passes a lower spend; $0.60 + 2 x $0.20 = $1.00 is room for exactly two more
+    # responses (ok, not wrap_up), and ok never replaces the warning
+    d = policy.decide(D("0.60"), D("0.20"), 0, 2)
+    assert (d.action, d.reason) == ("warn", "80% of the $1.00 limit spent")
+
+
+def test_a_second_cut_gives_its_own_figures():
+    policy = Policy("1.00")
+    assert policy.decide(D("0.95"), D("0.10"), 0, 1).action == "cut"
+    again = policy.decide(D("1.05"), D("0.10"), 0, 2)
+    assert again.action == "cut"
+    assert again.reason == ("spent $1.050000; the next response (~$0.100000) would pass the "
+                            "$1.00 limit")
+
+
+def test_the_latest_decision_is_kept_when_nothing_changed():
+    policy = Policy("1.00")
+    d = policy.decide(D("0.10"), D("0.10"), 0, 1)   # room left, still ok: the quick path
+    assert policy.last is d and d.spent_usd == D("0.10")
+
+
 def test_a_stop_reason_cuts_whatever_the_spend():
     d = Policy("1.00").decide(D(0), D(0), 0, 0, estimated=True, stop="the ledger failed")
     assert (d.action, d.reason, d.estimated) == ("cut", "the ledger failed", True)
@@ -105,6 +129,10 @@ def test_limits_out_of_range_are_refused_naming_what_they_must_be(text):
 
 
 def test_a_scope_limit_may_go_up_to_its_own_maximum():
+    # a trillion dollars a day or month, to the dollar
+    assert usd_limit("1000000000000", "the scope limit", MAX_SCOPE_LIMIT_USD) == D(10) ** 12
+    with pytest.raises(UsageError, match="at most 1000000000000"):
+        usd_limit("1000000000001", "the scope limit", MAX_SCOPE_LIMIT_USD)
     assert usd_limit("5000000", "the scope limit", D(10) ** 12) == D(5_000_000)
     with pytest.raises(UsageError, match="at most 1000000000000"):
         usd_limit("1000000000001", "the scope limit", D(10) ** 12)
