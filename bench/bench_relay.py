@@ -171,7 +171,7 @@ async def run_load(base: str, label: str, upstream_port: int, sessions: int, sec
     received = await asyncio.gather(*(session(url, seconds, compression, token)
                                       for _ in range(sessions)))
     async with connect(f"ws://127.0.0.1:{upstream_port}/stats?label={label}",
-                       proxy=None) as ws:
+                       proxy=None, max_size=None) as ws:   # (200 sessions: > 1 MB of figures)
         return json.loads(await ws.recv()), sum(received)
 
 
