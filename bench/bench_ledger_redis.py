@@ -10,7 +10,7 @@ round ``--seconds`` long on an emptied database:
   `SpendRecord`;
 - **floor**: raw redis-py, what any client of the same Lua scripts must do: each session its
   own ``redis.Redis`` (the options `RedisLedger` uses), the scripts loaded once, keys and the
-  day's arguments built once; per pair, two ``evalsha`` calls of ``_RESERVE`` and ``_COMMIT``
+  day's arguments built once; per pair, two ``evalsha`` calls of ``RESERVE`` and ``COMMIT``
   with the same keys and argument values costmodel sends (random ids, amounts as plain
   decimal strings, the record's JSON), and nothing else.
 
@@ -57,8 +57,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from costmodel.errors import BudgetExceeded, LedgerError
-from costmodel.ledger import SpendRecord
-from costmodel.ledger import redis as ledger_redis
+from costmodel.ledger import SpendRecord, redis_lua
 from costmodel.ledger.redis import RedisLedger
 from costmodel.money import exact_sum
 
@@ -102,8 +101,8 @@ def _floor(url: str, name: str, end: float, limit: Decimal, since: datetime,
            stats: dict) -> None:
     r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5.0,
                              socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0))
-    reserve_sha = r.script_load(ledger_redis._RESERVE)
-    commit_sha = r.script_load(ledger_redis._COMMIT)
+    reserve_sha = r.script_load(redis_lua.RESERVE)
+    commit_sha = r.script_load(redis_lua.COMMIT)
     rng, p, day = random.Random(name), "{costmodel}:", since.date()
     d, month = day.isoformat(), day.year * 100 + day.month
     scope_keys = [f"{p}held", f"{p}hold", f"{p}heldsum", f"{p}sums:{TENANT}",

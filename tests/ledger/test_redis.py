@@ -119,6 +119,7 @@ def test_the_lua_decimal_arithmetic_agrees_with_python_decimal(url):
     import redis
 
     from costmodel.ledger import redis as ledger_redis
+    from costmodel.ledger import redis_lua
     ctx, rng = decimal.Context(prec=200), random.Random(2026)
 
     def canon(d: D) -> str:
@@ -135,7 +136,7 @@ def test_the_lua_decimal_arithmetic_agrees_with_python_decimal(url):
             b = max(D(0), a + D(rng.choice([0, 1, -1])).scaleb(-rng.randint(0, 30)))
         pairs.append((a, b))
     with redis.Redis.from_url(url, decode_responses=True) as r:
-        script = r.register_script(ledger_redis._LIB + "return {add(ARGV[1], ARGV[2]), "
+        script = r.register_script(redis_lua.LIB + "return {add(ARGV[1], ARGV[2]), "
                                    "sub(ARGV[1], ARGV[2]), tostring(cmp(ARGV[1], ARGV[2]))}")
         pipe = r.pipeline(transaction=False)
         for a, b in pairs:
