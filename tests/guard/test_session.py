@@ -343,6 +343,21 @@ def test_scope_budget_is_shared_and_refuses_the_session_that_would_pass_it(built
     assert d.action == "ok" and other.responses >= 1
 
 
+def test_the_end_of_a_session_releases_its_hold_on_the_scope_budget(builtin):
+    ledger = MemoryLedger()
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, scope="acme",
+                         scope_limit_usd="50", session_id="a")
+    events = openai_session(builtin, turns=2)
+    cut_at = max(i for i, e in enumerate(events) if e["type"] == "response.done")
+    for ev in events[:cut_at]:  # the second response is in flight: its projection is held
+        guard.observe(ev)
+    assert ledger.reserved(scope="acme") > 0
+    guard.finalize()
+    # nothing is held any more, and the estimate of the cut response is committed as spend
+    assert ledger.reserved(scope="acme") == 0
+    assert ledger.spent(session_id="a") == guard.spent_usd and guard.ledger_errors == 0
+
+
 def test_a_scope_budget_needs_a_ledger(builtin):
     from costmodel import UsageError
     with pytest.raises(UsageError, match="needs a ledger"):

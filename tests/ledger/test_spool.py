@@ -396,3 +396,36 @@ def test_spend_neither_the_ledger_nor_the_spool_took_is_kept_and_retried(builtin
                 assert guard.unsaved_usd > 0 and "SPEND NOT SAVED" in caplog.text
     assert guard.unsaved_usd == 0 and ledger.spent() == guard.spent_usd   # retried, stored
     assert caplog.text.count("SPEND NOT SAVED") == 1
+
+
+class _RefusesOneRecordTwice(MemoryLedger):
+    """Refuses the first record it is offered, twice (the record, not the ledger, is the
+    trouble); takes everything else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first: str | None = None
+        self.refusals = 0
+
+    def _commit(self, reservation_id, record):
+        self.first = self.first or record.id
+        if record.id == self.first and self.refusals < 2:
+            self.refusals += 1
+            raise LedgerError("Connection reset", path="picky", operation="commit")
+        return super()._commit(reservation_id, record)
+
+
+def test_spend_kept_in_memory_survives_a_failed_retry_and_is_logged_once(builtin, tmp_path,
+                                                                         caplog):
+    ledger = _RefusesOneRecordTwice()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")          # the spool cannot be written either
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, spool=blocker)
+    with caplog.at_level(logging.CRITICAL, logger="costmodel.guard"):
+        # response 1: refused, kept in memory; response 2 is taken and the retry of 1 refused
+        # again (kept again); response 3 is taken and the retry of 1 succeeds
+        for ev in openai_session(builtin, turns=3):
+            guard.observe(ev)
+    assert ledger.refusals == 2
+    assert guard.unsaved_usd == 0 and ledger.spent() == guard.spent_usd
+    assert caplog.text.count("SPEND NOT SAVED") == 1    # the record is logged the first time
