@@ -99,3 +99,67 @@ def test_nova_usage_comes_only_from_the_provider(builtin):
     guard.observe(event, source="client")
     assert guard.spent_usd == 0 and guard.ignored_client_events == 1
     assert guard.observe(event).spent_usd > D(0) and guard.responses == 1
+
+
+# ---- what mutation testing found untested (issue 10 item 7) ---------------------------------
+
+_CHUNK = {"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "A" * 4800}}]}}}
+
+
+def test_gemini_a_turn_in_chunks_is_one_response_and_each_turn_a_new_one(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    guard.observe(_CHUNK)
+    guard.observe(_CHUNK)
+    assert guard.in_flight == 1                    # two chunks of one model turn
+    guard.observe({"serverContent": {"turnComplete": True},
+                   "usageMetadata": GeminiTurns().usage(1)})
+    assert guard.in_flight == 0 and guard.responses == 1
+    guard.observe(_CHUNK)
+    assert guard.in_flight == 1                    # the turn after a complete one is new
+    guard.observe({"serverContent": {"interrupted": True}})
+    guard.observe(_CHUNK)
+    assert guard.in_flight == 2                    # so is the one after an interruption
+
+
+def test_gemini_the_end_of_the_users_activity_holds_the_next_response(builtin):
+    from costmodel.ledger import MemoryLedger
+    ledger = MemoryLedger()
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live", ledger=ledger,
+                         scope="acme", scope_limit_usd="5")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    guard.observe({"realtimeInput": {"audio": {"data": "AAAA"}}}, source="client")
+    assert ledger.reserved(scope="acme") == 0      # the user is still speaking
+    guard.observe({"realtimeInput": {"activityEnd": {}}}, source="client")
+    assert ledger.reserved(scope="acme") == guard.projected_next_usd() > 0
+
+
+@pytest.mark.parametrize("fmt, bytes_per_second", [
+    ({"type": "audio/pcm", "rate": 24000}, 48000),   # 16-bit samples: 2 bytes each
+    ({"type": "audio/pcm", "rate": 16000}, 32000),
+    ({"type": "audio/pcm", "rate": 1}, 2),           # any positive rate is taken
+    ({"type": "audio/pcmu"}, 8000),
+    ({"type": "audio/pcm"}, None),                   # no rate: the default stays
+    ({"type": "audio/pcm", "rate": 0}, None),
+])
+def test_openai_output_audio_rate_from_the_ga_format(fmt, bytes_per_second):
+    from costmodel.guard.trackers.openai_realtime import output_bytes_per_second
+    assert output_bytes_per_second({"audio": {"output": {"format": fmt}}}) == bytes_per_second
+
+
+def test_openai_a_user_turn_of_zero_length_is_measured_not_assumed(builtin):
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assumed = guard.projected_next_usd()           # a 10 s user turn: 100 audio tokens
+    guard.observe({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000})
+    guard.observe({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1000})
+    # 0 s measured: 1 audio token, 99 fewer at $32 per 1M = $0.003168 less
+    assert assumed - guard.projected_next_usd() == D("0.003168")
+
+
+def test_openai_a_speech_stop_without_its_start_measures_nothing(builtin):
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assumed = guard.projected_next_usd()
+    d = guard.observe({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1000})
+    assert d.action == "ok" and guard.projected_next_usd() == assumed   # still 10 s assumed
