@@ -163,3 +163,17 @@ def test_openai_a_speech_stop_without_its_start_measures_nothing(builtin):
     assumed = guard.projected_next_usd()
     d = guard.observe({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 1000})
     assert d.action == "ok" and guard.projected_next_usd() == assumed   # still 10 s assumed
+
+
+def test_openai_audio_is_counted_from_zero_bytes(builtin):
+    import base64
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5",
+                                                          "output_audio_format": "g711_ulaw"}})
+    guard.observe({"type": "response.created"})
+    # 399 bytes of 8 kHz g711 (1 byte a sample) = 0.049875 s; at 20 tokens/s: 0.9975 of a
+    # token, so none (one byte more would be a whole token)
+    guard.observe({"type": "response.output_audio.delta",
+                   "delta": base64.b64encode(bytes(399)).decode()})
+    d = guard.observe({"type": "response.done", "response": {"status": "completed"}})
+    assert d.estimated and guard.costs[-1].usage.tokens == {"audio.input": 100}
