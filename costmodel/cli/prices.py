@@ -244,6 +244,26 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command("diff")
+@handle_errors
+def diff_(
+    against: Annotated[str, typer.Option(
+        "--against", help="litellm or genai-prices (the installed package's data), or the "
+        "path of a JSON map you downloaded (either format).")],
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Every rate that differs from LiteLLM's or genai-prices' map, and what they price that
+    the catalog leaves unpriced.
+
+    Exit 1 when a difference is unexplained: no `alternatives` entry on our price period
+    gives their figure or names their map.
+    """
+    from .pricediff import run
+
+    raise typer.Exit(run(against, pricing, json_))
+
+
 @app.command("schema")
 @handle_errors
 def schema(

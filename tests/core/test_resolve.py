@@ -46,8 +46,9 @@ REAL_IDS = [
      "google/gemini-2.5-flash-native-audio"),
     ("gemini-3-flash-preview", "Vertex AI", "google/gemini-3-flash"),
     # LiveKit's OpenAI-client plugins report the API host: xAI's is api.x.ai
-    # (https://docs.x.ai/docs/guides/voice/agent, base URL wss://api.x.ai/v1/realtime).
-    ("grok-voice-latest", "api.x.ai", "xai/grok-voice-agent"),
+    # (https://docs.x.ai/docs/api-reference, base URL https://api.x.ai/v1); model ids from
+    # https://docs.x.ai/docs/models
+    ("grok-4-1-fast-reasoning", "api.x.ai", "xai/grok-4.1-fast"),
     ("nova-3", "Deepgram", "deepgram/nova-3"),
     ("gpt-realtime", "openai", "openai/gpt-realtime"),
     # Gemini's stable version suffix: https://ai.google.dev/gemini-api/docs/models#model-versions
