@@ -14,9 +14,25 @@ alone was ~8.6x too low (discuss.ai.google.dev threads 140340, 173248). So each 
 
 Mapping: prompt details -> ``<modality>.input`` (cached ones -> ``.cached``, a subset of the
 prompt), tool-use prompt -> input, response details -> ``.output``, thoughts -> text output.
-IMAGE and VIDEO are priced as image. Counts the modality lists leave unexplained (forum posts
-saw details 25-51 tokens short of ``promptTokenCount``) are priced as text and the usage is
-flagged ``estimated``.
+IMAGE and VIDEO are priced as image; DOCUMENT and MODALITY_UNSPECIFIED ("treated as TEXT",
+google-genai ``MediaModality``) as text. Modalities may be strings or the SDK's enum members
+(``UsageMetadata.model_dump()`` keeps ``MediaModality.AUDIO``).
+
+Totals that disagree with their details are never rejected whole (issue 11): the details are
+priced as reported and the unexplained remainder at the base rate of its side, and the usage
+is flagged ``estimated``:
+
+- ``promptTokenCount`` past its details (forum posts saw 25-51 tokens short): the rest is
+  uncached text input; details past the count: the details are priced.
+- ``responseTokenCount`` past its details: the rest is text output.
+- ``cacheTokensDetails`` that do not add up to ``cachedContentTokenCount``: the details.
+- ``totalTokenCount`` past prompt + tool-use prompt + response + thoughts: the rest is text
+  output (the side a new, unknown count would be on: the prompt side has its own total);
+  a smaller total: the parts are priced.
+
+``thoughtsTokenCount`` is output whatever the total says: Gemini's docs put it inside
+``totalTokenCount``, but thinking Live models send totals without it (prompt + response
+only); that shape is recognised and not flagged.
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ from ..errors import MissingModelError, UsageError
 from ._common import count, put, require_counts
 
 _MODALITY = {"TEXT": "text", "AUDIO": "audio", "IMAGE": "image", "VIDEO": "image",
-             "DOCUMENT": "text"}
+             "DOCUMENT": "text", "UNSPECIFIED": "text"}
 
 
 def _snake(name: str) -> str:
@@ -61,7 +77,9 @@ def _details(meta: Mapping[str, Any], camel: str) -> dict[str, int] | None:
         where = f"usageMetadata.{camel}[{i}]"
         if not isinstance(item, Mapping):
             raise UsageError(f"{where} must be an object")
-        raw = str(item.get("modality", "")).upper().removeprefix("MODALITY_")
+        value = item.get("modality", "")
+        value = getattr(value, "value", value)  # an SDK enum member (model_dump())
+        raw = str(value).upper().removeprefix("MODALITY_")
         modality = _MODALITY.get(raw)
         if modality is None:
             raise UsageError(f"{where}.modality {clip(repr(item.get('modality')))} is not one of "
@@ -79,9 +97,10 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
                               label: str = "") -> Usage:
     """One per-turn ``usageMetadata`` snapshot as a `Usage`.
 
-    Every count is accounted for: when ``totalTokenCount`` is present it must equal prompt +
-    response + tool-use prompt + thoughts, so an output field we do not know cannot be
-    dropped silently. (Vertex names the response ``candidatesTokenCount``; both are read.)
+    Every count is accounted for: a ``totalTokenCount`` past prompt + response + tool-use
+    prompt + thoughts is priced too (as text output, flagged), so an output field we do not
+    know cannot be dropped silently. (Vertex names the response ``candidatesTokenCount``; both
+    are read.)
 
     >>> usage_from_usage_metadata({"promptTokenCount": 541, "responseTokenCount": 156,
     ...   "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 410},
@@ -93,8 +112,8 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
     require_counts(meta, _COUNTS, "usageMetadata")
     tokens: dict[str, int] = {}
 
-    prompt_total, prompt, prompt_estimated = _prompt(meta)
-    cached = _cached(meta, prompt, prompt_total)
+    prompt_total, prompt, prompt_flagged = _prompt(meta)
+    cached, cached_flagged = _cached(meta, prompt, prompt_total)
     for modality, n in prompt.items():
         c = cached.get(modality, 0)
         put(tokens, f"{modality}.input", n - c)
@@ -104,41 +123,42 @@ def usage_from_usage_metadata(meta: Mapping[str, Any], model: str, *,
     for modality, n in tool.items():
         put(tokens, f"{modality}.input", n)
 
-    response_total, response, response_estimated = _response(meta)
+    response_total, response, response_flagged = _response(meta)
     for modality, n in response.items():
         put(tokens, f"{modality}.output", n)
     thoughts = _total(meta, "thoughtsTokenCount")
-    put(tokens, "text.output", thoughts)
+    put(tokens, "text.output", thoughts)  # thoughts are output, inside the total or not
 
     total = _total(meta, "totalTokenCount")
     counted = prompt_total + sum(tool.values()) + response_total + thoughts
-    if total and total != counted:
-        raise UsageError(f"usageMetadata: totalTokenCount {total} is not prompt + tool-use "
-                         f"prompt + response + thoughts ({counted}); a count we do not "
-                         "understand would go unpriced")
+    # A total without the thoughts is a known shape (thinking Live models), not a mismatch.
+    total_flagged = bool(total) and total not in (counted, counted - thoughts)
+    if total > counted:
+        put(tokens, "text.output", total - counted)  # a count we do not know: priced, flagged
     return Usage(model, tokens, label=label,
-                 estimated=prompt_estimated or response_estimated)
+                 estimated=prompt_flagged or cached_flagged or response_flagged
+                 or total_flagged)
 
 
 def _prompt(meta: Mapping[str, Any]) -> tuple[int, dict[str, int], bool]:
-    """(promptTokenCount, the prompt by modality, estimated?): a count the details leave
-    unexplained is taken as text, and marks the usage estimated."""
-    prompt_total = _total(meta, "promptTokenCount")
+    """(the prompt's size, the prompt by modality, flagged?): a count the details leave
+    unexplained is uncached text; details past the count are priced as reported. Either
+    disagreement flags the usage."""
+    reported = _total(meta, "promptTokenCount")
     prompt = _details(meta, "promptTokensDetails") or {}
-    unexplained = prompt_total - sum(prompt.values())
-    if unexplained < 0:
-        raise UsageError(f"usageMetadata: promptTokensDetails add up to {sum(prompt.values())}, "
-                         f"more than promptTokenCount {prompt_total}")
-    if unexplained:
+    unexplained = reported - sum(prompt.values())
+    if unexplained > 0:
         prompt["text"] = prompt.get("text", 0) + unexplained
-    return prompt_total, prompt, bool(unexplained)
+    return max(reported, sum(prompt.values())), prompt, unexplained != 0
 
 
 def _cached(meta: Mapping[str, Any], prompt: dict[str, int], prompt_total: int,
-            ) -> dict[str, int]:
-    """The cached part of the prompt by modality, checked against the prompt."""
+            ) -> tuple[dict[str, int], bool]:
+    """The cached part of the prompt by modality, checked against the prompt; flagged when
+    the details and their total disagree (the details are priced)."""
     cached_total = _total(meta, "cachedContentTokenCount")
     cached = _details(meta, "cacheTokensDetails")
+    flagged = False
     if cached is None:
         # No per-modality split of the cache: the cached prefix is the oldest context, which
         # starts with the (text) system instruction; fill text first.
@@ -146,17 +166,18 @@ def _cached(meta: Mapping[str, Any], prompt: dict[str, int], prompt_total: int,
         for modality in ("text", "audio", "image"):
             cached[modality] = min(rest, prompt.get(modality, 0))
             rest -= cached[modality]
+        if rest:
+            raise UsageError("usageMetadata: cachedContentTokenCount exceeds promptTokenCount")
     elif sum(cached.values()) != cached_total:
-        raise UsageError(f"usageMetadata: cacheTokensDetails add up to {sum(cached.values())}, "
-                         f"not cachedContentTokenCount {cached_total}")
-    if sum(cached.values()) > prompt_total or cached_total > prompt_total:
-        raise UsageError("usageMetadata: cachedContentTokenCount exceeds promptTokenCount")
+        flagged = True
+    if sum(cached.values()) > prompt_total:
+        raise UsageError("usageMetadata: cacheTokensDetails exceed promptTokenCount")
     for modality, c in cached.items():
         n = prompt.get(modality, 0)
         if c > n:
             raise UsageError(f"usageMetadata: {c} cached {modality} tokens exceed the {n} "
                              f"{modality} prompt tokens they are part of")
-    return cached
+    return cached, flagged
 
 
 def _tool_use(meta: Mapping[str, Any]) -> dict[str, int]:
@@ -169,17 +190,15 @@ def _tool_use(meta: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _response(meta: Mapping[str, Any]) -> tuple[int, dict[str, int], bool]:
-    """(the response total, the response by modality, estimated?), as `_prompt`. Vertex says
-    ``candidates`` for ``response``."""
-    response_total = _total(meta, "responseTokenCount") or _total(meta, "candidatesTokenCount")
+    """(the response's size, the response by modality, flagged?), as `_prompt`: the rest is
+    text output. Vertex says ``candidates`` for ``response``."""
+    reported = _total(meta, "responseTokenCount") or _total(meta, "candidatesTokenCount")
     response = (_details(meta, "responseTokensDetails")
                 or _details(meta, "candidatesTokensDetails") or {})
-    rest = response_total - sum(response.values())
-    if rest < 0:
-        raise UsageError("usageMetadata: responseTokensDetails exceed responseTokenCount")
-    if rest:
+    rest = reported - sum(response.values())
+    if rest > 0:
         response["text"] = response.get("text", 0) + rest
-    return response_total, response, bool(rest)
+    return max(reported, sum(response.values())), response, rest != 0
 
 
 class GeminiLiveReader:
