@@ -2,7 +2,12 @@
 
 Malformed lines are reported with their line numbers and skipped; the rest is still priced.
 Usage the catalog cannot price (unknown rate) is reported as *unpriced* and makes the total
-unknown (``total_usd is None``): never zero.
+unknown (``total_usd is None``): never zero. So does a usage event the reader recognised but
+refused (issue 11): it is listed with the skipped lines and counted in `rejected_count`, and
+the total is unknown, with the priced part (`priced_usd`) a lower bound; a session whose
+usage was rejected is never summarised as a complete total. (A line that is not a readable
+event at all, not JSON or of no known format, is skipped and listed but does not make the
+total unknown: nothing shows it was usage. ``--strict`` fails on those too.)
 
 >>> from decimal import Decimal
 >>> report = price_events(['{"type": "session.created", "session": {"model": "gpt-realtime-1.5"}}',
@@ -16,18 +21,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from ..core.catalog import Catalog, default_catalog
-from ..core.pricing import Cost, LineItem, Rates, price, summarize
+from ..core.pricing import price
 from ..core.usage import Usage
 from ..errors import CostModelError, InputError, MissingModelError, UnknownModelError, UsageError
+from ._session_report import KEPT_PROBLEMS, LineProblem, PricedUsage, SessionReport
 from .gemini_live import GeminiLiveReader
 from .nova_sonic import NovaSonicReader
 from .openai_realtime import OpenAIRealtimeReader
+
+__all__ = ["FORMATS", "KEPT_PROBLEMS", "READERS", "EventReader", "LineProblem", "PricedUsage",
+           "SessionReport", "detect_format", "parse_line", "price_events"]
 
 
 class EventReader(Protocol):
@@ -51,148 +59,6 @@ READERS: dict[str, type[EventReader]] = {
     NovaSonicReader.format: NovaSonicReader,
 }
 FORMATS = ("auto", *READERS)
-
-
-class PricedUsage(NamedTuple):  # (a tuple: one is made per priced usage)
-    line: int
-    cost: Cost
-
-    @property
-    def usage(self) -> Usage:
-        return self.cost.usage
-
-
-@dataclass(frozen=True)
-class LineProblem:
-    line: int
-    reason: str
-
-
-class _Tally:
-    """Sums of what `summarize` needs, per compiled rates (one model on one day).
-
-    Token counts are summed as integers and multiplied by their rate once at the end: exact
-    (Decimal products and sums of this size are never rounded), and one multiplication per
-    bucket instead of one per bucket per usage. Time and character items (rounded per usage)
-    are summed from each usage's own line items.
-    """
-
-    def __init__(self) -> None:
-        # id(rates) -> (rates, token sums, other items by (item, unit, rate): [quantity, usd])
-        self._by_rates: dict[int, tuple[Rates, dict[str, int], dict[tuple, list]]] = {}
-
-    def add(self, cost: Cost) -> None:
-        rates = cost.rates
-        slot = self._by_rates.get(id(rates))
-        if slot is None:
-            slot = self._by_rates[id(rates)] = (rates, {}, {})
-        usage = cost.usage
-        if rates.bills_tokens:
-            sums = slot[1]
-            get = sums.get
-            for key, n in usage.tokens.items():
-                sums[key] = get(key, 0) + n
-        if usage.connection_seconds or usage.audio_seconds or usage.characters:
-            for li in cost.line_items:  # (already built by `price` for these)
-                if li.unit != "tokens":
-                    acc = slot[2].setdefault((li.item, li.unit, li.rate_usd), [_ZERO, _ZERO])
-                    acc[0] += li.quantity
-                    acc[1] += li.usd
-
-    def line_items(self) -> list[LineItem]:
-        costs = []
-        for rates, sums, other in self._by_rates.values():
-            items = [LineItem(rates.model, key, Decimal(n), "tokens", rates.per_token[key],
-                              n * rates.per_token[key]) for key, n in sums.items() if n]
-            items += [LineItem(rates.model, item, q, unit, rate, usd)
-                      for (item, unit, rate), (q, usd) in other.items()]
-            costs.append(Cost(Usage(rates.model), rates, _ZERO, items))
-        return summarize(costs)
-
-
-_ZERO = Decimal(0)
-
-
-@dataclass
-class SessionReport:
-    """What a recorded session cost, line by line.
-
-    Totals, counts and line items are kept as each usage is priced, so they do not need
-    `priced`: `price_events(..., keep_priced=False)` prices a session of any length in
-    bounded memory (its caller sees each usage through ``on_priced``).
-    """
-
-    format: str
-    model: str | None
-    priced: list[PricedUsage] = field(default_factory=list)
-    skipped: list[LineProblem] = field(default_factory=list)   # malformed lines
-    unpriced: list[LineProblem] = field(default_factory=list)  # valid usage, no known rate
-    lines: int = 0
-    # How many of each there were; the lists keep the first `KEPT_PROBLEMS` (a file of
-    # garbage must not fill memory with the reasons).
-    skipped_count: int = 0
-    unpriced_count: int = 0
-    priced_count: int = 0
-    priced_usd: Decimal = Decimal(0)  # exact sum of every priced usage, known or not
-    estimated: int = 0                # priced usages whose numbers were estimated
-    # The catalog id each model name of the events resolved to (first seen).
-    catalog_ids: dict[str, str] = field(default_factory=dict)
-    _tally: _Tally = field(default_factory=_Tally, repr=False, compare=False)
-
-    def skip(self, line: int, reason: str) -> None:
-        self.skipped_count += 1
-        if len(self.skipped) < KEPT_PROBLEMS:
-            self.skipped.append(LineProblem(line, reason))
-
-    def unprice(self, line: int, reason: str) -> None:
-        self.unpriced_count += 1
-        if len(self.unpriced) < KEPT_PROBLEMS:
-            self.unpriced.append(LineProblem(line, reason))
-
-    def add(self, priced: PricedUsage, keep: bool = True) -> None:
-        """Count one priced usage in (and keep it in `priced` if `keep`)."""
-        cost = priced.cost
-        usage = cost.usage
-        self.priced_count += 1
-        self.priced_usd += cost.total_usd
-        if usage.estimated:
-            self.estimated += 1
-        if usage.model not in self.catalog_ids:
-            self.catalog_ids[usage.model] = cost.model
-        self._tally.add(cost)
-        if keep:
-            self.priced.append(priced)
-
-    @property
-    def total_usd(self) -> Decimal | None:
-        """Exact total, or None when it is not known (`unknown_reason` says why)."""
-        if self.unknown_reason is not None:
-            return None
-        return self.priced_usd
-
-    @property
-    def unknown_reason(self) -> str | None:
-        """Why the total is unknown, or None when it is known.
-
-        It is unknown when some usage has no known rate, and when nothing at all was priced:
-        a session whose every usage line was rejected did not cost $0, we just cannot tell.
-        """
-        if self.unpriced:
-            n = self.unpriced_count
-            return (f"{n} {'usage has' if n == 1 else 'usages have'} no known rate "
-                    f"(first, line {self.unpriced[0].line}: {self.unpriced[0].reason})")
-        if self.priced_count:
-            return None
-        if self.skipped:
-            first = self.skipped[0]
-            return (f"no usage could be priced: {self.skipped_count} of {self.lines} lines "
-                    f"were rejected (first, line {first.line}: {first.reason})")
-        return "no usage found in this file"
-
-    @property
-    def line_items(self) -> list[LineItem]:
-        """Line items summed by (model, item), as `summarize` of every priced usage."""
-        return self._tally.line_items()
 
 
 def detect_format(event: Mapping[str, Any]) -> str | None:
@@ -329,7 +195,6 @@ def _parse_or_skip(text: str, lineno: int, report: SessionReport) -> dict | None
         return None
 
 
-KEPT_PROBLEMS = 1000
 _PENDING_MAX = 10_000   # events held back until one of them shows the file's format
 _NO_FORMAT = "not an event of any known format"
 _TIME_BILLED = ("billed by connection time, and recorded events carry none: give the "
@@ -407,9 +272,9 @@ class _Feeder:
         if isinstance(exc, MissingModelError):
             self.report.unprice(lineno, str(exc))  # the total becomes unknown
         elif isinstance(exc, UsageError):
-            self.report.skip(lineno, str(exc))
+            self.report.reject(lineno, str(exc))   # so does it here: this was usage
         else:  # absurd numbers deep in a payload
-            self.report.skip(lineno, f"unusable numbers ({type(exc).__name__})")
+            self.report.reject(lineno, f"unusable numbers ({type(exc).__name__})")
 
     def price(self, usages: list[Usage], lineno: int) -> None:
         report, catalog, on, keep, on_priced = (self.report, self.catalog, self.on, self.keep,

@@ -131,6 +131,8 @@ def _as_json(report: SessionReport) -> dict:
         "total_usd_exact": None if total is None else format(total.normalize(), "f"),
         "total_unknown_reason": report.unknown_reason,
         "priced_usd": num(report.priced_usd) if report.priced_count else None,
+        "priced_usd_exact": (format(report.priced_usd.normalize(), "f")
+                             if report.priced_count else None),
         "responses": [],
         "transcriptions": [],
         "line_items": [{"model": li.model, "item": li.item, "quantity": num(li.quantity),
@@ -141,6 +143,8 @@ def _as_json(report: SessionReport) -> dict:
         "skipped_count": report.skipped_count,     # (the lists keep the first 1,000)
         "unpriced": [{"line": s.line, "reason": s.reason} for s in report.unpriced],
         "unpriced_count": report.unpriced_count,
+        "rejected_count": report.rejected_count,   # usage events refused (among `skipped`)
+        "estimated_count": report.estimated,       # priced, but from disagreeing counts
     }
 
 
@@ -222,6 +226,9 @@ def _summary(report: SessionReport) -> str:
                "priced usages")
     if report.skipped:
         summary += f"; {report.skipped_count} of {report.lines} lines skipped"
+    if report.rejected_count and report.priced_count:
+        summary += (f"; {report.rejected_count} usage events REJECTED, so the total is unknown "
+                    f"(priced part {format_usd(report.priced_usd)}, a lower bound)")
     if report.unpriced:
         summary += (f"; {report.unpriced_count} usages UNPRICED (no rate known or in force), "
                     f"so the total is unknown (priced part {format_usd(report.priced_usd)})")
@@ -259,7 +266,8 @@ def price_events_cmd(
     """Price a recorded realtime session, response by response.
 
     Exit 0 when everything was priced; 1 when the total is unknown (some usage has no known
-    rate, or no usage line could be priced at all) or, with --strict, when lines were skipped;
+    rate, a usage event was rejected, or no usage line could be priced at all) or, with
+    --strict, when lines were skipped;
     2 for an unknown model or an unreadable file.
     """
     from ..adapters.recorded import price_events

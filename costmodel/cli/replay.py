@@ -63,7 +63,9 @@ def replay_cmd(
     if result.skipped_lines:
         err.print(f"[yellow]skipped {result.skipped_count} lines (first, line "
                   f"{result.skipped_lines[0]}: {escape(result.skipped_reason)}); the recorded "
-                  "cost counts only the usage the file reports[/]")
+                  "cost counts only the usage the file reports"
+                  + (f", and {result.rejected_count} usage events were rejected: it is a "
+                     "lower bound" if result.rejected_count else "") + "[/]")
         if strict:
             raise typer.Exit(1)
 

@@ -34,6 +34,9 @@ class ReplayResult:
     skipped_reason: str = ""           # why the first skipped line was skipped
     skipped_count: int = 0             # (skipped_lines keeps the first 1,000)
     estimated: bool = False            # some responses had no usage: estimated from audio
+    # Usage events price-events rejected (among skipped_lines): unguarded_usd is then the
+    # priced part, a lower bound, as the skipped-lines warning says.
+    rejected_count: int = 0
 
     @property
     def saved_usd(self) -> Decimal:
@@ -58,6 +61,7 @@ class ReplayResult:
                            "reason": d.reason} for d in self.decisions],
             "skipped_lines": self.skipped_lines,
             "skipped_count": self.skipped_count,
+            "rejected_count": self.rejected_count,
         }
 
 
@@ -88,6 +92,9 @@ def replay(lines: Iterable[str] | Callable[[], Iterable[str]], *,
     unguarded = price_events(read(), model=model, fmt=fmt, catalog=catalog, keep_priced=False,
                              transcription_model=transcription_model)
     recorded = unguarded.total_usd
+    if recorded is None and unguarded.rejected_count and unguarded.priced_count \
+            and not unguarded.unpriced_count:
+        recorded = unguarded.priced_usd  # a lower bound (issue 11): the warning says so
     if recorded is None:
         raise UsageError(f"the recorded session cannot be priced: {unguarded.unknown_reason}")
     guard = SessionGuard(limit_usd, model=model, transcription_model=transcription_model,
@@ -129,4 +136,5 @@ def replay(lines: Iterable[str] | Callable[[], Iterable[str]], *,
         skipped_reason=unguarded.skipped[0].reason if unguarded.skipped else "",
         skipped_count=unguarded.skipped_count,
         estimated=cut and guard.estimated,
+        rejected_count=unguarded.rejected_count,
     )

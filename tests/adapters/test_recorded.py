@@ -42,8 +42,16 @@ def test_malformed_lines_are_skipped_with_their_line_numbers(toy):
     assert reasons[2] == "response.usage: input_tokens (5) is not the sum of its modalities (4)"
     assert [p.line for p in report.priced] == [2, 7]
     # toy/realtime today: audio in $20/1M, out $40/1M -> 0.02 + 0.04
-    assert report.total_usd == D("0.06")
+    assert report.priced_usd == D("0.06")
     assert report.lines == 7
+    # Line 5 was usage, refused: the session is not summarised as a complete total (issue
+    # 11); lines 3 and 4 were not events at all, and alone would not make it unknown.
+    assert report.rejected_count == 1 and report.total_usd is None
+    assert report.unknown_reason == (
+        "1 usage event was rejected (first, line 5: response.usage: input_tokens (5) is not "
+        "the sum of its modalities (4)); the 2 priced usages sum to $0.06, a lower bound")
+    unreadable_only = price_events(lines[:4] + lines[6:], catalog=toy)
+    assert unreadable_only.rejected_count == 0 and unreadable_only.total_usd == D("0.06")
 
 
 def test_usage_without_a_known_rate_makes_the_total_unknown(toy):
@@ -136,7 +144,9 @@ def test_time_billed_sessions_need_their_length(builtin):
     assert "--connection-seconds" in report.unpriced[0].reason
     report = price_events(lines, catalog=builtin, connection_seconds=D(90))
     assert report.unpriced == []
-    assert report.total_usd == D("0.075")  # 90 s x $0.05/min, tokens not billed
+    # 90 s x $0.08/min = $0.12 (grok-voice-latest names grok-voice-think-fast-2.0 since
+    # 2026-08-05, pricing/xai.yaml), tokens not billed
+    assert report.total_usd == D("0.12")
 
 
 # ---- long sessions: the report keeps sums, not every priced usage -----------------------------
