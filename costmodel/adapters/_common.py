@@ -11,6 +11,17 @@ from ..errors import UsageError
 MAX_COUNT = 10 ** 12  # more tokens than any session could use: a corrupt payload
 
 
+#: The bucket of a prompt-cache write, by the catalog provider of the model (the part of its id
+#: before "/"). Anthropic's default TTL is 5 minutes (both Pipecat's and LiveKit's Anthropic
+#: plugins mark breakpoints ``{"type": "ephemeral"}`` with no TTL); Bedrock's ``cachePoint``
+#: ``{"type": "default"}`` is 5 minutes too; OpenAI (GPT-5.6+) writes 30-minute caches.
+CACHE_WRITE_BUCKET: dict[str, str] = {
+    "anthropic": "text.cache_write_5m",
+    "amazon": "text.cache_write_5m",
+    "openai": "text.cache_write_30m",
+}
+
+
 def count(payload: Mapping[str, Any] | None, key: str, where: str) -> int:
     """A non-negative integer count at ``payload[key]``; missing or null is 0."""
     if payload is None:

@@ -36,10 +36,11 @@ from typing import Any
 
 from ..core.usage import TOKEN_KEYS, Usage, quantity
 from ..errors import UsageError
-from ._common import count, put, refuse_totals_for_speech
+from ._common import CACHE_WRITE_BUCKET, count, put, refuse_totals_for_speech
 
 __all__ = [
-    "CACHE_WRITE_BUCKET", "PROMPT_TOKENS_INCLUDE_CACHE", "usage_from_pipecat_llm",
+    "CACHE_WRITE_BUCKET", "PROMPT_TOKENS_INCLUDE_CACHE", "REASONING_IN_COMPLETION",
+    "usage_from_pipecat_llm",
     "usage_from_pipecat_metrics", "usage_from_pipecat_stt", "usage_from_pipecat_tts",
 ]
 
@@ -47,14 +48,14 @@ __all__ = [
 PROMPT_TOKENS_INCLUDE_CACHE: dict[str, bool] = {
     "anthropic": False,  # services/anthropic/llm.py: prompt_tokens += usage.input_tokens
     "openai": True,      # services/openai/base_llm.py: prompt_tokens = usage.prompt_tokens
+    "google": True,      # services/google/gemini_live/llm.py: prompt_token_count (with cache)
 }
 
-#: The bucket of ``cache_creation_input_tokens``, by provider.
-CACHE_WRITE_BUCKET: dict[str, str] = {
-    "anthropic": "text.cache_write_5m",  # pipecat sets cache_control {"type": "ephemeral"}
-    "openai": "text.cache_write_30m",    # GPT-5.6+ minimum TTL
+#: Are ``reasoning_tokens`` inside ``completion_tokens``, by provider? (Not in the table: yes.)
+REASONING_IN_COMPLETION: dict[str, bool] = {
+    "openai": True,   # completion_tokens_details.reasoning_tokens, part of completion_tokens
+    "google": False,  # gemini_live/llm.py: thoughts_token_count beside response_token_count
 }
-
 
 def _provider(model: str) -> str:
     return model.split("/", 1)[0].strip().lower() if "/" in model else ""
@@ -75,6 +76,8 @@ def usage_from_pipecat_llm(usage: Mapping[str, Any], model: str, *,
 
     ``prompt_tokens_include_cache`` overrides `PROMPT_TOKENS_INCLUDE_CACHE`;
     ``cache_write_bucket`` overrides `CACHE_WRITE_BUCKET` (e.g. ``"text.cache_write_1h"``).
+    Realtime services (pipecat #5050/#5052) add ``input_audio_tokens``,
+    ``output_audio_tokens`` and ``cache_read_input_audio_tokens``: see `_modalities`.
 
     >>> u = usage_from_pipecat_llm({"prompt_tokens": 2200, "completion_tokens": 60,
     ...                             "total_tokens": 2260, "cache_read_input_tokens": 2048},
@@ -96,44 +99,91 @@ def usage_from_pipecat_llm(usage: Mapping[str, Any], model: str, *,
     read = count(usage, "cache_read_input_tokens", where)
     created = count(usage, "cache_creation_input_tokens", where)
     reasoning = count(usage, "reasoning_tokens", where)
-    if reasoning > completion:
+    provider = _provider(model)
+    inside = REASONING_IN_COMPLETION.get(provider, True)
+    if inside and reasoning > completion:
         raise UsageError(f"{where}.reasoning_tokens ({reasoning}) exceeds completion_tokens "
                          f"({completion}), which includes them")
+    audio_keys = ("input_audio_tokens", "output_audio_tokens")
+    if all(usage.get(k) is None for k in audio_keys):
+        refuse_totals_for_speech(model, where)
 
-    refuse_totals_for_speech(model, where)
+    uncached = _uncached(prompt, read, created, model, prompt_tokens_include_cache, where)
+    tokens, flagged = _modalities(usage, where, uncached, read, completion)
+    if created:
+        put(tokens, _write_bucket(cache_write_bucket, provider, where), created)
+    if not inside:
+        put(tokens, "text.output", reasoning)  # Gemini's thoughts: beside the response
+    return Usage(model, tokens, at=at, label=label, estimated=flagged)
+
+
+def _uncached(prompt: int, read: int, created: int, model: str, include: bool | None,
+              where: str) -> int:
+    """The uncached input: ``prompt_tokens`` less the cache tokens when it includes them."""
+    if not (read or created):
+        return prompt
     provider = _provider(model)
-    tokens: dict[str, int] = {}
-    if read or created:
-        include = (prompt_tokens_include_cache if prompt_tokens_include_cache is not None
-                   else PROMPT_TOKENS_INCLUDE_CACHE.get(provider))
-        if include is None:
-            raise UsageError(
-                f"{where}: whether prompt_tokens includes the cache tokens is not known for "
-                f"provider {provider or '(none)'!r} of model {model!r}; pass "
-                "prompt_tokens_include_cache=True (gross, OpenAI-style) or False (net, "
-                "Anthropic-style)")
-        uncached = prompt - read - created if include else prompt
-        if uncached < 0:
-            raise UsageError(
-                f"{where}.cache_read_input_tokens ({read}) + cache_creation_input_tokens "
-                f"({created}) exceed prompt_tokens ({prompt}), which includes them for "
-                f"{provider or model!r}")
-        put(tokens, "text.input", uncached)
-        put(tokens, "text.cached", read)
-        if created:
-            bucket = cache_write_bucket or CACHE_WRITE_BUCKET.get(provider)
-            if bucket is None:
-                raise UsageError(
-                    f"{where}.cache_creation_input_tokens: the cache TTL is not known for "
-                    f"provider {provider or '(none)'!r}; pass cache_write_bucket=, e.g. "
-                    "'text.cache_write_5m'")
-            if bucket not in TOKEN_KEYS or ".cache_write_" not in bucket:
-                raise UsageError(f"cache_write_bucket {bucket!r} is not a cache-write bucket")
-            put(tokens, bucket, created)
+    if include is None:
+        include = PROMPT_TOKENS_INCLUDE_CACHE.get(provider)
+    if include is None:
+        raise UsageError(
+            f"{where}: whether prompt_tokens includes the cache tokens is not known for "
+            f"provider {provider or '(none)'!r} of model {model!r}; pass "
+            "prompt_tokens_include_cache=True (gross, OpenAI-style) or False (net, "
+            "Anthropic-style)")
+    uncached = prompt - read - created if include else prompt
+    if uncached < 0:
+        raise UsageError(
+            f"{where}.cache_read_input_tokens ({read}) + cache_creation_input_tokens "
+            f"({created}) exceed prompt_tokens ({prompt}), which includes them for "
+            f"{provider or model!r}")
+    return uncached
+
+
+def _write_bucket(given: str | None, provider: str, where: str) -> str:
+    bucket = given or CACHE_WRITE_BUCKET.get(provider)
+    if bucket is None:
+        raise UsageError(
+            f"{where}.cache_creation_input_tokens: the cache TTL is not known for "
+            f"provider {provider or '(none)'!r}; pass cache_write_bucket=, e.g. "
+            "'text.cache_write_5m'")
+    if bucket not in TOKEN_KEYS or ".cache_write_" not in bucket:
+        raise UsageError(f"cache_write_bucket {bucket!r} is not a cache-write bucket")
+    return bucket
+
+
+def _modalities(usage: Mapping[str, Any], where: str, uncached: int, read: int,
+                completion: int) -> tuple[dict[str, int], bool]:
+    """(token buckets but the cache writes, flagged?) from the uncached input, the cache
+    reads and the completion, split by the audio counts when reported.
+
+    ``input_audio_tokens`` is the prompt's audio, cached or not (OpenAI Realtime's
+    ``input_token_details.audio_tokens``, Gemini Live's AUDIO prompt details);
+    ``cache_read_input_audio_tokens`` the cached part of it (absent: the cache holds the
+    oldest, text, context first); ``output_audio_tokens`` the completion's audio. The rest of
+    each side is text (image tokens, which Pipecat does not report apart, included). Audio
+    counts past their total are priced as reported, flagged.
+    """
+    audio_in = count(usage, "input_audio_tokens", where)
+    audio_out = count(usage, "output_audio_tokens", where)
+    text_in = uncached + read - audio_in  # (cache writes are text, taken out by the caller)
+    flagged = text_in < 0 or audio_out > completion
+    text_in = max(text_in, 0)
+    if usage.get("cache_read_input_audio_tokens") is None:
+        audio_cached = max(read - text_in, 0)
     else:
-        put(tokens, "text.input", prompt)
-    put(tokens, "text.output", completion)
-    return Usage(model, tokens, at=at, label=label)
+        audio_cached = count(usage, "cache_read_input_audio_tokens", where)
+    if audio_cached > audio_in or audio_cached > read:
+        raise UsageError(f"{where}.cache_read_input_audio_tokens ({audio_cached}) exceeds the "
+                         f"audio input ({audio_in}) or the cache reads ({read}) it is part of")
+    tokens: dict[str, int] = {}
+    put(tokens, "text.input", text_in - (read - audio_cached))
+    put(tokens, "text.cached", read - audio_cached)
+    put(tokens, "audio.input", audio_in - audio_cached)
+    put(tokens, "audio.cached", audio_cached)
+    put(tokens, "text.output", max(completion - audio_out, 0))
+    put(tokens, "audio.output", audio_out)
+    return tokens, flagged
 
 
 def usage_from_pipecat_stt(usage: Mapping[str, Any], model: str, *, at: date | None = None,

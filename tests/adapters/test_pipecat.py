@@ -10,6 +10,7 @@ import pytest
 from costmodel import Catalog, UsageError, price
 from costmodel.adapters.pipecat import (
     PROMPT_TOKENS_INCLUDE_CACHE,
+    REASONING_IN_COMPLETION,
     usage_from_pipecat_llm,
     usage_from_pipecat_metrics,
     usage_from_pipecat_stt,
@@ -77,7 +78,8 @@ def test_same_request_same_buckets_either_semantics() -> None:
 
 
 def test_table_is_data() -> None:
-    assert PROMPT_TOKENS_INCLUDE_CACHE == {"anthropic": False, "openai": True}
+    assert PROMPT_TOKENS_INCLUDE_CACHE == {"anthropic": False, "openai": True, "google": True}
+    assert REASONING_IN_COMPLETION == {"openai": True, "google": False}
 
 
 def test_unknown_provider_needs_the_argument() -> None:
@@ -181,3 +183,61 @@ def test_a_total_that_is_not_a_count_is_refused() -> None:
     with pytest.raises(UsageError, match="LLMTokenUsage.total_tokens"):
         usage_from_pipecat_llm({"prompt_tokens": 3, "completion_tokens": 1,
                                 "total_tokens": "4"}, "openai/x")
+
+
+# ---- realtime usage with audio counts (pipecat #5050 / #5052, issue 11) --------------------
+
+def test_openai_realtime_usage_with_audio_counts_is_priced(builtin) -> None:
+    # pipecat #5050 (https://github.com/pipecat-ai/pipecat/pull/5050), its own test
+    # tests/test_openai_realtime_usage_metrics.py: response.done usage {input 60 = text 20 +
+    # audio 40, cached 30 = text 10 + audio 20; output 40 = text 15 + audio 25} becomes this
+    # LLMTokenUsage. main refused it as "totals only".
+    metric = {"processor": "OpenAIRealtimeLLMService#0", "model": "gpt-realtime",
+              "value": {"prompt_tokens": 60, "completion_tokens": 40, "total_tokens": 100,
+                        "cache_read_input_tokens": 30, "cache_creation_input_tokens": None,
+                        "reasoning_tokens": None, "input_audio_tokens": 40,
+                        "output_audio_tokens": 25, "cache_read_input_audio_tokens": 20}}
+    u = usage_from_pipecat_metrics(metric, "openai/gpt-realtime-1.5")
+    # the buckets of the response.done it came from, split once
+    assert dict(u.tokens) == {"text.input": 10, "text.cached": 10, "audio.input": 20,
+                              "audio.cached": 20, "text.output": 15, "audio.output": 25}
+    assert not u.estimated
+    # 10 x $4 + 10 x $0.4 + 20 x $32 + 20 x $0.4 + 15 x $16 + 25 x $64 per 1M
+    # = 40 + 4 + 640 + 8 + 240 + 1600 = $0.002532
+    assert price(u, builtin, on=DAY).total_usd == Decimal("0.002532")
+    # without cached details (the same test's second case: cached_tokens_details None)
+    bare = usage_from_pipecat_llm({"prompt_tokens": 6, "completion_tokens": 4,
+                                   "total_tokens": 10, "cache_read_input_tokens": 0,
+                                   "input_audio_tokens": 0, "output_audio_tokens": 0,
+                                   "cache_read_input_audio_tokens": None},
+                                  "openai/gpt-realtime-1.5")
+    assert dict(bare.tokens) == {"text.input": 6, "text.output": 4}
+
+
+def test_gemini_live_usage_with_audio_counts_is_priced(builtin) -> None:
+    # pipecat #5052 (https://github.com/pipecat-ai/pipecat/pull/5052): GeminiLiveLLMService
+    # fills LLMTokenUsage from usage_metadata (services/google/gemini_live/llm.py:
+    # prompt_token_count, response_token_count, cached_content_token_count,
+    # thoughts_token_count as reasoning_tokens, the AUDIO entries of the details). The
+    # usage_metadata is gemini-live-2.5-flash's, printed in
+    # https://github.com/ilseokoh/gemini-live-load-test/blob/65db85c8a810d8e6f1c7ba3d9ee22e1034ca947c/README.md
+    value = {"prompt_tokens": 69, "completion_tokens": 176, "total_tokens": 245,
+             "cache_read_input_tokens": None, "cache_creation_input_tokens": None,
+             "reasoning_tokens": None, "input_audio_tokens": 58, "output_audio_tokens": 150,
+             "cache_read_input_audio_tokens": None}
+    u = usage_from_pipecat_llm(value, "google/gemini-2.5-flash-native-audio")
+    assert dict(u.tokens) == {"text.input": 11, "audio.input": 58, "text.output": 26,
+                              "audio.output": 150}
+    # 11 x $0.5 + 58 x $3 + 26 x $2 + 150 x $12 per 1M = 5.5 + 174 + 52 + 1800 = $0.0020315
+    assert price(u, builtin, on=DAY).total_usd == Decimal("0.0020315")
+    # thoughts (reasoning_tokens) are beside Gemini's response: output, added
+    thinking = usage_from_pipecat_llm({**value, "reasoning_tokens": 40},
+                                      "google/gemini-2.5-flash-native-audio")
+    assert thinking.tokens["text.output"] == 66
+
+
+def test_audio_counts_past_their_totals_are_priced_as_reported_and_flagged() -> None:
+    u = usage_from_pipecat_llm({"prompt_tokens": 50, "completion_tokens": 20,
+                                "input_audio_tokens": 60, "output_audio_tokens": 25},
+                               "openai/gpt-realtime-1.5")
+    assert dict(u.tokens) == {"audio.input": 60, "audio.output": 25} and u.estimated
