@@ -57,9 +57,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..core.catalog import Catalog, default_catalog
 from ..core.usage import MODALITIES, Usage, quantity
-from ..errors import UsageError
-from ._common import count, put, refuse_totals_for_speech
+from ..errors import UnknownModelError, UsageError
+from ._common import CACHE_WRITE_BUCKET, count, put, refuse_totals_for_speech
 
 __all__ = ["PROVIDER_ALIASES", "catalog_id", "usage_from_livekit", "usages_from_session"]
 
@@ -81,22 +82,28 @@ _LLM_ONLY_KEYS = frozenset(
     | {f"input_cached_{m}_tokens" for m in MODALITIES})
 
 
-def catalog_id(provider: str, model: str) -> str:
-    """The catalog id for a LiveKit ``provider`` and ``model``: a lowercase join.
+def catalog_id(provider: str, model: str, catalog: Catalog | None = None) -> str:
+    """The catalog id for a LiveKit ``provider`` and ``model``, as `Catalog.resolve` finds it
+    from the pair (its provider table maps "Amazon", "Gemini", "Vertex AI", "api.x.ai", ...
+    and its id rules read dated snapshots and Bedrock/Vertex ids). A pair it cannot resolve
+    becomes the lowercase join, which pricing then reports as unknown with the nearest ids.
 
     >>> catalog_id("api.openai.com", "gpt-4o-mini")
     'openai/gpt-4o-mini'
-    >>> catalog_id("Deepgram", "nova-3")
-    'deepgram/nova-3'
+    >>> catalog_id("Amazon", "amazon.nova-2-sonic-v1:0")
+    'amazon/nova-2-sonic'
     """
-    name = model.strip().lower()
-    if "/" in name:
-        return name
-    prov = provider.strip().lower()
-    prov = PROVIDER_ALIASES.get(prov, prov)
-    if not prov:
+    name = model.strip()
+    prov = provider.strip()
+    if not prov and "/" not in name:
         raise UsageError(f"no provider reported for model {model!r}: pass model= (a catalog id)")
-    return f"{prov}/{name}"
+    try:
+        return (catalog or default_catalog()).resolve(name, provider=prov or None)
+    except UnknownModelError:
+        if "/" in name:
+            return name.lower()
+        low = prov.lower()
+        return f"{PROVIDER_ALIASES.get(low, low)}/{name.lower()}"
 
 
 def _kind(item: Mapping[str, Any], where: str) -> str:
@@ -123,7 +130,8 @@ def _kind(item: Mapping[str, Any], where: str) -> str:
                      "TTS usage: include the 'type' field")
 
 
-def _resolve_model(item: Mapping[str, Any], model: str | None, where: str) -> str:
+def _resolve_model(item: Mapping[str, Any], model: str | None, where: str,
+                   catalog: Catalog | None) -> str:
     if model is not None:
         return model
     name = item.get("model")
@@ -132,7 +140,7 @@ def _resolve_model(item: Mapping[str, Any], model: str | None, where: str) -> st
     provider = item.get("provider") or ""
     if not isinstance(provider, str):
         raise UsageError(f"{where}.provider must be a string, got {provider!r}")
-    return catalog_id(provider, name)
+    return catalog_id(provider, name, catalog)
 
 
 def _seconds(item: Mapping[str, Any], key: str, where: str) -> Decimal:
@@ -140,58 +148,68 @@ def _seconds(item: Mapping[str, Any], key: str, where: str) -> Decimal:
     return Decimal(0) if value is None else quantity(value, f"{where}.{key}")
 
 
-def _llm_tokens(item: Mapping[str, Any], where: str, model: str) -> dict[str, int]:
+def _llm_tokens(item: Mapping[str, Any], where: str, model: str,
+                cache_write_bucket: str) -> tuple[dict[str, int], bool]:
+    """(token buckets, flagged?) of an ``LLMModelUsage``. Totals that disagree with their
+    per-modality details are priced from the details plus the remainder at the base rate
+    (uncached text input, text output) and flag the usage; counts that cannot be (a cached
+    count past what it is part of) are refused."""
     total_in = count(item, "input_tokens", where)
     total_cached = count(item, "input_cached_tokens", where)
+    written = count(item, "input_cache_creation_tokens", where)
     per_in = {m: count(item, f"input_{m}_tokens", where) for m in MODALITIES}
     per_cached = {m: count(item, f"input_cached_{m}_tokens", where) for m in MODALITIES}
     tokens: dict[str, int] = {}
+    flagged = False
     if any(per_in.values()) or any(per_cached.values()):
-        if sum(per_in.values()) != total_in:
-            raise UsageError(
-                f"{where}: input_text/audio/image_tokens add up to {sum(per_in.values())}, not "
-                f"input_tokens ({total_in}); the difference would be left unpriced")
-        if sum(per_cached.values()) != total_cached:
-            raise UsageError(
-                f"{where}: input_cached_text/audio/image_tokens add up to "
-                f"{sum(per_cached.values())}, not input_cached_tokens ({total_cached})")
+        rest = total_in - sum(per_in.values())
+        if rest > 0:
+            per_in["text"] += rest  # e.g. Gemini's VIDEO or tool-use prompt tokens
+        flagged = rest != 0 or sum(per_cached.values()) != total_cached
         for m in MODALITIES:
             if per_cached[m] > per_in[m]:
                 raise UsageError(
                     f"{where}.input_cached_{m}_tokens ({per_cached[m]}) exceeds "
                     f"input_{m}_tokens ({per_in[m]}), which includes them")
-            put(tokens, f"{m}.input", per_in[m] - per_cached[m])
-            put(tokens, f"{m}.cached", per_cached[m])
     else:
         if total_in:
             refuse_totals_for_speech(model, where)
-        if total_cached > total_in:
-            raise UsageError(f"{where}.input_cached_tokens ({total_cached}) exceeds input_tokens "
+        if total_cached + written > total_in:
+            raise UsageError(f"{where}.input_cached_tokens ({total_cached}) + "
+                             f"input_cache_creation_tokens ({written}) exceed input_tokens "
                              f"({total_in}), which includes them")
-        put(tokens, "text.input", total_in - total_cached)
-        put(tokens, "text.cached", total_cached)
+        per_in["text"], per_cached["text"] = total_in, total_cached
+    # Cache writes are text (system prompt, tools, history) and part of input_tokens.
+    if written > per_in["text"] - per_cached["text"]:
+        raise UsageError(f"{where}.input_cache_creation_tokens ({written}) exceeds the uncached "
+                         f"text input ({per_in['text'] - per_cached['text']}) it is part of")
+    for m in MODALITIES:
+        put(tokens, f"{m}.input", per_in[m] - per_cached[m] - (written if m == "text" else 0))
+        put(tokens, f"{m}.cached", per_cached[m])
+    put(tokens, cache_write_bucket, written)
 
     total_out = count(item, "output_tokens", where)
     out_text = count(item, "output_text_tokens", where)
     out_audio = count(item, "output_audio_tokens", where)
     if out_text or out_audio:
-        if out_text + out_audio != total_out:
-            raise UsageError(
-                f"{where}: output_text_tokens ({out_text}) + output_audio_tokens ({out_audio}) "
-                f"!= output_tokens ({total_out})")
-        put(tokens, "text.output", out_text)
+        rest = total_out - out_text - out_audio
+        flagged = flagged or rest != 0
+        put(tokens, "text.output", out_text + max(rest, 0))
         put(tokens, "audio.output", out_audio)
-    else:
+    else:  # (output_reasoning_tokens are inside output_tokens)
         put(tokens, "text.output", total_out)
-    return tokens
+    return tokens, flagged
 
 
 def usage_from_livekit(item: Mapping[str, Any], model: str | None = None, *,
-                       at: date | None = None, label: str = "") -> Usage:
+                       at: date | None = None, label: str = "",
+                       catalog: Catalog | None = None) -> Usage:
     """A `Usage` from one LiveKit ``LLMModelUsage`` / ``STTModelUsage`` / ``TTSModelUsage`` dict.
 
     Dispatches on ``type`` (or, without it, on the fields present). ``model`` overrides the
-    catalog id built from the item's ``provider`` and ``model``.
+    catalog id resolved from the item's ``provider`` and ``model`` (in ``catalog``, default
+    the built-in one). A usage whose totals disagree with their details is priced from the
+    details plus the remainder and comes back ``estimated``.
 
     >>> u = usage_from_livekit({"type": "llm_usage", "provider": "api.openai.com",
     ...                         "model": "gpt-4o-mini", "input_tokens": 2000,
@@ -203,12 +221,14 @@ def usage_from_livekit(item: Mapping[str, Any], model: str | None = None, *,
     if not isinstance(item, Mapping):
         raise UsageError(f"{where} must be an object, got {type(item).__name__}")
     kind = _kind(item, where)
-    model_id = _resolve_model(item, model, where)
+    model_id = _resolve_model(item, model, where, catalog)
 
     if kind == "llm":
-        return Usage(model_id, _llm_tokens(item, where, model_id),
+        bucket = CACHE_WRITE_BUCKET.get(model_id.partition("/")[0], "text.cache_write_5m")
+        llm_tokens, flagged = _llm_tokens(item, where, model_id, bucket)
+        return Usage(model_id, llm_tokens,
                      connection_seconds=_seconds(item, "session_duration", where),
-                     at=at, label=label)
+                     at=at, label=label, estimated=flagged)
 
     tokens: dict[str, int] = {}
     n_in = count(item, "input_tokens", where)
@@ -216,9 +236,13 @@ def usage_from_livekit(item: Mapping[str, Any], model: str | None = None, *,
     audio = _seconds(item, "audio_duration", where)
     if kind == "stt":
         if n_in or n_out:  # token-billed STT: audio_duration is informational
-            put(tokens, "audio.input", n_in)
+            # input_audio_tokens, when reported, is the audio part; the rest is the (text)
+            # prompt. Without it, the input of a transcription is audio.
+            n_audio = count(item, "input_audio_tokens", where) or n_in
+            put(tokens, "audio.input", min(n_audio, n_in))
+            put(tokens, "text.input", n_in - min(n_audio, n_in))
             put(tokens, "text.output", n_out)
-            return Usage(model_id, tokens, at=at, label=label)
+            return Usage(model_id, tokens, at=at, label=label, estimated=n_audio > n_in)
         return Usage(model_id, audio_seconds=audio, at=at, label=label)
 
     chars = count(item, "characters_count", where)
@@ -248,7 +272,7 @@ def _model_usage_list(payload: object) -> list[Any]:
 
 def usages_from_session(payload: Mapping[str, Any] | Iterable[Mapping[str, Any]], *,
                         models: Mapping[str, str] | None = None, at: date | None = None,
-                        label: str = "") -> list[Usage]:
+                        label: str = "", catalog: Catalog | None = None) -> list[Usage]:
     """One `Usage` per priced model in a ``session_usage_updated`` payload.
 
     Accepts the event dict (``{"type": "session_usage_updated", "usage": {"model_usage":
@@ -276,7 +300,8 @@ def usages_from_session(payload: Mapping[str, Any] | Iterable[Mapping[str, Any]]
         if models:
             override = models.get(f"{item.get('provider') or ''}/{item.get('model') or ''}")
         try:
-            out.append(usage_from_livekit(item, override, at=at, label=label))
+            out.append(usage_from_livekit(item, override, at=at, label=label,
+                                          catalog=catalog))
         except UsageError as exc:
             raise UsageError(f"usage.model_usage[{i}]: {exc}") from exc
     return out

@@ -27,7 +27,8 @@ running total, never once per update. (A rate with a *minimum* billed duration i
 each update; no model LiveKit reports usage for has one.) Totals that go down (a reset) are
 taken as new usage and logged.
 
-Model ids: ``<provider>/<model>`` as `costmodel.adapters.livekit.catalog_id` builds them, or
+Model ids: the catalog id `costmodel.adapters.livekit.catalog_id` resolves from LiveKit's
+(provider, model) pair ("Amazon", "amazon.nova-2-sonic-v1:0" -> amazon/nova-2-sonic), or
 ``models={"<provider>/<model>": "<catalog id>"}`` as LiveKit reports them. The guard's session
 model (the LLM whose next response is projected) is ``llm_model=``, else taken from
 ``session.llm`` when the hook is attached. Or pass your own ``guard=SessionGuard(...)``.
@@ -217,7 +218,7 @@ class LiveKitBudget(MeteredHook):
             delta = Usage(total.model, tokens, connection_seconds=billed[0] - was[0],
                           audio_seconds=billed[1] - was[1],
                           characters=total.characters - before.characters,
-                          label=total.label)
+                          label=total.label, estimated=total.estimated)
             if delta.tokens or delta.connection_seconds or delta.audio_seconds or \
                     delta.characters:
                 out.append(delta)
