@@ -221,13 +221,17 @@ def session_models(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
 # Transcription-only sessions (beta `transcription_session.*`) name their model here too.
 _SESSION_EVENTS = frozenset({"session.created", "session.updated",
                              "transcription_session.created", "transcription_session.updated"})
+# The client's own requests (recordings interleave them): they name a model only until a
+# server event does, and never override one (the server's echo is what was applied).
+_CLIENT_SESSION_EVENTS = frozenset({"session.update", "transcription_session.update"})
 
 
 class OpenAIRealtimeReader:
     """Turns a recorded OpenAI Realtime event stream into `Usage`, one event at a time.
 
     The model comes from ``session.created`` / ``session.updated`` unless given; so does the
-    input transcription model.
+    input transcription model. A client ``session.update`` in the recording names them until
+    a server event does (a transcription model the client set only there is still priced).
 
     >>> r = OpenAIRealtimeReader()
     >>> r.feed({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
@@ -243,6 +247,7 @@ class OpenAIRealtimeReader:
         self.transcription_model = transcription_model
         self._fixed_model = model is not None
         self._fixed_tmodel = transcription_model is not None
+        self._server_model = self._server_tmodel = False  # named by a server event?
         self.responses = 0
         self.transcriptions = 0
 
@@ -264,7 +269,16 @@ class OpenAIRealtimeReader:
             model, tmodel = session_models(event)
             if model and not self._fixed_model:
                 self.model = model
+                self._server_model = True
             if tmodel and not self._fixed_tmodel:
+                self.transcription_model = tmodel
+                self._server_tmodel = True
+            return []
+        if t in _CLIENT_SESSION_EVENTS:
+            model, tmodel = session_models(event)
+            if model and not (self._fixed_model or self._server_model):
+                self.model = model
+            if tmodel and not (self._fixed_tmodel or self._server_tmodel):
                 self.transcription_model = tmodel
             return []
         if t == "conversation.item.input_audio_transcription.completed":

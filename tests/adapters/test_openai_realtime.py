@@ -300,3 +300,44 @@ def test_a_given_transcription_model_prices_transcriptions():
     r.feed({"type": "session.updated", "session": {"input_audio_transcription": {
         "model": "gpt-4o-transcribe"}}})
     assert r.transcription_model == "openai/whisper-1"
+
+
+def test_a_transcription_model_named_only_in_the_clients_session_update_is_priced(builtin):
+    # issue 11: recordings interleave client events; some name the input transcription model
+    # only in the client's session.update (GA shape: session.audio.input.transcription,
+    # https://platform.openai.com/docs/api-reference/realtime-client-events/session/update),
+    # while the server's session.created carries none. main left the transcription unpriced.
+    from datetime import date
+
+    from costmodel.adapters.recorded import price_events
+
+    lines = [json.dumps(e) for e in (
+        {"type": "session.created", "session": {"type": "realtime", "object": "realtime.session",
+                                                "model": "gpt-realtime-1.5",
+                                                "audio": {"input": {"transcription": None}}}},
+        {"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+            "transcription": {"model": "gpt-4o-mini-transcribe"}}}}},
+        {"type": "conversation.item.input_audio_transcription.completed",
+         "item_id": "item_CCXGQ4e1ht4cOraEYcuR2", "content_index": 0,
+         "transcript": "Hey, can you hear me?",
+         "usage": {"type": "tokens", "total_tokens": 22, "input_tokens": 13,
+                   "input_token_details": {"text_tokens": 0, "audio_tokens": 13},
+                   "output_tokens": 9}},
+    )]
+    report = price_events(lines, catalog=builtin, on=date(2026, 11, 25))
+    assert report.unknown_reason is None
+    (p,) = report.priced
+    assert p.cost.model == "openai/gpt-4o-mini-transcribe"
+    # 13 audio x $3 + 9 text out x $5 per 1M = 39 + 45 = $0.000084
+    assert report.total_usd == D("0.000084")
+
+
+def test_the_servers_session_event_wins_over_the_clients_request():
+    from costmodel.adapters.openai_realtime import OpenAIRealtimeReader
+
+    r = OpenAIRealtimeReader()
+    r.feed({"type": "session.updated", "session": {
+        "model": "gpt-realtime-1.5", "input_audio_transcription": {"model": "whisper-1"}}})
+    r.feed({"type": "session.update", "session": {
+        "model": "gpt-realtime-mini", "input_audio_transcription": {"model": "gpt-4o-transcribe"}}})
+    assert (r.model, r.transcription_model) == ("gpt-realtime-1.5", "whisper-1")
