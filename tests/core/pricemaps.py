@@ -77,6 +77,20 @@ GENAI: list[Any] = [
                           {"starts_with": "claude-haiku-4.5"}]},
          "prices": {"input_mtok": 1, "cache_write_mtok": 1.25, "cache_read_mtok": 0.1,
                     "output_mtok": 5, "cache_write_1h_mtok": 2, "web_searches_kcount": 10}}]},
+    # DeepSeek: off-peak by default, peak hours as time-of-day prices
+    {"id": "deepseek", "name": "DeepSeek", "models": [
+        {"id": "deepseek-v4-flash",
+         "match": {"or": [{"starts_with": "deepseek-v4-flash"}]},
+         "prices": [
+             {"prices": {"input_mtok": 0.14, "cache_read_mtok": 0.0028, "output_mtok": 0.28}},
+             {"constraint": {"start_date": "2026-08-17"},
+              "prices": {"input_mtok": 0.22, "cache_read_mtok": 0.007, "output_mtok": 0.66}},
+             {"constraint": {"start_date": "2026-09-10"},
+              "prices": {"input_mtok": 0.15, "cache_read_mtok": 0.003, "output_mtok": 0.6}},
+             {"constraint": {"start_time": "01:00:00Z", "end_time": "04:00:00Z"},
+              "prices": {"input_mtok": 0.3, "cache_read_mtok": 0.006, "output_mtok": 1.2}},
+             {"constraint": {"start_time": "06:00:00Z", "end_time": "10:00:00Z"},
+              "prices": {"input_mtok": 0.3, "cache_read_mtok": 0.006, "output_mtok": 1.2}}]}]},
     {"id": "openrouter", "name": "OpenRouter", "models": [
         {"id": "anthropic/claude-haiku-4.5", "match": {"equals": "anthropic/claude-haiku-4.5"},
          "prices": {"input_mtok": 9, "output_mtok": 9}}]},
@@ -141,6 +155,15 @@ models:
         checked: 2026-11-25
         source: https://elevenlabs.io/pricing/api
         characters: {usd_per_mchar: 40}
+  - id: deepseek/deepseek-v4-flash
+    kind: llm
+    name: DeepSeek V4 Flash, peak-hour list price (test copy)
+    prices:
+      - effective: 2026-09-10
+        checked: 2026-11-25
+        source: https://api-docs.deepseek.com/quick_start/pricing
+        tokens:
+          text: {input: 0.30, cached: 0.006, output: 1.20}
   - id: anthropic/claude-haiku-4.5
     kind: llm
     name: Claude Haiku 4.5 (test copy)

@@ -99,7 +99,15 @@ def test_genai_prices_json_with_prices_in_force_on_the_day(catalog: Catalog) -> 
     before = diff(catalog, genai_map(GENAI, date(2026, 7, 1), "g", "-"), date(2026, 7, 1))
     assert ("xai/grok-voice-latest", "connection") not in _by_rate(before)   # $3/h = $0.05/min
     assert "anthropic/claude-haiku-4.5" in report.models    # matched through starts_with
-    assert report.agreeing == 6 + 5 + 0
+    assert report.agreeing == 6 + 5 + 3
+
+
+def test_a_price_by_time_of_day_agrees_when_ours_is_one_of_them(catalog: Catalog) -> None:
+    # genai-prices gives DeepSeek's off-peak price by default and the peak price for the peak
+    # hours (https://api-docs.deepseek.com/quick_start/pricing); the catalog lists the peak.
+    report = diff(catalog, genai_map(GENAI, DAY, "genai-prices", "-"), DAY)
+    assert "deepseek/deepseek-v4-flash" in report.models
+    assert not [d for d in report.differences if d.model == "deepseek/deepseek-v4-flash"]
 
 
 def test_genai_prices_python_data_is_read_without_running_it() -> None:

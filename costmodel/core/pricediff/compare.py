@@ -130,6 +130,10 @@ def _compare(report: DiffReport, entry: ModelEntry, period: PricePeriod,
     seen: dict[tuple[str, Decimal], list[str]] = {}   # (our rate, their figure) -> their ids
     for row in rows:
         for rate, theirs in _their_rates(row, ours):
+            key = "time" if rate in ("connection", "audio") else rate
+            if rate in ours and any(_agree(ours[rate], v[key]) for v in row.variants
+                                    if key in v):
+                theirs = ours[rate]   # ours is their price at some time of day
             seen.setdefault((rate, theirs), []).append(row.key)   # (equal Decimals: one key)
     for (rate, theirs), ids in seen.items():
         unit = unit_of(rate)

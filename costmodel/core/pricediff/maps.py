@@ -82,6 +82,9 @@ class TheirRow:
     provider: str                  # the catalog provider whose list price it is
     names: tuple[str, ...]         # ids to resolve against the catalog
     rates: Mapping[str, Decimal]   # our rate key -> USD per our unit
+    # the same model's rates at other times of day (genai-prices' DeepSeek peak hours): ours
+    # agrees when it is one of them
+    variants: tuple[Mapping[str, Decimal], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,8 @@ def genai_map(providers: list[Any], day: date, label: str, path: str) -> PriceMa
             if rates:
                 key = str(model.get("id"))
                 names = dict.fromkeys([key, *_literals(model.get("match"))])
-                rows.append(TheirRow(key, provider, tuple(names), rates))
+                variants = tuple(_convert(p, GENAI_RATES) for p in _by_time(model.get("prices")))
+                rows.append(TheirRow(key, provider, tuple(names), rates, variants))
     return PriceMap("genai-prices", label, path, tuple(rows))
 
 
@@ -256,6 +260,14 @@ def _in_force(prices: Any, day: date) -> Mapping[str, Any] | None:
         if start is None or date.fromisoformat(str(start)) <= day:
             found = item.get("prices")
     return found
+
+
+def _by_time(prices: Any) -> Iterator[Mapping[str, Any]]:
+    """The time-of-day prices of a list of conditional prices."""
+    if isinstance(prices, list):
+        for item in prices:
+            if isinstance(item, Mapping) and "start_time" in (item.get("constraint") or {}):
+                yield item.get("prices") or {}
 
 
 def _literals(match: Any) -> Iterator[str]:
