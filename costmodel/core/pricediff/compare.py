@@ -5,7 +5,8 @@ A map's row is compared with the catalog entry its id resolves to (`Catalog.reso
 to the row's provider), and only when that entry belongs to the provider whose list price the
 row is. Rates are compared in the catalog's units (USD per 1M tokens, per minute, per 1M
 characters) and agree within `TOLERANCE` (maps store per-second or per-token figures rounded
-from per-minute or per-1M prices: $0.0077/min is 0.00012833/s).
+from per-minute or per-1M prices: $0.0077/min is 0.00012833/s). A map that prices a model by
+time of day (genai-prices' DeepSeek peak hours) agrees when ours is one of its prices.
 
 A difference is **explained** when our price period keeps an `alternatives` entry for it: one
 whose figure states their number (any number in its text, in our unit), or whose source or
