@@ -1,0 +1,35 @@
+"""Recorded sessions: failing fast, and the bound on events held before the format is known
+(what mutation testing found untested, issue 10 item 7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from costmodel import UnknownModelError
+from costmodel.adapters.recorded import price_events
+
+
+def test_an_unknown_model_is_refused_before_any_line_is_read(builtin):
+    read = []
+
+    def lines():
+        read.append(1)
+        yield '{"type": "session.created", "session": {"model": "gpt-realtime-1.5"}}'
+
+    with pytest.raises(UnknownModelError):
+        price_events(lines(), model="nope/nope", catalog=builtin)
+    assert read == []
+    with pytest.raises(UnknownModelError):
+        price_events([], model="nope/nope", catalog=builtin)     # nothing to read at all
+
+
+def test_ten_thousand_events_are_held_until_the_format_shows_and_no_more(builtin):
+    # 10,001 events no reader claims, then an OpenAI Realtime one: the first 10,000 wait for
+    # the format to show; the 10,001st is skipped
+    lines = ['{"x": 1}'] * 10_001 + [json.dumps(
+        {"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})]
+    report = price_events(lines, catalog=builtin)
+    assert report.format == "openai-realtime"
+    assert report.skipped_count == 1 and report.skipped[0].line == 10_001
