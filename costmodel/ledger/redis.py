@@ -7,9 +7,10 @@ release of its reservation.
 
 Money stays exact without floats: amounts travel and are stored as plain decimal strings, and
 the scripts add, subtract and compare them digit by digit (a small fixed-point library in Lua,
-in `costmodel.ledger.redis_lua`). Redis integers would hold nano-dollars only, and Lua numbers are doubles, exact only up
-to 2**53; decimal strings have neither limit, so one code path serves every amount, including
-ones finer than a nano-dollar, where the SQLite backend falls back to summing text in Python.
+in `costmodel.ledger.redis_lua`). Redis integers would hold nano-dollars only, and Lua numbers
+are doubles, exact only up to 2**53; decimal strings have neither limit, so one code path
+serves every amount, including ones finer than a nano-dollar, where the SQLite backend falls
+back to summing text in Python.
 
 Keys (``P`` is ``{prefix}``; the braces are a hash tag, so every key shares one cluster slot;
 ``S`` a scope, ``D`` a UTC day ``YYYY-MM-DD``, ``M`` a month ``YYYY-MM``)::
