@@ -112,8 +112,9 @@ def _read(path: Path) -> str:
     return read_text(path, limit=CATALOG_LIMIT, fail=lambda msg: CatalogError(msg, path=str(path)))
 
 
-def _parse(path: Path, cache: Path | None) -> tuple[Any, _Marks]:
-    """A file's YAML data (from the parse cache when it has this version) and its marks."""
+def read_yaml(path: Path, cache: Path | None) -> tuple[Any, _Marks]:
+    """A catalog-folder YAML file's data (from the parse cache when it has this version) and
+    its marks (line numbers for errors). Shared by the catalog, the id rules and the map rules."""
     key = _parse_cache.file_key(path) if cache is not None else None
     if cache is not None and key is not None:
         data = _parse_cache.get(cache, path, key)
@@ -129,7 +130,7 @@ def _parse(path: Path, cache: Path | None) -> tuple[Any, _Marks]:
 
 
 def _read_file(path: Path, cache: Path | None) -> list[_Raw]:
-    data, marks = _parse(path, cache)
+    data, marks = read_yaml(path, cache)
     try:
         top = CatalogFile.model_validate(data)
     except ValidationError as exc:

@@ -93,10 +93,10 @@ def rules_path() -> Path:
 def load_rules(path: Path | None = None) -> IdRules:
     """The id rules (built-in by default), read once per process per path."""
     from . import _parse_cache
-    from .catalog import _parse
+    from .catalog import read_yaml
 
     path = path or rules_path()
-    data, marks = _parse(path, _parse_cache.cache_dir())
+    data, marks = read_yaml(path, _parse_cache.cache_dir())
     try:
         return IdRules.model_validate(data)
     except ValidationError as exc:

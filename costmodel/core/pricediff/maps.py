@@ -116,10 +116,10 @@ class MapRules(_Strict):
 def map_rules(name: str) -> MapRules:
     """The rules of ``pricing/ids/maps.yaml`` for map `name`."""
     from .. import _parse_cache
-    from ..catalog import _parse, builtin_dir
+    from ..catalog import builtin_dir, read_yaml
 
     path = builtin_dir() / MAPS_FILE
-    data, _ = _parse(path, _parse_cache.cache_dir())
+    data, _ = read_yaml(path, _parse_cache.cache_dir())
     try:
         return MapRules.model_validate(data.get(name) or {})
     except ValidationError as exc:
