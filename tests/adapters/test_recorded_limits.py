@@ -33,3 +33,15 @@ def test_ten_thousand_events_are_held_until_the_format_shows_and_no_more(builtin
     report = price_events(lines, catalog=builtin)
     assert report.format == "openai-realtime"
     assert report.skipped_count == 1 and report.skipped[0].line == 10_001
+
+
+def test_a_time_billed_session_with_its_length_has_nothing_unpriced(builtin):
+    lines = ['{"type": "session.created", "session": {"model": "grok-voice-latest"}}',
+             json.dumps({"type": "response.done", "response": {"usage": {
+                 "input_tokens": 500, "output_tokens": 800,
+                 "input_token_details": {"text_tokens": 500},
+                 "output_token_details": {"audio_tokens": 800}}}})]
+    assert price_events(lines, catalog=builtin).unpriced_count == 1   # its length is missing
+    report = price_events(lines, catalog=builtin, connection_seconds=90)
+    # the note is withdrawn, from the list and from the count
+    assert (report.unpriced, report.unpriced_count) == ([], 0)
