@@ -20,6 +20,9 @@ decision, made in one place: `costmodel.cli._common.EXIT_CODES`)::
     └── LedgerError                       the spend ledger cannot be opened, read or written
         └── LedgerConflictError           a second, different record under an id already paid
 
+One warning: `ModelShutDownWarning` (a UserWarning), usage priced on or after the model's
+shutdown date.
+
 The builtin bases in brackets let code that predates costmodel's errors keep working
 (``except ValueError`` still catches a bad catalog).
 """
@@ -168,3 +171,12 @@ class LedgerError(CostModelError):
 class LedgerConflictError(LedgerError):
     """A different record committed under an id (or a reservation) that already paid for one:
     a bug or a tampered spool, never a passing fault, so retrying cannot help."""
+
+
+class ModelShutDownWarning(UserWarning):
+    """Usage priced on or after the model's shutdown date (`ModelEntry.deprecated`).
+
+    A warning, not an error: a recording replayed with a wrong clock, or a list price kept
+    for comparison, is still priced (at the last list price), but the figure describes a
+    call that cannot have happened on that date, so it is never silent.
+    """

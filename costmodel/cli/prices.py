@@ -152,7 +152,7 @@ def show(
     _print_facts(entry)
     current = entry.period_on(date.today())
     for period in entry.prices:
-        _print_period(period, period is current)
+        _print_period(period, period is current, entry.promotion_text(period))
 
 
 def _print_header(entry: ModelEntry, origin: str) -> None:
@@ -162,8 +162,11 @@ def _print_header(entry: ModelEntry, origin: str) -> None:
         out.print(escape(f"aliases: {', '.join(entry.aliases)}"))
     if entry.description:
         out.print(escape(entry.description))
-    if entry.deprecated:
-        out.print(f"[yellow]shutdown announced for {entry.deprecated.isoformat()}[/]")
+    lifecycle = entry.lifecycle_note(date.today())
+    if lifecycle:
+        out.print(f"[yellow]{escape(lifecycle)}[/]")
+    if entry.lifecycle_source:
+        out.print(escape(f"lifecycle source: {entry.lifecycle_source}"))
 
 
 def _print_facts(entry: ModelEntry) -> None:
@@ -186,11 +189,13 @@ def _print_facts(entry: ModelEntry) -> None:
             out.print(escape(f"  {sh.notes}"))
 
 
-def _print_period(period: PricePeriod, in_force: bool) -> None:
+def _print_period(period: PricePeriod, in_force: bool, promotion: str | None) -> None:
     """One price period: its dates and source, a table of its rates, notes, other figures."""
     tag = " [green](in force)[/]" if in_force else ""
     out.print(f"\n[bold]effective {period.effective}[/]{tag}  checked {period.checked}  "
               f"confidence {period.confidence}")
+    if promotion:
+        out.print(f"[yellow]{escape(promotion)}[/]")
     out.print(escape(f"source: {period.source}"))
     table = new_table(show_header=True)
     for col in ("item", "rate", "unit", "billing", "source"):

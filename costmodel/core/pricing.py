@@ -15,12 +15,13 @@ True
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from ..errors import NoPriceInForceError, UnknownRateError
+from ..errors import ModelShutDownWarning, NoPriceInForceError, UnknownRateError
 from .catalog import Catalog, default_catalog
 from .rates import ModelEntry, PricePeriod, TimeRate
 from .usage import MODALITIES, TOKEN_STATES, Usage
@@ -133,6 +134,10 @@ def compile_rates(entry: ModelEntry, day: date, catalog: Catalog) -> Rates:
             f"(its price history starts {first.isoformat()})")
     else:
         period = in_force
+    if entry.deprecated is not None and day >= entry.deprecated:
+        # Once per model and day: compiled rates are cached by (model, day).
+        warnings.warn(ModelShutDownWarning(f"{entry.id}: {entry.lifecycle_note(day)}"),
+                      stacklevel=3)
     own = entry.selfhost is None  # a self-host entry is priced only by its GPU share
     per_token = period.token_rates_per_token() if own else {}
     return Rates(

@@ -13,13 +13,14 @@ Time rates (connection or audio time) carry their billing increment and minimum 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._files import clip
+from ..money import format_rate
 from .usage import MODALITIES, TOKEN_STATES
 
 KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost")
@@ -116,6 +117,10 @@ class PricePeriod(_Strict):
     sources: dict[str, str] = Field(default_factory=dict,
                                     description="per-rate source URL where it differs")
     alternatives: list[AltFigure] = Field(default_factory=list)
+    promotional: bool = Field(default=False, description="a promotion: the regular price "
+                              "is the period that follows")
+    ends: date | None = Field(default=None, description="last day these rates apply; the "
+                              "next period must take effect the day after")
     tokens: dict[str, dict[str, Rate]] = Field(default_factory=dict,
                                                description="USD per 1M tokens")
     connection: TimeRate | None = None
@@ -165,7 +170,29 @@ class PricePeriod(_Strict):
                 and "announced" not in self.notes.lower()):
             raise ValueError("checked is before effective: say 'announced' in notes for a "
                              "future price")
+        if self.ends is not None and self.ends < self.effective:
+            raise ValueError("ends is before effective")
         return self
+
+    def headline(self) -> str:
+        """The period's rates in one short line, e.g. 'audio $0.0077/min' or
+        'text $0.75/$4.5, audio $3/$12 per 1M tokens (in/out)'."""
+        parts = []
+        for modality, states in self.tokens.items():
+            shown = [f"${format_rate(states[s])}" for s in ("input", "output") if s in states]
+            if shown:
+                parts.append(f"{modality} {'/'.join(shown)}")
+        if parts:
+            parts = [", ".join(parts) + " per 1M tokens (in/out)"]
+        for name in ("connection", "audio"):
+            tr: TimeRate | None = getattr(self, name)
+            if tr is not None:
+                parts.append(f"{name} ${format_rate(tr.per_minute)}/min")
+        if self.characters is not None:
+            parts.append(f"${format_rate(self.characters.usd_per_mchar)} per 1M characters")
+        if self.gpu is not None:
+            parts.append(f"${format_rate(self.gpu.usd_per_hour)} per GPU-hour")
+        return "; ".join(parts)
 
     def token_rates_per_mtok(self) -> dict[str, Decimal]:
         """Flat ``{"audio.cached": Decimal("0.40"), ...}`` in USD per 1M tokens."""
@@ -248,6 +275,12 @@ class ModelEntry(_Strict):
     facts: ModelFacts = Field(default_factory=ModelFacts)
     selfhost: SelfHost | None = None
     deprecated: date | None = Field(default=None, description="shutdown date, if announced")
+    successor: str | None = Field(default=None, description="catalog id of the model the "
+                                  "vendor names as the replacement")
+    legacy: bool = Field(default=False, description="superseded: still callable (until "
+                         "`deprecated`, if set), no longer the vendor's current model")
+    lifecycle_source: str | None = Field(default=None, description="URL of the shutdown date "
+                                         "or legacy status")
     prices: list[PricePeriod] = Field(default_factory=list)
 
     @field_validator("id")
@@ -255,6 +288,20 @@ class ModelEntry(_Strict):
     def _id(cls, v: str) -> str:
         if not _ID.match(v):
             raise ValueError(f"id must look like 'provider/model' (lowercase), got {clip(v)!r}")
+        return v
+
+    @field_validator("successor")
+    @classmethod
+    def _successor_id(cls, v: str | None) -> str | None:
+        if v is not None and not _ID.match(v):
+            raise ValueError(f"successor must be a catalog id 'provider/model', got {clip(v)!r}")
+        return v
+
+    @field_validator("lifecycle_source")
+    @classmethod
+    def _lifecycle_url(cls, v: str | None) -> str | None:
+        if v is not None and not _URL.match(v):
+            raise ValueError(f"lifecycle_source must be an http(s) URL, got {clip(v)!r}")
         return v
 
     @model_validator(mode="after")
@@ -265,7 +312,25 @@ class ModelEntry(_Strict):
         if dates != sorted(dates) or len(set(dates)) != len(dates):
             raise ValueError("prices must be ordered by effective date, oldest first, "
                              "with no two on the same date")
+        self._check_ends()
+        if self.successor == self.id:
+            raise ValueError("an entry cannot be its own successor")
         return self
+
+    def _check_ends(self) -> None:
+        """A period that ends hands over to the next one the day after: what is charged once
+        a promotion ends is always known, never a gap."""
+        for i, period in enumerate(self.prices):
+            if period.ends is None:
+                continue
+            after = self.prices[i + 1] if i + 1 < len(self.prices) else None
+            next_day = period.ends + timedelta(days=1)
+            if after is None:
+                raise ValueError(f"the period from {period.effective} ends {period.ends} but "
+                                 "no period follows it: add the price that applies after")
+            if after.effective != next_day:
+                raise ValueError(f"the period from {period.effective} ends {period.ends}, so "
+                                 f"the next must take effect {next_day}, not {after.effective}")
 
     @property
     def provider(self) -> str:
@@ -280,6 +345,39 @@ class ModelEntry(_Strict):
             else:
                 break
         return found
+
+    def period_after(self, period: PricePeriod) -> PricePeriod | None:
+        """The period that follows `period` (one of `prices`), if any."""
+        later = [p for p in self.prices if p.effective > period.effective]
+        return later[0] if later else None
+
+    def promotion_note(self, day: date) -> str | None:
+        """'promotional until 2026-09-12; after: audio $0.0077/min' when the price in force
+        on `day` is a promotion; None otherwise."""
+        period = self.period_on(day)
+        return None if period is None else self.promotion_text(period)
+
+    def promotion_text(self, period: PricePeriod) -> str | None:
+        """`promotion_note` for one of `prices`."""
+        if not period.promotional:
+            return None
+        after = self.period_after(period)
+        if period.ends is None or after is None:
+            return "promotional (end not announced)"
+        return f"promotional until {period.ends.isoformat()}; after: {after.headline()}"
+
+    def lifecycle_note(self, day: date) -> str | None:
+        """What `day` means for the model's availability: shut down, shutdown announced, or
+        legacy; None for a current model with no shutdown date."""
+        then = f" (successor: {self.successor})" if self.successor else ""
+        if self.deprecated is not None:
+            when = self.deprecated.isoformat()
+            if day >= self.deprecated:
+                return f"shut down on {when}{then}; priced at its last list price"
+            return f"shutdown announced for {when}{then}"
+        if self.legacy:
+            return f"legacy model{then}"
+        return None
 
     def checked_date(self, period: PricePeriod | None) -> date:
         """When `period` (one of `prices`) was checked; with none, the selfhost block's date

@@ -247,7 +247,10 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
     notes = []
     longest = int(seconds[-1])
     for comp in model.components:
-        facts = catalog.get(comp.model).facts
+        entry = catalog.get(comp.model)
+        facts = entry.facts
+        notes += [f"{comp.model}: {note}" for note in
+                  (entry.promotion_note(day), entry.lifecycle_note(day)) if note]
         shaky = [f for f in facts.unconfirmed if f in _COST_SHAPING_FACTS]
         if shaky:
             notes.append(f"{comp.model}: depends on unconfirmed catalog facts: "

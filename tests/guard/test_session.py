@@ -243,7 +243,7 @@ def test_a_model_the_catalog_cannot_price_fails_closed_by_default(builtin, caplo
     guard = SessionGuard("1", catalog=builtin, on_unpriced=policy)
     with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
         d = guard.observe({"type": "session.created",
-                           "session": {"model": "gpt-4o-realtime-preview"}})
+                           "session": {"model": "acme-realtime-unlisted"}})
         d = guard.observe({"type": "response.done", "response": {"usage": {
             "input_tokens": 10, "output_tokens": 0, "input_token_details": {"audio_tokens": 10},
             "output_token_details": {}}}})

@@ -117,7 +117,7 @@ def test_cut_shuts_the_session_down_once_and_wrap_up_runs_once():
                            on_wrap_up=lambda s, d: calls.append(d.action) or s.say("Bye!"))
     budget.attach(session)
     # Each turn adds 2000 + 400 x turn LLM tokens in ($0.15/1M) and 80 out ($0.60/1M), and
-    # 3 s of Deepgram nova-3 ($0.0048/min: $0.00024).
+    # 3 s of Deepgram nova-3 ($0.0077/min since its promotion ended 2026-09-12: $0.000385).
     inp = out = 0
     for turn in range(40):
         inp += 2000 + 400 * turn
@@ -125,12 +125,14 @@ def test_cut_shuts_the_session_down_once_and_wrap_up_runs_once():
         session.emit("session_usage_updated", event(llm(inp, out), stt(3.0 * (turn + 1))))
         if session.shutdowns:
             break
-    # After 3 turns: $0.001944 spent, the next projected at $0.000735 (its LLM call and an
-    # STT turn like the last): one more fits ($0.002679), two do not: wrap up, once. After
-    # 4 turns: $0.002712 + $0.000795 = $0.003507 would pass $0.003: cut.
-    assert turn + 1 == 4
-    assert [(d.action, d.responses) for d in budget.guard.history] == [("wrap_up", 3),
-                                                                       ("cut", 4)]
+    # Turn t (from 0) costs 0.0003 + 0.00006 t (LLM in) + 0.000048 (out) + 0.000385 (STT):
+    # $0.000733, $0.000793, $0.000853. After 2 turns: $0.001526 spent, the next projected at
+    # $0.00082 (its LLM call, $0.000435, and an STT turn like the last): one more fits
+    # ($0.002346), two do not ($0.003166): wrap up, once. After 3 turns: $0.002379 + $0.00088
+    # = $0.003259 would pass $0.003: cut.
+    assert turn + 1 == 3
+    assert [(d.action, d.responses) for d in budget.guard.history] == [("wrap_up", 2),
+                                                                       ("cut", 3)]
     assert session.shutdowns == [True]  # drain: the speech in progress finishes
     assert budget.ended and budget.last.action == "cut"
     # more updates after the cut: still priced, never a second shutdown
