@@ -170,3 +170,12 @@ def test_every_provider_the_table_names_is_in_the_builtin_catalog(builtin: Catal
 def test_the_builtin_table_validates() -> None:
     rules = load_rules()
     assert rules.snapshots and rules.vendor_prefixes and "api.x.ai" in rules.providers
+
+
+def test_azure_names_its_speech_service_too(builtin: Catalog) -> None:
+    # Pipecat's Azure speech classes (pipecat-ai 1.14.0 pipecat/services/azure/stt.py, tts.py)
+    # and LiveKit's "azure" provider name reach the azure-speech entries; Azure's OpenAI
+    # deployments still resolve to OpenAI's models.
+    assert builtin.resolve("tts-neural", provider="AzureTTSService") == "azure-speech/tts-neural"
+    assert builtin.resolve("stt-realtime", provider="Azure") == "azure-speech/stt-realtime"
+    assert builtin.resolve("gpt-realtime", provider="azure") == "openai/gpt-realtime"
