@@ -354,6 +354,18 @@ def test_a_file_just_written_is_not_cached(cache, toy_dir):
     assert not list(cache.glob("*.json"))
 
 
+def test_a_catalog_path_that_is_not_a_regular_file_is_read_never_cached(cache, toy_dir):
+    toy = toy_dir / "toy.yaml"
+    _settled(toy)
+    Catalog.load([toy_dir], include_builtin=False)            # cached while a regular file
+    assert len(list(cache.glob("*.json"))) == 1
+    toy.unlink()
+    toy.symlink_to(os.devnull)   # now a device: it has no cache key, so the cache is left alone
+    for _ in range(2):
+        with pytest.raises(CatalogError, match="valid dictionary"):   # empty: read as such
+            Catalog.load([toy_dir], include_builtin=False)
+
+
 def test_errors_name_the_same_file_line_and_field_from_the_cache(cache, tmp_path):
     bad = write(tmp_path / "bad", "bad.yaml", TOY.replace(
         "text: {input: 4, cached: 0.4, output: 16}",
