@@ -11,8 +11,9 @@ from .breakeven import HOURS_PER_MONTH, BreakEven, break_even
 from .monthly import CurvePoint, Estimate, StackEstimate, curve, estimate
 from .scenario import Scenario, default_scenario, load_scenario, stack_id
 from .sensitivity import SweepPoint, sweep, truncation_onset
+from .tables import TableCache
 
 __all__ = ["HOURS_PER_MONTH", "BreakEven", "CurvePoint", "Estimate", "Scenario",
-           "ScenarioError", "SimulationError", "StackEstimate", "SweepPoint", "break_even",
-           "curve", "default_scenario", "estimate", "load_scenario", "stack_id", "sweep",
-           "truncation_onset"]
+           "ScenarioError", "SimulationError", "StackEstimate", "SweepPoint", "TableCache",
+           "break_even", "curve", "default_scenario", "estimate", "load_scenario", "stack_id",
+           "sweep", "truncation_onset"]

@@ -23,19 +23,17 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
-from ..core.pricing import price
-from ..core.usage import Usage
 from ..errors import UnknownModelError
 from .lengths import Lengths, percentiles, weighted_mean_std
 from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
+from .tables import CostTables, TableCache
 
 _Z95 = 1.6448536269514722
 # Facts the simulation's result depends on; an unconfirmed one is worth a note.
@@ -43,7 +41,6 @@ _COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per
                                  "truncation_threshold_tokens", "rebills_context",
                                  "bills_silence"})
 _BOOTSTRAP_MONTHS = 400
-_ZERO = Decimal(0)
 
 
 @dataclass
@@ -137,75 +134,30 @@ def empirical_minutes(sc: Scenario) -> np.ndarray:
     return np.asarray(values)
 
 
-# ---- cost tables -------------------------------------------------------------------------------
-
-class _Priced:
-    """Each distinct usage priced once with `price`, as (column, USD) pairs; columns name
-    'model item' in first-seen order. Responses repeat (a truncated context, a fixed TTS or
-    STT turn) and per-call usages repeat across lengths with the same number of turns."""
-
-    def __init__(self, catalog: Catalog, day: date) -> None:
-        self.catalog, self.day = catalog, day
-        self.columns: dict[str, int] = {}
-        self._seen: dict[tuple[Any, ...], list[tuple[int, Decimal]]] = {}
-
-    def __call__(self, usage: Usage) -> list[tuple[int, Decimal]]:
-        key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
-               usage.audio_seconds, usage.characters, usage.at)
-        items = self._seen.get(key)
-        if items is None:
-            cols = self.columns
-            items = self._seen[key] = [
-                (cols.setdefault(f"{li.model} {li.item}", len(cols)), li.usd)
-                for li in price(usage, self.catalog, on=self.day).line_items]
-        return items
-
-
-@dataclass
-class CostTables:
-    """Cumulative per-response costs and per-call-length costs of one stack."""
-
-    stack: StackModel
-    turn_cum: np.ndarray          # [N_max + 1]: cost of responses 1..N
-    turn_items: np.ndarray        # [N_max + 1, items]
-    seconds: np.ndarray           # distinct call lengths priced
-    call_cost: np.ndarray         # [len(seconds)]
-    call_items: np.ndarray        # [len(seconds), items]
-    items: list[str]
-
-
-def _matrix(rows: list[dict[int, Decimal]], height: int, width: int, first: int) -> np.ndarray:
-    out = np.zeros((height, width))
-    for c in range(width):
-        out[first:first + len(rows), c] = [float(row.get(c, _ZERO)) for row in rows]
-    return out
-
+# ---- cost tables: costmodel.estimation.tables ---------------------------------------------
 
 def cost_tables(model: StackModel, max_responses: int, seconds: np.ndarray, catalog: Catalog,
-                day: date) -> CostTables:
+                day: date, cache: TableCache | None = None) -> CostTables:
     """Price responses 1..max_responses and each distinct call length, with `price`."""
-    priced = _Priced(catalog, day)
-    turn_rows: list[dict[int, Decimal]] = []
-    running: dict[int, Decimal] = {}
-    if not model.has_responses:
-        max_responses = 0  # time-billed stacks: nothing is priced per response
-    for k in range(1, max_responses + 1):
-        for usage in model.response_usages(k):
-            for c, usd in priced(usage):
-                running[c] = running.get(c, _ZERO) + usd
-        turn_rows.append(dict(running))
-    call_rows: list[dict[int, Decimal]] = []
-    for s in seconds.tolist() if model.has_calls else ():
-        row: dict[int, Decimal] = {}
-        for usage in model.call_usages(s):
-            for c, usd in priced(usage):
-                row[c] = row.get(c, _ZERO) + usd
-        call_rows.append(row)
-    width = max(1, len(priced.columns))
-    turn_items = _matrix(turn_rows, len(turn_rows) + 1, width, first=1)
-    call_items = _matrix(call_rows, len(seconds), width, first=0)
-    return CostTables(model, turn_items.sum(axis=1), turn_items, seconds,
-                      call_items.sum(axis=1), call_items, list(priced.columns))
+    return (cache or TableCache()).tables(model, max_responses, seconds, catalog, day)
+
+
+def sampled_lengths(sc: Scenario, n: int, seed: int, cache: TableCache | None = None
+                    ) -> Lengths:
+    """`n` call lengths of the scenario's distribution drawn with `seed` (cached)."""
+    d = sc.duration_min
+    key: tuple[Any, ...] = (d.fixed, d.lognormal and (d.lognormal.mean, d.lognormal.p95), n, seed)
+    if d.empirical is not None:
+        path = sc.resolve_path(d.empirical)
+        try:
+            st = path.stat()
+            key += (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        except OSError:
+            key += (str(path), None)  # read (and refused) by empirical_minutes
+
+    def sample() -> Lengths:
+        return Lengths.of(sample_seconds(sc, n, np.random.default_rng(seed)))
+    return (cache or TableCache()).lengths(key, sample)
 
 
 # ---- the estimate ------------------------------------------------------------------------------
@@ -231,11 +183,12 @@ def _per_second(cost_at: np.ndarray, calls: Lengths) -> np.ndarray:
 
 def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Catalog,
                    day: date, calls_per_month: float, rng: np.random.Generator, *,
-                   keep_samples: bool = False) -> StackEstimate:
+                   keep_samples: bool = False, cache: TableCache | None = None
+                   ) -> StackEstimate:
     """One stack's estimate over sampled call lengths."""
     seconds, counts, n = calls.seconds, calls.counts, calls.n
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
-    tables = cost_tables(model, int(responses[-1]), seconds, catalog, day)
+    tables = cost_tables(model, int(responses[-1]), seconds, catalog, day, cache)
     if not model.has_responses:
         responses = np.zeros_like(responses)  # row 0 of the (empty) response table
     cost_at = tables.turn_cum[responses] + tables.call_cost   # per distinct length
@@ -279,12 +232,14 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
              calls_per_month: float | None = None, seed: int | None = None,
              calls: int | None = None, on: date | None = None,
              progress: Callable[[str], None] | None = None,
-             keep_samples: bool = False) -> Estimate:
+             keep_samples: bool = False, cache: TableCache | None = None) -> Estimate:
     """Estimate every stack of a scenario (or only `stacks`, by id) by Monte Carlo.
 
     All stacks see the same sampled call lengths (common random numbers), so differences
     between stacks are not sampling noise. With `keep_samples`, each result also carries
     the per-call cost of every simulated call (`StackEstimate.samples_usd`), for histograms.
+    With a `cache` (`TableCache`), call lengths and each stack component's cost tables are
+    reused from earlier calls: a new volume, or one more stack, prices nothing already priced.
     """
     catalog = catalog or default_catalog()
     day = on or date.today()
@@ -303,8 +258,8 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
                 chosen.append(ids[wanted])
             else:
                 chosen.append(wanted)  # any catalog id, not only the scenario's
-    rng = np.random.default_rng(seed)
-    lengths = Lengths.of(sample_seconds(sc, n, rng))
+    cache = cache or TableCache()
+    lengths = sampled_lengths(sc, n, seed, cache)
     results = []
     for i, stack in enumerate(chosen):
         try:
@@ -317,7 +272,7 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
             progress(model.id)
         results.append(estimate_stack(model, lengths, sc, catalog, day, volume,
                                       np.random.default_rng(seed + 1),
-                                      keep_samples=keep_samples))
+                                      keep_samples=keep_samples, cache=cache))
     return Estimate(sc.name, volume, seed, day, results)
 
 
@@ -330,7 +285,8 @@ class CurvePoint:
 
 
 def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minutes: float = 60,
-          step_minutes: float = 1, on: date | None = None) -> list[CurvePoint]:
+          step_minutes: float = 1, on: date | None = None,
+          cache: TableCache | None = None) -> list[CurvePoint]:
     """Cost per call and per minute against call length, for one stack."""
     catalog = catalog or default_catalog()
     day = on or date.today()
@@ -344,7 +300,7 @@ def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minut
     lengths = np.arange(step_minutes, max_minutes + step_minutes / 2, step_minutes)
     seconds = np.maximum(1, np.ceil(lengths * 60 - 1e-9)).astype(np.int64)
     responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
-    tables = cost_tables(model, int(responses.max()), seconds, catalog, day)
+    tables = cost_tables(model, int(responses.max()), seconds, catalog, day, cache)
     rows = responses if model.has_responses else np.zeros_like(responses)
     costs = tables.turn_cum[rows] + tables.call_cost
     return [CurvePoint(float(m), int(r), float(c), float(c / m))

@@ -34,6 +34,7 @@ from ..core.catalog import Catalog, default_catalog
 from .monthly import estimate
 from .scenario import MAX_CALL_MINUTES, Cache, Prompt, Scenario, ScenarioError, stack_id
 from .simulate import build_stack
+from .tables import TableCache
 
 
 @dataclass(frozen=True)
@@ -65,18 +66,22 @@ def sweep(sc: Scenario, catalog: Catalog | None = None, *,
           hit_ratios: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
           prompt_tokens: Sequence[int] = (0, 1000, 2000, 4000, 8000),
           stacks: Sequence[str] | None = None, calls: int | None = None,
-          on: date | None = None) -> list[SweepPoint]:
+          on: date | None = None, cache: TableCache | None = None) -> list[SweepPoint]:
     """Estimate every stack at each hit ratio (prompt as in `sc`), then at each prompt size
     (hit ratio as in `sc`). `calls` overrides the number of simulated calls (fewer is faster;
-    every point uses the same seed)."""
+    every point uses the same seed). Points share one `TableCache` (`cache`, or a fresh one):
+    what does not read the changed input (a time-billed model, telephony, TTS) is priced once.
+    """
     catalog = catalog or default_catalog()
+    cache = cache or TableCache()
     day = on or date.today()
     variants = [("cache.hit_ratio", float(h), with_hit_ratio(sc, h)) for h in hit_ratios]
     variants += [("prompt_tokens", float(t), with_prompt_tokens(sc, t)) for t in prompt_tokens]
     return [SweepPoint(parameter, value, r.stack, r.monthly_usd, r.per_minute_usd,
                        r.per_call_usd["mean"])
             for parameter, value, variant in variants
-            for r in estimate(variant, catalog, stacks=stacks, calls=calls, on=day).results]
+            for r in estimate(variant, catalog, stacks=stacks, calls=calls, on=day,
+                              cache=cache).results]
 
 
 def _input_tokens(usage) -> int:

@@ -54,6 +54,12 @@ class Component:
     model: str
     response_usage: Callable[[int], Usage | None]
     call_usage: Callable[[int, int], Usage | None]  # (call seconds, responses) -> Usage
+    # The parts of the scenario its usages depend on (a subset of SHAPE_PARTS): its cost
+    # tables are reused by any scenario that agrees on them (`costmodel.estimation.tables`).
+    reads: tuple[str, ...] = ("turns", "prompt", "cache", "truncation")
+
+
+SHAPE_PARTS = ("turns", "prompt", "cache", "truncation")
 
 
 def _none_response(k: int) -> None:
@@ -135,7 +141,7 @@ def _time_component(role: str, entry: ModelEntry,
         return Usage(entry.id, audio_seconds=Decimal(seconds), label=role)
 
     return Component(role, entry.id, _none_response,
-                     connection if field == "connection_seconds" else audio)
+                     connection if field == "connection_seconds" else audio, reads=())
 
 
 def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
@@ -156,7 +162,8 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
             if k == 1 and system:
                 tokens["text.input"] = system
             return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
-        return Component("realtime", entry.id, turn_once, _none_call)
+        return Component("realtime", entry.id, turn_once, _none_call,
+                         reads=("turns", "prompt"))
 
     hit = sc.cache.hit_ratio
     rules = entry.facts.cache
@@ -214,13 +221,13 @@ def _stt(entry: ModelEntry, sc: Scenario, period: PricePeriod, role: str) -> Com
         def call(seconds: int, n: int) -> Usage:
             speech = to_decimal(t.user_speech_s, "user_speech_s")
             return Usage(entry.id, audio_seconds=speech * n, label=role)
-        return Component(role, entry.id, _none_response, call)
+        return Component(role, entry.id, _none_response, call, reads=("turns",))
     if period.tokens:
         tps = float(_need(entry, "audio_tokens_per_second_in", "transcription by tokens"))
         tokens = {"audio.input": _r(t.user_speech_s * tps),
                   "text.output": _r(t.user_speech_s * t.user_tokens_per_s)}
         usage = Usage(entry.id, {k: v for k, v in tokens.items() if v}, label=role)
-        return Component(role, entry.id, lambda k: usage, _none_call)
+        return Component(role, entry.id, lambda k: usage, _none_call, reads=("turns",))
     raise SimulationError(f"{entry.id} has no rate the simulator can use for {role}")
 
 
@@ -278,7 +285,7 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
             tokens["text.input"] = prompt
         return usage_of(tokens)
 
-    return Component("llm", entry.id, response, _none_call)
+    return Component("llm", entry.id, response, _none_call, reads=("turns", "prompt", "cache"))
 
 
 def _tts(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
@@ -295,7 +302,7 @@ def _tts(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
         usage = Usage(entry.id, {k: v for k, v in tokens.items() if v}, label="tts")
     else:
         raise SimulationError(f"{entry.id} has no rate the simulator can use for TTS")
-    return Component("tts", entry.id, lambda k: usage, _none_call)
+    return Component("tts", entry.id, lambda k: usage, _none_call, reads=("turns",))
 
 
 def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:

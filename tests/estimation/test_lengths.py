@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from costmodel.estimation import monthly
+from costmodel.estimation import monthly, tables
 from costmodel.estimation.lengths import Lengths, percentiles, weighted_mean_std
 from costmodel.estimation.monthly import estimate
 from costmodel.estimation.scenario import Scenario
@@ -88,13 +88,13 @@ def test_each_distinct_usage_is_priced_once(builtin, monkeypatch):
     """Responses past a truncation repeat, and so do per-call usages of calls with the same
     number of turns: pricing each once is what keeps the tables cheap."""
     priced = []
-    real = monthly.price
+    real = tables.price  # the cost tables are priced in costmodel.estimation.tables
 
     def counting(usage, *args, **kw):
         priced.append((usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
                        usage.audio_seconds, usage.characters))
         return real(usage, *args, **kw)
 
-    monkeypatch.setattr(monthly, "price", counting)
+    monkeypatch.setattr(tables, "price", counting)
     estimate(scenario(20_000, 60_000), builtin, on=DAY)
     assert len(priced) == len(set(priced))

@@ -1,0 +1,226 @@
+"""Per-call cost tables, priced once and reused: per (component, call shape, rates).
+
+A stack's cost tables (cumulative cost of responses 1..N, cost of each call length) depend
+only on its components, the parts of the scenario each component reads (turn timing, prompt
+size, cache, truncation: `Component.reads`) and the rates (catalog and day). They do not
+depend on the call volume, on the call-length distribution (tables grow to the longest call
+asked for) or on the other stacks. A `TableCache` keeps them, so
+
+- a new calls-per-month re-prices nothing (the monthly total is calls x mean per call);
+- adding a stack prices only that stack's components (a telephony line shared by several
+  stacks is priced once);
+- a sweep over the cache hit ratio re-prices only what reads the cache (a re-billing
+  realtime model, a chained LLM), never the time-billed parts.
+
+Pass one to `estimate`, `curve` and `sweep` (``cache=``) to share it across calls; without
+one each call uses a fresh cache. Sampled call lengths are cached too (per distribution,
+number of calls and seed). A cache is safe to share between threads.
+
+>>> from costmodel.estimation import Scenario, estimate
+>>> sc = Scenario.model_validate({"name": "x", "volume": {"calls_per_month": 1000},
+...     "duration_min": {"fixed": 2}, "stacks": ["xai/grok-voice-agent"]})
+>>> cache = TableCache()
+>>> a = estimate(sc, cache=cache, calls_per_month=1000).results[0]
+>>> b = estimate(sc, cache=cache, calls_per_month=5000).results[0]
+>>> cache.stats()["priced_components"], round(b.monthly_usd / a.monthly_usd, 9)
+(1, 5.0)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from ..core.catalog import Catalog
+from ..core.pricing import price
+from ..core.usage import Usage
+from .lengths import Lengths
+from .scenario import Scenario
+from .simulate import Component, StackModel
+
+_ZERO = Decimal(0)
+
+
+class _Priced:
+    """Each distinct usage priced once with `price`, as (column, USD) pairs; columns name
+    'model item' in first-seen order. Responses repeat (a truncated context, a fixed TTS or
+    STT turn) and per-call usages repeat across lengths with the same number of turns."""
+
+    def __init__(self, catalog: Catalog, day: date) -> None:
+        self.catalog, self.day = catalog, day
+        self.columns: dict[str, int] = {}
+        self._seen: dict[tuple[Any, ...], list[tuple[int, Decimal]]] = {}
+
+    def __call__(self, usage: Usage) -> list[tuple[int, Decimal]]:
+        key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
+               usage.audio_seconds, usage.characters, usage.at)
+        items = self._seen.get(key)
+        if items is None:
+            cols = self.columns
+            items = self._seen[key] = [
+                (cols.setdefault(f"{li.model} {li.item}", len(cols)), li.usd)
+                for li in price(usage, self.catalog, on=self.day).line_items]
+        return items
+
+
+def _matrix(rows: list[dict[int, Decimal]], height: int, width: int, first: int) -> np.ndarray:
+    out = np.zeros((height, width))
+    for c in range(width):
+        out[first:first + len(rows), c] = [float(row.get(c, _ZERO)) for row in rows]
+    return out
+
+
+class ComponentTable:
+    """One component's priced responses (cumulative, exact) and per-call-length costs, grown
+    on demand: responses up to the most asked for, call lengths as they are asked for."""
+
+    def __init__(self, comp: Component, sc: Scenario, catalog: Catalog, day: date) -> None:
+        self.comp, self.scenario, self.catalog = comp, sc, catalog
+        self.priced = _Priced(catalog, day)
+        self._turn_rows: list[dict[int, Decimal]] = []
+        self._running: dict[int, Decimal] = {}
+        self._call_rows: dict[int, dict[int, Decimal]] = {}
+        self._turn_np: np.ndarray | None = None
+
+    @property
+    def items(self) -> list[str]:
+        return list(self.priced.columns)
+
+    def turns(self, n: int) -> np.ndarray:
+        """[n + 1, items]: cost of responses 1..k by item (row 0 is zero)."""
+        rows = self._turn_rows
+        if len(rows) < n:
+            for k in range(len(rows) + 1, n + 1):
+                usage = self.comp.response_usage(k)
+                if usage is not None:
+                    for c, usd in self.priced(usage):
+                        self._running[c] = self._running.get(c, _ZERO) + usd
+                rows.append(dict(self._running))
+            self._turn_np = None
+        width = len(self.priced.columns)
+        if self._turn_np is None or self._turn_np.shape[1] != width:
+            self._turn_np = _matrix(rows, len(rows) + 1, width, first=1)
+        return self._turn_np[:n + 1]
+
+    def calls(self, seconds: np.ndarray) -> np.ndarray:
+        """[len(seconds), items]: the per-call usage's cost of each call length."""
+        rows = self._call_rows
+        for s in seconds.tolist():
+            if s not in rows:
+                row: dict[int, Decimal] = {}
+                usage = self.comp.call_usage(s, self.scenario.responses_per_call(s))
+                if usage is not None:
+                    for c, usd in self.priced(usage):
+                        row[c] = row.get(c, _ZERO) + usd
+                rows[s] = row
+        return _matrix([rows[s] for s in seconds.tolist()], len(seconds),
+                       len(self.priced.columns), first=0)
+
+
+@dataclass
+class CostTables:
+    """Cumulative per-response costs and per-call-length costs of one stack."""
+
+    stack: StackModel
+    turn_cum: np.ndarray          # [N_max + 1]: cost of responses 1..N
+    turn_items: np.ndarray        # [N_max + 1, items]
+    seconds: np.ndarray           # distinct call lengths priced
+    call_cost: np.ndarray         # [len(seconds)]
+    call_items: np.ndarray        # [len(seconds), items]
+    items: list[str]
+
+
+def shape_key(comp: Component, sc: Scenario, system_tokens: int) -> tuple[Any, ...]:
+    """What a component's usages depend on besides its model: the scenario parts it reads."""
+    parts: dict[str, Any] = {
+        "turns": sc.turns, "prompt": system_tokens, "cache": sc.cache,
+        "truncation": sc.truncation}
+    return (comp.role, comp.model, tuple((p, parts[p]) for p in comp.reads))
+
+
+class TableCache:
+    """Cost tables of stack components and sampled call lengths, least recently used first
+    out. Keys: (component role and model, the scenario parts it reads, catalog, day)."""
+
+    def __init__(self, max_components: int = 512, max_lengths: int = 8) -> None:
+        self._tables: OrderedDict[tuple[Any, ...], ComponentTable] = OrderedDict()
+        self._lengths: OrderedDict[tuple[Any, ...], Lengths] = OrderedDict()
+        self.max_components, self.max_lengths = max_components, max_lengths
+        self._lock = threading.RLock()
+        self._priced = 0
+
+    def component(self, comp: Component, sc: Scenario, catalog: Catalog, day: date,
+                  system_tokens: int) -> ComponentTable:
+        # id(catalog) is safe as a key: each entry holds its catalog, so the id is not reused
+        key = (id(catalog), day, shape_key(comp, sc, system_tokens))
+        with self._lock:
+            found = self._tables.get(key)
+            if found is not None and found.catalog is catalog:
+                self._tables.move_to_end(key)
+                return found
+            found = self._tables[key] = ComponentTable(comp, sc, catalog, day)
+            self._priced += 1
+            while len(self._tables) > self.max_components:
+                self._tables.popitem(last=False)
+            return found
+
+    def lengths(self, key: tuple[Any, ...], sample: Callable[[], Lengths]) -> Lengths:
+        with self._lock:
+            found = self._lengths.get(key)
+            if found is None:
+                found = self._lengths[key] = sample()
+                while len(self._lengths) > self.max_lengths:
+                    self._lengths.popitem(last=False)
+            else:
+                self._lengths.move_to_end(key)
+            return found
+
+    def tables(self, model: StackModel, max_responses: int, seconds: np.ndarray,
+               catalog: Catalog, day: date) -> CostTables:
+        """A stack's tables for responses 1..max_responses and these call lengths."""
+        sc = model.scenario
+        system = sc.system_tokens() if any("prompt" in c.reads for c in model.components) \
+            else 0
+        if not model.has_responses:
+            max_responses = 0  # time-billed stacks: nothing is priced per response
+        turn_parts, call_parts, items = [], [], []
+        with self._lock:
+            for comp in model.components:
+                table = self.component(comp, sc, catalog, day, system)
+                turn = table.turns(max_responses)
+                call = table.calls(seconds) if model.has_calls else np.zeros((len(seconds), 0))
+                width = len(table.items)
+                turn_parts.append(_pad(turn, width))
+                call_parts.append(_pad(call, width))
+                items += table.items
+        turn_items = np.hstack(turn_parts) if items else np.zeros((max_responses + 1, 1))
+        call_items = np.hstack(call_parts) if items else np.zeros((len(seconds), 1))
+        return CostTables(model, turn_items.sum(axis=1), turn_items, seconds,
+                          call_items.sum(axis=1), call_items, items or [""])
+
+    def stats(self) -> dict[str, int]:
+        """How much is cached: `priced_components` counts tables ever created."""
+        with self._lock:
+            return {"components": len(self._tables), "lengths": len(self._lengths),
+                    "priced_components": self._priced}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tables.clear()
+            self._lengths.clear()
+
+
+def _pad(m: np.ndarray, width: int) -> np.ndarray:
+    """`m` widened with zero columns to `width` (a table grown since it was last read)."""
+    if m.shape[1] == width:
+        return m
+    out = np.zeros((m.shape[0], width))
+    out[:, :m.shape[1]] = m
+    return out
