@@ -248,6 +248,15 @@ models:
         source: https://example.com/mix
         tokens:
           text: {input: 0.0000015, output: 3}
+  - id: mix/finest
+    kind: llm
+    name: Every rate finer than a pico-dollar a token
+    prices:
+      - effective: 2025-01-01
+        checked: 2025-01-02
+        source: https://example.com/mix
+        tokens:
+          text: {input: 0.0000015, output: 0.0000025}
   - id: mix/everything
     kind: realtime
     name: Tokens, connection time, audio time and characters
@@ -283,6 +292,12 @@ def test_a_rate_finer_than_a_pico_dollar_is_summed_exactly_in_decimal(mixed):
     # 1,000,000 x $0.0000015/1M + 2 x $3/1M = $0.0000015 + $0.000006
     assert cost.total_usd == D("0.0000075")
     assert price(Usage("mix/finer", {"text.input": 3}, at=DAY), mixed).total_usd == D("4.5E-12")
+
+
+def test_rates_all_finer_than_a_pico_dollar_are_not_rounded_to_one(mixed):
+    # 1.5e-12 and 2.5e-12 per token: 2 x 1.5e-12 + 2 x 2.5e-12 = 8e-12, not 2 x 1 + 2 x 2
+    usage = Usage("mix/finest", {"text.input": 2, "text.output": 2}, at=DAY)
+    assert price(usage, mixed).total_usd == D("8E-12")
 
 
 def test_line_items_read_input_cached_output_text_before_audio(mixed):
