@@ -45,3 +45,24 @@ def test_a_time_billed_session_with_its_length_has_nothing_unpriced(builtin):
     report = price_events(lines, catalog=builtin, connection_seconds=90)
     # the note is withdrawn, from the list and from the count
     assert (report.unpriced, report.unpriced_count) == ([], 0)
+
+
+def test_a_reader_s_arithmetic_trouble_skips_the_line_saying_so(builtin, monkeypatch):
+    # no payload we know of gets past the readers' own checks this way: this is the guard
+    # for one that does (absurd numbers deep in a payload), which must not end the file
+    from decimal import Overflow
+
+    from costmodel.adapters.openai_realtime import OpenAIRealtimeReader
+    real = OpenAIRealtimeReader.feed
+
+    def feed(self, event):
+        if event.get("absurd"):
+            raise Overflow("exponent too large")
+        return real(self, event)
+
+    monkeypatch.setattr(OpenAIRealtimeReader, "feed", feed)
+    lines = ['{"type": "session.created", "session": {"model": "gpt-realtime-1.5"}}',
+             '{"type": "response.done", "absurd": true}']
+    report = price_events(lines, catalog=builtin)
+    assert report.skipped_count == 1
+    assert (report.skipped[0].line, report.skipped[0].reason) == (2, "unusable numbers (Overflow)")
