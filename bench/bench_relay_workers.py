@@ -87,7 +87,9 @@ def _serve(workers: int, upstream_port: int, ledger: Path) -> tuple[subprocess.P
            "--model", "openai/gpt-realtime-1.5", "--listen", f"127.0.0.1:{port}",
            "--workers", str(workers), "--ledger", f"sqlite:///{ledger}",
            "--idle-timeout", "0", "--max-sessions", "1000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Its log goes to a file: a pipe nobody reads fills up and blocks the relay mid-run.
+    with open(ledger.with_suffix(".log"), "w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     _wait_for_port(port, proc)
     return proc, port
 
