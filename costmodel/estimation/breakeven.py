@@ -11,6 +11,10 @@ whether calls come or not. The break-even compares the two ways of paying:
   mean call minutes``); ``deployments = ceil(calls / C)``, at least one;
 - **API**: ``calls x a``, with ``a`` the API stack's mean cost per call (`estimate`).
 
+Like for like: when the API stack pays a phone line (its telephony line items, ``t`` per
+call), the self-hosted deployment pays the same line (``+ calls x t``), so the break-even
+compares ``D`` with ``a - t``.
+
 ``first_calls_per_month`` is the lowest volume at which self-hosting is no dearer
 (``D / a``, when one deployment's worth of API calls costs at least ``D``);
 ``calls_per_month`` is the volume from which it stays no dearer at every higher volume (each
@@ -64,13 +68,17 @@ class BreakEven:
     mean_call_minutes: float
     first_calls_per_month: float | None  # lowest volume where self-hosting is no dearer
     calls_per_month: float | None        # from here on self-hosting is never dearer
+    # The API stack's phone line per call, put on the self-host side too (like for like).
+    telephony_usd_per_call: float = 0.0
 
     def deployments(self, calls_per_month: float) -> int:
         """Deployments needed for a volume (at least one: the GPUs are always on)."""
         return max(1, math.ceil(calls_per_month / self.calls_per_deployment - 1e-12))
 
     def selfhost_monthly_usd(self, calls_per_month: float) -> float:
-        return self.deployments(calls_per_month) * self.deployment_usd_per_month
+        """Always-on deployments plus the same telephony as the API stack."""
+        return (self.deployments(calls_per_month) * self.deployment_usd_per_month
+                + calls_per_month * self.telephony_usd_per_call)
 
     def api_monthly_usd(self, calls_per_month: float) -> float:
         return calls_per_month * self.api_usd_per_call
@@ -104,6 +112,10 @@ def break_even(selfhost: str, api: StackEstimate, catalog: Catalog | None = None
     d = float(price(Usage(entry.id, connection_seconds=session_seconds), catalog,
                     on=on or date.today()).total_usd)
     a = float(api.per_call_usd["mean"])
+    # Like for like: a phone line the API stack pays is paid by the self-hosted one too, so
+    # it cancels out of the break-even (compared on the rest of the API's cost per call).
+    tel = _telephony_per_call(api, catalog)
+    a_all, a = a, a - tel
     minutes = float(api.mean_minutes)
     c = float(session_seconds) / (minutes * 60)
     first = always = None
@@ -115,4 +127,18 @@ def break_even(selfhost: str, api: StackEstimate, catalog: Catalog | None = None
             ratio = a * c / (a * c - d)
             k = max(2, math.ceil(ratio * (1 - 1e-9)))  # equal costs count as not dearer
             always = (k - 1) * d / a
-    return BreakEven(entry.id, api.stack, float(hours_per_month), d, c, a, minutes, first, always)
+    return BreakEven(entry.id, api.stack, float(hours_per_month), d, c, a_all, minutes, first,
+                     always, tel)
+
+
+def _telephony_per_call(api: StackEstimate, catalog: Catalog) -> float:
+    """The API stack's telephony line items, per call (its line items are per month)."""
+    if api.monthly_usd <= 0:
+        return 0.0
+    calls = api.monthly_usd / api.per_call_usd["mean"]
+    monthly = 0.0
+    for item, usd in api.line_items:
+        model = item.partition(" ")[0]
+        if model in catalog and catalog.get(model).kind == "telephony":
+            monthly += usd
+    return monthly / calls

@@ -41,6 +41,7 @@ _COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per
                                  "truncation_threshold_tokens", "rebills_context",
                                  "bills_silence"})
 _BOOTSTRAP_MONTHS = 400
+PLATFORM_FEE = "platform fee"   # the line item of `Scenario.platform` (no model)
 
 
 @dataclass
@@ -194,6 +195,12 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
     cost_at = tables.turn_cum[responses] + tables.call_cost   # per distinct length
     counts_n = np.bincount(responses, weights=counts, minlength=len(tables.turn_cum))
     per_call_items = (counts_n @ tables.turn_items + counts @ tables.call_items) / n
+    items = list(tables.items)
+    fee = float(sc.platform.usd_per_minute)
+    if fee:  # a platform's fee per minute of call, on top of every stack
+        cost_at = cost_at + fee * seconds / 60
+        per_call_items = np.append(per_call_items, fee * calls.total_seconds() / 60 / n)
+        items.append(PLATFORM_FEE)
     mean, std = weighted_mean_std(cost_at, counts, n)
     p50, p95, p99 = percentiles(cost_at, counts, [50, 95, 99])
     total_minutes = calls.total_seconds() / 60
@@ -221,7 +228,7 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         monthly_usd=mean * calls_per_month,
         monthly_band_usd=_monthly_band(cost_at, calls, mean, std, calls_per_month, rng),
         line_items=[(name, float(v) * calls_per_month)
-                    for name, v in zip(tables.items, per_call_items, strict=False) if v],
+                    for name, v in zip(items, per_call_items, strict=False) if v],
         mean_minutes=total_minutes / n,
         notes=notes,
         samples_usd=_per_second(cost_at, calls)[calls.sampled] if keep_samples else None,
@@ -265,7 +272,8 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
         try:
             model = build_stack(stack, sc, catalog, day)
         except UnknownModelError as exc:  # say which stack of which file
-            where = "--stack" if stacks else f"{sc.file or '<scenario>'}: stacks[{i}]"
+            where = (f"stack {stack_id(stack)!r}" if stacks
+                     else f"{sc.file or '<scenario>'}: stacks[{i}]")
             exc.args = (f"{where}: {exc}",)
             raise
         if progress:

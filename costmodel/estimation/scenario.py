@@ -25,6 +25,7 @@ below are a contract (extensions are marked)::
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypedDict
 
@@ -203,6 +204,12 @@ class ChainedStack(_Strict):
         return self
 
 
+class Platform(_Strict):
+    """Extension: a voice platform's fee per minute of call (Vapi, Retell ...), on every stack."""
+
+    usd_per_minute: Decimal = Field(default=Decimal(0), ge=0, le=100, allow_inf_nan=False)
+
+
 MAX_SIMULATED_CALLS = 20_000_000  # ~0.5 GB of float64 per array; more adds no precision
 
 
@@ -223,6 +230,7 @@ class Scenario(_Strict):
     prompt: Prompt = Field(default_factory=Prompt)
     cache: Cache = Field(default_factory=Cache)
     truncation: Truncation = Field(default_factory=Truncation)
+    platform: Platform = Field(default_factory=Platform)
     stacks: list[str | ChainedStack] = Field(min_length=1)
     simulation: Simulation = Field(default_factory=Simulation)
     # Where the scenario was read from: relative paths resolve there, errors name it.

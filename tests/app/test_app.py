@@ -20,8 +20,8 @@ from costmodel.estimation.scenario import load_scenario, stack_id
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
-VIEWS = ["Monthly cost", "Cost per minute vs call length", "Per-call distribution",
-         "Line items", "Sensitivity", "Self-hosting break-even", "Catalog"]
+VIEWS = ["Monthly cost", "Cost breakdown", "Cost per minute vs call length",
+         "Per-call distribution", "Sensitivity", "Self-hosting break-even", "Catalog"]
 REALTIME, FLAT = "openai/gpt-realtime-1.5", "xai/grok-voice-agent"
 
 
@@ -33,7 +33,7 @@ def run(at: AppTest) -> AppTest:
 
 def monthly(at: AppTest) -> dict[str, float]:
     df = at.dataframe[0].value  # the results table of the default view
-    return dict(zip(df["stack"], df["monthly_usd"], strict=True))
+    return dict(zip(df["Stack id"], df["Monthly (USD)"], strict=True))
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def app() -> AppTest:
 @pytest.fixture
 def small(app: AppTest) -> AppTest:
     """support-line narrowed to a re-billing, a flat-rate and one chained stack."""
-    app.multiselect(key="singles").set_value([REALTIME, FLAT])
-    app.multiselect(key="pipeline_sel").set_value(app.multiselect(key="pipeline_sel").value[:1])
+    app.multiselect(key="w_singles").set_value([REALTIME, FLAT])
+    app.multiselect(key="w_pipeline_sel").set_value(app.multiselect(key="w_pipeline_sel").value[:1])
     return run(app)
 
 
@@ -61,7 +61,7 @@ def test_every_example_loads_without_exception(app, example):
 
 def test_hit_ratio_lowers_realtime_not_flat_rate(small):
     before = monthly(small)
-    small.slider(key="hit_ratio").set_value(0.9)
+    small.slider(key="w_hit_ratio").set_value(0.9)
     after = monthly(run(small))
     assert after[REALTIME] < before[REALTIME] * 0.9
     assert after[FLAT] == pytest.approx(before[FLAT], rel=1e-12)
@@ -69,21 +69,21 @@ def test_hit_ratio_lowers_realtime_not_flat_rate(small):
 
 def test_volume_and_call_length_move_costs(small):
     before = monthly(small)
-    small.number_input(key="calls_per_month").set_value(120_000)
+    small.number_input(key="w_calls_per_month").set_value(120_000)
     doubled = monthly(run(small))
     assert doubled[FLAT] == pytest.approx(2 * before[FLAT], rel=1e-9)
-    small.radio(key="dist").set_value("fixed")
+    small.radio(key="w_dist").set_value("fixed")
     run(small)
-    small.number_input(key="fixed_min").set_value(30.0)
+    small.number_input(key="w_fixed_min").set_value(30.0)
     long = monthly(run(small))
     assert long[REALTIME] > doubled[REALTIME] and long[FLAT] > doubled[FLAT]
 
 
 def test_hidden_inputs_keep_their_values(small):
     for dist in ("fixed", "lognormal"):
-        small.radio(key="dist").set_value(dist)
+        small.radio(key="w_dist").set_value(dist)
         run(small)
-    assert (small.number_input(key="ln_mean").value, small.number_input(key="ln_p95").value) \
+    assert (small.number_input(key="w_ln_mean").value, small.number_input(key="w_ln_p95").value) \
         == (6.0, 18.0)
 
 
@@ -111,8 +111,8 @@ def test_chained_builder_adds_a_stack(small):
 
 
 def test_edited_scenario_yaml_round_trips(small, tmp_path):
-    small.slider(key="hit_ratio").set_value(0.25)
-    small.number_input(key="system_tokens").set_value(1234)
+    small.slider(key="w_hit_ratio").set_value(0.25)
+    small.number_input(key="w_system_tokens").set_value(1234)
     run(small)
     path = tmp_path / "edited.yaml"
     path.write_text(small.code[0].value, encoding="utf-8")
@@ -122,11 +122,11 @@ def test_edited_scenario_yaml_round_trips(small, tmp_path):
 
 
 def test_bad_input_is_an_error_message_not_an_exception(small):
-    small.number_input(key="agent_speech_s").set_value(30.0)  # no longer fits a 15 s turn
+    small.number_input(key="w_agent_speech_s").set_value(30.0)  # no longer fits a 15 s turn
     run(small)
-    assert any("not valid" in e.value for e in small.error)
-    small.number_input(key="agent_speech_s").set_value(7.0)
-    small.radio(key="dist").set_value("empirical")
+    assert any("must fit in one exchange" in e.value for e in small.error)
+    small.number_input(key="w_agent_speech_s").set_value(7.0)
+    small.radio(key="w_dist").set_value("empirical")
     run(small)
     assert any("upload a CSV" in e.value for e in small.error)
 
@@ -134,18 +134,18 @@ def test_bad_input_is_an_error_message_not_an_exception(small):
 def test_rerun_after_a_change_is_fast(app, capsys):
     """5 stacks x 100,000 simulated calls: time a re-run after changing the hit ratio (nothing
     cached for the new value) and after changing it back (cached). Prints the figures."""
-    app.multiselect(key="singles").set_value(
+    app.multiselect(key="w_singles").set_value(
         [REALTIME, "openai/gpt-realtime-mini", "google/gemini-3.1-flash-live", FLAT])
-    app.multiselect(key="pipeline_sel").set_value(app.multiselect(key="pipeline_sel").value[:1])
+    app.multiselect(key="w_pipeline_sel").set_value(app.multiselect(key="w_pipeline_sel").value[:1])
     run(app)
     assert len(monthly(app)) == 5
     uncached, cached = [], []
     for hit in (0.55, 0.65, 0.75):
-        app.slider(key="hit_ratio").set_value(hit)
+        app.slider(key="w_hit_ratio").set_value(hit)
         t = time.perf_counter()
         run(app)
         uncached.append(time.perf_counter() - t)
-        app.slider(key="hit_ratio").set_value(0.5)
+        app.slider(key="w_hit_ratio").set_value(0.5)
         t = time.perf_counter()
         run(app)
         cached.append(time.perf_counter() - t)

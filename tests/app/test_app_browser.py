@@ -27,9 +27,9 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 # Text that only the given view shows once it has rendered.
 VIEWS = {
     "Monthly cost": "Monthly = calls × mean per-call cost",
+    "Cost breakdown": "split by what it pays for",
     "Cost per minute vs call length": "Dashed lines: where the context",
-    "Per-call distribution": "Red lines: mean, p50",
-    "Line items": "split by billed item",
+    "Per-call distribution": "simulated calls per stack, overlaid",
     "Sensitivity": "Each point re-runs the estimate",
     "Self-hosting break-even": "How this is defined.",
     "Catalog": "Token rates in USD per 1M tokens",
