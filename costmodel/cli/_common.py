@@ -8,6 +8,7 @@ import math
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -17,7 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 import typer
 
 from .._files import MB, clip, read_lines
-from ..errors import CostModelError, InputError, ScenarioError, UnknownModelError
+from ..errors import (
+    CostModelError,
+    InputError,
+    ModelShutDownWarning,
+    ScenarioError,
+    UnknownModelError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,13 +91,30 @@ def exit_code(exc: CostModelError) -> int:
     return next(EXIT_CODES[c] for c in type(exc).__mro__ if c in EXIT_CODES)
 
 
+def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Our warnings as one `note:` line each (once per text), not a Python warning with a
+    file and line number; anything else as Python would have shown it."""
+    seen: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, ModelShutDownWarning):
+            if text not in seen:
+                seen.add(text)
+                err.print(f"[yellow]note:[/] {escape(text)}", highlight=False)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def handle_errors(fn: F) -> F:
-    """Turn our errors into one clear line on stderr and their exit code (`EXIT_CODES`)."""
+    """Turn our errors into one clear line on stderr and their exit code (`EXIT_CODES`), and
+    our warnings into notes."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        caught: list[warnings.WarningMessage] = []
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings(record=True) as caught:
+                return fn(*args, **kwargs)
         except CostModelError as exc:
             # Messages quote user input (ids, names, paths): "[/x]" in one is not markup.
             err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
@@ -98,6 +122,8 @@ def handle_errors(fn: F) -> F:
         except BrokenPipeError:  # `costmodel ... | head`
             sys.stderr.close()
             raise typer.Exit(0) from None
+        finally:
+            _show_warnings(caught)
 
     return wrapper  # type: ignore[return-value]
 

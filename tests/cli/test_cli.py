@@ -296,3 +296,19 @@ def test_the_limits_the_help_shows_are_the_library_s():
             _bounds.MAX_SIMULATED_CALLS) == (scenario.MAX_CALL_MINUTES,
                                              scenario.MAX_CALLS_PER_MONTH,
                                              scenario.MAX_SIMULATED_CALLS)
+
+
+def test_a_shut_down_model_is_a_note_once_not_a_python_warning():
+    # Gemini 3.1 Flash Live's catalog shutdown date is 2026-11-17: priced after it, at its last
+    # list price, with one note on stderr (no Python warning with a file and line number).
+    r = run("curve", "--stack", "google/gemini-3.1-flash-live", "--max-minutes", "2",
+            "--date", "2026-11-20")
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count("shut down on 2026-11-17") == 1 and "note:" in r.stderr
+    assert "Warning" not in r.stderr and ".py:" not in r.stderr
+    # an estimate says it once too: in its notes, not also as a warning
+    r = run("compare", str(ROOT / "examples" / "support-line.yaml"), "--date", "2026-11-20",
+            "--calls", "2000")
+    assert r.exit_code == 0, r.output
+    assert (r.stdout + r.stderr).count("shut down on 2026-11-17") == 1
+    assert "Warning" not in r.stderr
