@@ -40,7 +40,10 @@ from .sweeps import view_sensitivity
 
 
 def show(chart, height: int) -> None:
-    st.altair_chart(chart.properties(height=height), width="stretch")
+    """Draw an Altair chart; its spec is built without schema validation (the charts are
+    fixed code, validated by the tests), which halves the time a rerun spends on it."""
+    spec = chart.properties(height=height).to_dict(validate=False)
+    st.vega_lite_chart(spec, width="stretch")
 
 
 def render(view: str, sc: Scenario, results: list[StackEstimate], day: date, elapsed: float,
@@ -103,10 +106,13 @@ def downloads(sc: Scenario, results: list[StackEstimate], catalog: Catalog) -> N
         data.pop("platform")
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
     sb.download_button("Scenario (YAML)", text, f"{sc.name}.yaml", "application/x-yaml",
-                       key="dl_yaml")
-    csv = pd.DataFrame(export_rows(sc, results, catalog, sc.volume.monthly_calls))
-    sb.download_button("Results with inputs and line items (CSV)", csv.to_csv(index=False),
-                       f"{sc.name}.csv", "text/csv", key="dl_csv")
+                       key="dl_yaml", on_click="ignore")
+
+    def csv() -> str:  # built when downloaded, not on every rerun
+        rows = export_rows(sc, results, catalog, sc.volume.monthly_calls)
+        return str(pd.DataFrame(rows).to_csv(index=False))
+    sb.download_button("Results with inputs and line items (CSV)", csv, f"{sc.name}.csv",
+                       "text/csv", key="dl_csv", on_click="ignore")
     sb.caption("The page's address holds the scenario: copy it to share this view.")
     sb.expander("Edited scenario as YAML").code(text, language="yaml")
 

@@ -18,11 +18,21 @@ PROMPTS = (0, 1000, 2000, 4000, 8000, 16000)
 
 def sweep_frame(sc: Scenario, stacks: list[str], day: date, catalog: Catalog,
                 cache: TableCache) -> pd.DataFrame:
-    calls = min(20_000, sc.simulation.calls)
-    prompts = tuple(sorted({*PROMPTS, sc.system_tokens()}))
-    points = sweep(sc, catalog, stacks=stacks, calls=calls, hit_ratios=HIT_RATIOS,
-                   prompt_tokens=prompts, on=day, cache=cache)
-    return pd.DataFrame([p.__dict__ for p in points])
+    """The sweep's points; kept per scenario *without* its volume (a month is calls x the
+    mean per call), so a new volume redraws the sweep without re-running it."""
+    key = (sc.model_dump_json(exclude={"volume"}), sc._base_dir, tuple(stacks), day,
+           id(catalog))
+    memo = st.session_state.setdefault("_sweeps", {})
+    df = memo.get(key)
+    if df is None:
+        calls = min(20_000, sc.simulation.calls)
+        prompts = tuple(sorted({*PROMPTS, sc.system_tokens()}))
+        points = sweep(sc, catalog, stacks=stacks, calls=calls, hit_ratios=HIT_RATIOS,
+                       prompt_tokens=prompts, on=day, cache=cache)
+        df = memo[key] = pd.DataFrame([p.__dict__ for p in points])
+        while len(memo) > 8:
+            memo.pop(next(iter(memo)))
+    return df.assign(monthly_usd=df.per_call_mean_usd * sc.volume.monthly_calls)
 
 
 def view_sensitivity(sc: Scenario, stacks: list[str], day: date, catalog: Catalog,
@@ -37,5 +47,6 @@ def view_sensitivity(sc: Scenario, stacks: list[str], day: date, catalog: Catalo
             (cols[0], "cache.hit_ratio", sc.cache.hit_ratio, "cache hit ratio"),
             (cols[1], "prompt_tokens", sc.system_tokens(), "system prompt + tools (tokens)")):
         with col:
-            st.altair_chart(charts.sweep_lines(df[df.parameter == param], stacks, title, now)
-                            .properties(height=380), width="stretch")
+            spec = charts.sweep_lines(df[df.parameter == param], stacks, title, now)
+            st.vega_lite_chart(spec.properties(height=380).to_dict(validate=False),
+                               width="stretch")
