@@ -141,7 +141,10 @@ def scenario_of(base: Scenario, v: dict[str, Any], catalog: Catalog | None = Non
     if not stacks:
         errors["singles"] = "pick at least one stack (or a pipeline below)"
     data = base.model_dump(mode="json", exclude_none=True)
-    data.update(volume={"calls_per_month": v["calls_per_month"]}, duration_min=duration,
+    volume = {k: x for k, x in data.get("volume", {}).items()
+              if k not in ("calls_per_day", "days_per_month")}   # keep its extensions
+    data.update(volume={**volume, "calls_per_month": v["calls_per_month"]},
+                duration_min=duration,
                 prompt={**data.get("prompt", {}), "system_tokens": v["system_tokens"],
                         "tool_tokens": v["tool_tokens"]},
                 stacks=stacks, simulation={"calls": v["sim_calls"], "seed": v["seed"]},
