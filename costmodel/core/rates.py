@@ -264,6 +264,40 @@ class SelfHost(_Strict):
         return v
 
 
+LIMIT_METRICS = ("rpm", "tpm", "rpd", "concurrent_sessions", "cps")
+
+
+class RateLimits(_Strict):
+    """A provider's limits for one usage tier, with where they come from. A limit left out is
+    not known (never unlimited). ``tpm`` counts input tokens (cached ones too); ``cps`` is new
+    calls per second (a carrier's outbound default)."""
+
+    rpm: Count | None = Field(default=None, description="requests per minute")
+    tpm: Count | None = Field(default=None, description="input tokens per minute")
+    rpd: Count | None = Field(default=None, description="requests per day")
+    concurrent_sessions: Count | None = None
+    cps: Decimal | None = Field(default=None, gt=0, le=MAX_FACT,
+                                description="new calls per second")
+    source: str
+    checked: date
+    confidence: Confidence = "vendor"
+    notes: str = ""
+
+    @field_validator("source")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not _URL.match(v):
+            raise ValueError(f"source must be an http(s) URL, got {clip(v)!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _some(self) -> RateLimits:
+        if all(getattr(self, m) is None for m in LIMIT_METRICS) and not self.notes:
+            raise ValueError(f"give at least one of {', '.join(LIMIT_METRICS)}, or notes "
+                             "saying why the tier has none")
+        return self
+
+
 class ModelEntry(_Strict):
     """One priced thing: a model, a telephony product or a GPU rental."""
 
@@ -282,6 +316,8 @@ class ModelEntry(_Strict):
     lifecycle_source: str | None = Field(default=None, description="URL of the shutdown date "
                                          "or legacy status")
     prices: list[PricePeriod] = Field(default_factory=list)
+    limits: dict[str, RateLimits] = Field(default_factory=dict, description="rate limits by "
+                                          "usage tier (e.g. tier-1, vertex-paygo), sourced")
 
     @field_validator("id")
     @classmethod
