@@ -65,11 +65,23 @@ class Volume(_Strict):
                                           **_FLOAT)
     calls_per_day: float | None = Field(default=None, gt=0, le=MAX_CALLS_PER_MONTH, **_FLOAT)
     days_per_month: float = Field(default=30, gt=0, le=31, **_FLOAT)
+    # Extensions (capacity, `costmodel.estimation.traffic`): the day's shape and its peak.
+    hourly_profile: Literal["business-hours", "flat", "evening-peak"] | list[float] = Field(
+        default="business-hours", description="24 weights (hour 0 = midnight, local), or a "
+        "named profile: business-hours, flat, evening-peak")
+    peak_factor: float = Field(default=1.0, ge=1, le=100, **_FLOAT, description="the busy "
+                               "day's calls over an average day's")
 
     @model_validator(mode="after")
     def _one(self) -> Volume:
         if (self.calls_per_month is None) == (self.calls_per_day is None):
             raise ValueError("give calls_per_month, or calls_per_day (with days_per_month)")
+        profile = self.hourly_profile
+        if not isinstance(profile, str) and (
+                len(profile) != 24 or not all(math.isfinite(w) and w >= 0 for w in profile)
+                or sum(profile) <= 0):
+            raise ValueError("hourly_profile: give 24 weights >= 0 (not all 0), or one of "
+                             "business-hours, flat, evening-peak")
         if self.monthly_calls > MAX_CALLS_PER_MONTH:
             raise ValueError(f"calls_per_day x days_per_month must be at most "
                              f"{MAX_CALLS_PER_MONTH:.0e} calls a month")
