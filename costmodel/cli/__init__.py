@@ -17,6 +17,7 @@ from ..errors import InputError
 from . import guard, ledger, prices
 from ._bounds import DEFAULT_ENCODING
 from ._common import JsonOpt, handle_errors, out, print_json
+from .capacity import capacity_cmd
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 from .replay import replay_cmd
@@ -35,6 +36,7 @@ app.command("price-events")(price_events_cmd)
 app.command("estimate")(estimate_cmd)
 app.command("compare")(compare_cmd)
 app.command("curve")(curve_cmd)
+app.command("capacity")(capacity_cmd)
 app.add_typer(guard.app, name="guard")
 guard.app.command("replay")(replay_cmd)
 app.add_typer(ledger.app, name="ledger")
