@@ -5,7 +5,7 @@ numpy, the guard, the ledger): each command imports what it runs when it runs. A
 every value here equal to the one it repeats.
 """
 
-KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost")   # core.rates.KINDS
+KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost", "platform")  # core.rates.KINDS
 FORMATS = ("auto", "openai-realtime", "gemini-live", "nova-sonic")   # adapters.recorded
 DEFAULT_ENCODING = "o200k_base"                                      # core.tokens
 MAX_CALL_MINUTES = 24 * 60                                           # estimation.scenario

@@ -23,15 +23,15 @@ from .._files import clip
 from ..money import format_rate
 from .usage import MODALITIES, TOKEN_STATES
 
-KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost")
-Kind = Literal["realtime", "stt", "llm", "tts", "telephony", "selfhost"]
+KINDS = ("realtime", "stt", "llm", "tts", "telephony", "selfhost", "platform")
+Kind = Literal["realtime", "stt", "llm", "tts", "telephony", "selfhost", "platform"]
 Confidence = Literal["vendor", "secondary", "assumption"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._:-]*$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
 _MILLION = Decimal(1_000_000)
 _RATE_KEYS = frozenset({f"{m}.{st}" for m in MODALITIES for st in TOKEN_STATES}
-                       | {"connection", "audio", "characters", "gpu"})
+                       | {"connection", "audio", "characters", "gpu", "fees"})
 
 # Sanity bounds. A rate is USD per the unit it is quoted in (1M tokens, a second, minute or
 # hour, 1M characters, a GPU-hour); no real price comes near a million, and a figure like
@@ -98,6 +98,32 @@ class GpuRate(_Strict):
     usd_per_hour: Rate = Field(description="rental price of one GPU for one hour")
 
 
+class FixedFees(_Strict):
+    """A platform's (or a carrier's) fees that are not per call, per month of use.
+
+    ``usd_per_month``: the plan's fee; ``usd_per_number``: each rented phone number's monthly
+    fee (times the scenario's ``platform.phone_numbers``); ``included_minutes``: minutes a
+    month of the entry's per-minute (``connection``) fee that the plan includes. The
+    estimator adds the fees to the monthly total as their own line items, never per call, and
+    credits min(included minutes, the month's billed minutes) x the per-minute rate.
+    """
+
+    usd_per_month: Rate | None = None
+    usd_per_number: Rate | None = Field(default=None, description="USD per phone number per "
+                                        "month")
+    included_minutes: int | None = Field(default=None, strict=True, ge=0, le=MAX_FACT,
+                                         description="minutes of the per-minute fee included "
+                                         "each month")
+
+    @model_validator(mode="after")
+    def _some(self) -> FixedFees:
+        if self.usd_per_month is None and self.usd_per_number is None \
+                and self.included_minutes is None:
+            raise ValueError("give at least one of usd_per_month, usd_per_number, "
+                             "included_minutes")
+        return self
+
+
 class AltFigure(_Strict):
     """A figure another source gives, kept so disagreements are visible, not silent."""
 
@@ -127,6 +153,8 @@ class PricePeriod(_Strict):
     audio: TimeRate | None = None
     characters: CharacterRate | None = None
     gpu: GpuRate | None = None
+    fees: FixedFees | None = Field(default=None, description="monthly fees not charged per "
+                                   "call (a platform's plan, phone numbers, included minutes)")
 
     @field_validator("source")
     @classmethod
@@ -192,6 +220,14 @@ class PricePeriod(_Strict):
             parts.append(f"${format_rate(self.characters.usd_per_mchar)} per 1M characters")
         if self.gpu is not None:
             parts.append(f"${format_rate(self.gpu.usd_per_hour)} per GPU-hour")
+        fees = self.fees
+        if fees is not None:
+            if fees.usd_per_month is not None:
+                parts.append(f"${format_rate(fees.usd_per_month)}/month")
+            if fees.usd_per_number is not None:
+                parts.append(f"${format_rate(fees.usd_per_number)} per number per month")
+            if fees.included_minutes:
+                parts.append(f"{fees.included_minutes:,} minutes included")
         return "; ".join(parts)
 
     def token_rates_per_mtok(self) -> dict[str, Decimal]:
@@ -299,7 +335,7 @@ class RateLimits(_Strict):
 
 
 class ModelEntry(_Strict):
-    """One priced thing: a model, a telephony product or a GPU rental."""
+    """One priced thing: a model, a telephony product, a GPU rental or a platform's fees."""
 
     id: str
     kind: Kind
@@ -349,6 +385,9 @@ class ModelEntry(_Strict):
             raise ValueError("prices must be ordered by effective date, oldest first, "
                              "with no two on the same date")
         self._check_ends()
+        if self.kind != "platform" and any(p.fees is not None for p in self.prices):
+            raise ValueError("fees (monthly, per number, included minutes) belong to platform "
+                             "entries; give a carrier's number rental its own platform entry")
         if self.successor == self.id:
             raise ValueError("an entry cannot be its own successor")
         return self
