@@ -98,6 +98,7 @@ def result_json(r: StackEstimate) -> dict:
                              "p95": round(r.monthly_band_usd[1], 2)},
         "mean_call_minutes": round(r.mean_minutes, 3),
         "calls_simulated": r.calls_simulated,
+        "fixed_monthly_usd": round(r.fixed_monthly_usd, 2),
         "line_items": [{"item": name, "usd": round(usd, 2)} for name, usd in r.line_items],
         "notes": r.notes,
     }
@@ -180,13 +181,13 @@ def estimate_cmd(
         w = csv.writer(sys.stdout)
         w.writerow(["stack", "per_call_mean_usd", "per_call_p50_usd", "per_call_p95_usd",
                     "per_call_p99_usd", "per_minute_usd", "monthly_usd", "monthly_p5_usd",
-                    "monthly_p95_usd", "mean_call_minutes"])
+                    "monthly_p95_usd", "mean_call_minutes", "fixed_monthly_usd"])
         for r in est.results:
             pc = r.per_call_usd
             w.writerow([r.stack, *(f"{pc[k]:.6f}" for k in ("mean", "p50", "p95", "p99")),
                         f"{r.per_minute_usd:.6f}", f"{r.monthly_usd:.2f}",
                         f"{r.monthly_band_usd[0]:.2f}", f"{r.monthly_band_usd[1]:.2f}",
-                        f"{r.mean_minutes:.3f}"])
+                        f"{r.mean_minutes:.3f}", f"{r.fixed_monthly_usd:.2f}"])
         return
     out.print(_results_table(est, est.results, ratio=False))
     if items:

@@ -40,6 +40,8 @@ def component_of(item: str, catalog: Catalog | None = None) -> str:
         return "STT"
     if kind == "tts":
         return "TTS"
+    if kind == "platform":  # per-minute fee, plan, phone numbers, included minutes
+        return "platform fee"
     if kind in ("telephony", "selfhost"):
         return "telephony" if kind == "telephony" else "self-hosting"
     if kind == "llm":

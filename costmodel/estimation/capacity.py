@@ -258,6 +258,8 @@ def _limits(model: StackModel, loads: list[ComponentLoad], catalog: Catalog, day
         if entry.kind == "telephony":
             checks.append(_check(entry.id, "cps", chosen, float(cps)))
             continue
+        if entry.kind == "platform":
+            continue  # a platform bills time, not requests: its limit is concurrency
         checks.append(_check(entry.id, "rpm", chosen, load.requests_per_min))
         if load.bills_tokens:
             checks.append(_check(entry.id, "tpm", chosen, load.input_tokens_per_min))
@@ -304,7 +306,7 @@ def _stack(model: StackModel, sc: Scenario, catalog: Catalog, on: date, lengths:
            day: _Day, tier: str | None, utilisation: float | None) -> StackCapacity:
     scale = day.p99 / day.mean if day.mean > 0 else 1.0
     loads = [_component_load(c, sc, lengths, day, scale) for c in model.components]
-    billed = [ld for ld in loads if catalog.get(ld.model).kind != "telephony"
+    billed = [ld for ld in loads if catalog.get(ld.model).kind not in ("telephony", "platform")
               and catalog.get(ld.model).selfhost is None]
     busy = BusyHour(
         hour=day.hour, calls=float(day.window[0]), mean_concurrent=day.mean,

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
-from ..errors import UnknownModelError
+from ..errors import NoPriceInForceError, UnknownModelError
 from .lengths import Lengths, percentiles, weighted_mean_std
 from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
@@ -60,6 +60,10 @@ class StackEstimate:
     # Per-call costs of the simulated calls (USD, one per sampled call), only when
     # `estimate(..., keep_samples=True)`; None otherwise (the arrays are large).
     samples_usd: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # The part of monthly_usd that is not per call: platform plan and phone-number fees, less
+    # included minutes (line items '<id> monthly fee', '<id> phone numbers', '<id> included
+    # minutes'). Per-call figures exclude it; monthly_usd and per_minute_usd include it.
+    fixed_monthly_usd: float = 0.0
 
 
 @dataclass
@@ -204,6 +208,12 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
     mean, std = weighted_mean_std(cost_at, counts, n)
     p50, p95, p99 = percentiles(cost_at, counts, [50, 95, 99])
     total_minutes = calls.total_seconds() / 60
+    line_items = [(name, float(v) * calls_per_month)
+                  for name, v in zip(items, per_call_items, strict=False) if v]
+    fixed_items = fixed_fees(model, sc, catalog, day, dict(line_items))
+    fixed = sum(usd for _, usd in fixed_items)
+    monthly = mean * calls_per_month + fixed
+    lo, hi = _monthly_band(cost_at, calls, mean, std, calls_per_month, rng)
     notes = []
     longest = int(seconds[-1])
     for comp in model.components:
@@ -224,15 +234,49 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         stack=model.id,
         calls_simulated=n,
         per_call_usd={"mean": mean, "p50": p50, "p95": p95, "p99": p99},
-        per_minute_usd=mean * n / total_minutes,
-        monthly_usd=mean * calls_per_month,
-        monthly_band_usd=_monthly_band(cost_at, calls, mean, std, calls_per_month, rng),
-        line_items=[(name, float(v) * calls_per_month)
-                    for name, v in zip(items, per_call_items, strict=False) if v],
+        # With fixed fees, a minute costs the month's total over the month's minutes.
+        per_minute_usd=(mean * n / total_minutes if not fixed_items
+                        else monthly / (calls_per_month * total_minutes / n)),
+        monthly_usd=monthly,
+        monthly_band_usd=(lo + fixed, hi + fixed),
+        line_items=line_items + fixed_items,
         mean_minutes=total_minutes / n,
         notes=notes,
         samples_usd=_per_second(cost_at, calls)[calls.sampled] if keep_samples else None,
+        fixed_monthly_usd=fixed,
     )
+
+
+def fixed_fees(model: StackModel, sc: Scenario, catalog: Catalog, day: date,
+               monthly_items: dict[str, float]) -> list[tuple[str, float]]:
+    """The month's fees of the stack's platform entries that are not per call, as line items
+    (USD per month): '<id> monthly fee' (the plan), '<id> phone numbers' (per-number fee x
+    ``platform.phone_numbers``) and '<id> included minutes', a credit of min(included
+    minutes, the month's billed minutes) x the per-minute rate: the month's billed minutes
+    are calls x the mean billed (rounded) minutes per call, i.e. the '<id> connection' line
+    item over the rate. `monthly_items` are the stack's per-call line items per month."""
+    out: list[tuple[str, float]] = []
+    for comp in model.components:
+        entry = catalog.get(comp.model)
+        if entry.kind != "platform":
+            continue
+        period = entry.period_on(day)
+        if period is None:
+            raise NoPriceInForceError(f"{entry.id} has no price in force on {day.isoformat()}")
+        fees = period.fees
+        if fees is None:
+            continue
+        if fees.usd_per_month:
+            out.append((f"{entry.id} monthly fee", float(fees.usd_per_month)))
+        if fees.usd_per_number and sc.platform.phone_numbers:
+            out.append((f"{entry.id} phone numbers",
+                        float(fees.usd_per_number * sc.platform.phone_numbers)))
+        if fees.included_minutes and period.connection is not None:
+            billed = monthly_items.get(f"{entry.id} connection", 0.0)
+            credit = min(float(fees.included_minutes * period.connection.per_minute), billed)
+            if credit:
+                out.append((f"{entry.id} included minutes", -credit))
+    return out
 
 
 def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[str] | None = None,

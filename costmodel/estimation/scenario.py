@@ -200,6 +200,13 @@ class ChainedStack(_Strict):
     realtime: str | None = Field(default=None, description="extension: a realtime model with "
                                  "telephony and/or a transcription model")
     transcription: str | None = None
+    platform: str | list[str] | None = Field(default=None, description="extension: catalog "
+                                             "id(s) of kind platform this stack runs on "
+                                             "(replaces the scenario's platform.id)")
+
+    def platforms(self) -> tuple[str, ...]:
+        """The stack's own platform ids ((), when it names none)."""
+        return _ids(self.platform)
 
     def chain(self) -> tuple[tuple[str, str], ...]:
         """(role, model id) of a chained stack's stt, llm and tts, in that order."""
@@ -216,10 +223,34 @@ class ChainedStack(_Strict):
         return self
 
 
+def _ids(value: str | list[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+MAX_PHONE_NUMBERS = 1_000_000
+
+
 class Platform(_Strict):
-    """Extension: a voice platform's fee per minute of call (Vapi, Retell ...), on every stack."""
+    """Extension: a voice platform's fees. ``usd_per_minute``: a fee per minute of call on
+    every stack (line item 'platform fee'); or ``id``: catalog entries of kind platform (per
+    minute fee, monthly fee, per-number fee, included minutes) for every stack that names
+    none of its own; ``phone_numbers``: numbers rented (times each per-number fee)."""
 
     usd_per_minute: Decimal = Field(default=Decimal(0), ge=0, le=100, allow_inf_nan=False)
+    id: str | list[str] | None = None
+    phone_numbers: int = Field(default=1, ge=0, le=MAX_PHONE_NUMBERS, **_INT)
+
+    @model_validator(mode="after")
+    def _one_fee(self) -> Platform:
+        if self.id is not None and self.usd_per_minute:
+            raise ValueError("give usd_per_minute or id (a catalog platform), not both: the "
+                             "catalog entry has its own per-minute fee")
+        return self
+
+    def ids(self) -> tuple[str, ...]:
+        return _ids(self.id)
 
 
 MAX_SIMULATED_CALLS = 20_000_000  # ~0.5 GB of float64 per array; more adds no precision
@@ -315,9 +346,17 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def stack_id(stack: str | ChainedStack) -> str:
-    """The stack's display id: the model id, or a chained stack's ids joined by '+'."""
+    """The stack's display id: the model id, or a chained stack's ids joined by '+' (its own
+    platforms last)."""
     if isinstance(stack, str):
         return stack
     parts = [stack.realtime, stack.transcription] if stack.realtime else [
         stack.stt, stack.llm, stack.tts]
-    return "+".join(p for p in (*parts, stack.telephony) if p)
+    return "+".join(p for p in (*parts, stack.telephony, *stack.platforms()) if p)
+
+
+def stack_platforms(stack: str | ChainedStack, sc: Scenario) -> tuple[str, ...]:
+    """The platform ids a stack is billed by: its own ``platform:``, else the scenario's
+    ``platform.id`` (a stack that is itself a platform entry takes the scenario's too)."""
+    own = stack.platforms() if isinstance(stack, ChainedStack) else ()
+    return own or sc.platform.ids()

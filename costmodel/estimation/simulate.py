@@ -38,7 +38,7 @@ from ..core.rates import ModelEntry, PricePeriod
 from ..core.usage import Usage
 from ..errors import SimulationError
 from ..money import to_decimal
-from .scenario import ChainedStack, Scenario, stack_id
+from .scenario import ChainedStack, Scenario, stack_id, stack_platforms
 
 
 def _r(x: float) -> int:
@@ -309,6 +309,11 @@ def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:
     """A realtime, time-billed or self-hosted model that is a whole stack by itself."""
     if entry.selfhost is not None:
         return _time_component("selfhost", entry)
+    if entry.kind == "platform":  # a platform whose per-minute fee bundles the models (Bland)
+        if (period := _period(entry, day)) is None or period.connection is None:
+            raise SimulationError(f"{entry.id} has no per-minute fee: it cannot be a stack "
+                                  "by itself; name it as a stack's platform:")
+        return _time_component("platform", entry)
     if entry.kind != "realtime":
         raise SimulationError(f"{entry.id} ({entry.kind}) cannot be a stack by itself: use "
                               "{stt:, llm:, tts:} for a chained pipeline")
@@ -365,4 +370,19 @@ def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
     if not isinstance(stack, str) and stack.telephony:
         e = _of_kind(catalog.get(stack.telephony), "telephony", "telephony")
         comps.append(_time_component("telephony", e))
+    for pid in stack_platforms(stack, sc):
+        e = _of_kind(catalog.get(pid), "platform", "platform")
+        if any(c.model == e.id for c in comps):
+            continue  # a platform stack that is also the scenario's platform: billed once
+        comps.append(platform_component(e, day))
     return StackModel(stack_id(stack), tuple(comps), sc)
+
+
+def platform_component(entry: ModelEntry, day: date) -> Component:
+    """A platform's per-minute fee as connection time on every call, priced by `price` like
+    any connection rate. A platform with no per-minute fee (only monthly or per-number
+    fees) bills nothing per call: its fees are monthly (`costmodel.estimation.monthly`)."""
+    period = _priced(entry, day)
+    if period.connection is None:
+        return Component("platform", entry.id, _none_response, _none_call, reads=())
+    return _time_component("platform", entry)
