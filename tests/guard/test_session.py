@@ -287,6 +287,37 @@ def test_a_response_reported_as_two_usages_counts_both(builtin):
     assert len(guard.costs) == 2
 
 
+def test_a_refused_request_is_no_longer_awaited(builtin):
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "response.create"}, source="client")
+    assert guard.awaiting == 1
+    guard.observe({"type": "error", "error": {"type": "invalid_request_error"}})
+    assert guard.awaiting == 0
+
+
+def test_a_session_naming_a_model_the_catalog_cannot_price_is_cut_before_any_usage(builtin, caplog):
+    guard = SessionGuard("1", catalog=builtin)
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        guard.observe({"type": "session.created", "session": {"model": "acme-realtime-unlisted"}})
+        d = guard.observe({"type": "input_audio_buffer.speech_started"})   # before any usage
+        guard.observe({"type": "input_audio_buffer.committed"})
+    assert d.action == "cut" and "acme-realtime-unlisted" in d.reason
+    assert caplog.text.count("CANNOT METER") == 1          # said once, loudly
+
+
+def test_a_transcription_billed_in_tokens_is_projected_with_the_next_turn(builtin):
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         transcription_model="openai/gpt-4o-transcribe")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    before = guard.projected_next_usd()
+    d = guard.observe({"type": "conversation.item.input_audio_transcription.completed",
+                       "usage": {"type": "tokens", "input_tokens": 100, "output_tokens": 10,
+                                 "input_token_details": {"audio_tokens": 100}}})
+    # 100 audio tokens in at $6/1M + 10 text out at $10/1M = $0.0007, spent and expected again
+    assert d.spent_usd == D("0.0007")
+    assert guard.projected_next_usd() - before == D("0.0007")
+
+
 def test_a_response_in_flight_at_the_end_is_estimated(builtin):
     guard = SessionGuard("100", catalog=builtin)
     events = openai_session(builtin, turns=2)
@@ -356,6 +387,17 @@ def test_the_end_of_a_session_releases_its_hold_on_the_scope_budget(builtin):
     # nothing is held any more, and the estimate of the cut response is committed as spend
     assert ledger.reserved(scope="acme") == 0
     assert ledger.spent(session_id="a") == guard.spent_usd and guard.ledger_errors == 0
+
+
+def test_the_end_of_a_session_releases_a_hold_no_response_paid(builtin):
+    ledger = MemoryLedger()
+    guard = SessionGuard("100", catalog=builtin, ledger=ledger, scope="acme",
+                         scope_limit_usd="50", model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    guard.observe({"type": "input_audio_buffer.committed"})   # the next response is held
+    assert ledger.reserved(scope="acme") > 0
+    guard.finalize()                                          # ...and never came
+    assert ledger.reserved(scope="acme") == 0 and guard.ledger is ledger
 
 
 def test_a_scope_budget_needs_a_ledger(builtin):
