@@ -166,6 +166,28 @@ def test_every_output_is_re_sent_as_context_image_too(proj):
                              "audio.output": 300}
 
 
+def test_image_context_counts_toward_the_threshold(proj):
+    proj.learn({"text.input": 2000, "audio.input": 7000, "image.input": 1000})
+    # context: 2,000 text + 7,000 + 100 (user) audio + 1,000 image = 10,100: 100 past it,
+    # so 100 audio tokens are dropped
+    assert proj.tokens() == {"text.input": 2000, "audio.input": 7000, "image.input": 1000,
+                             "text.output": 60, "audio.output": 300}
+
+
+def test_a_reply_is_not_taken_for_a_cache_read(proj):
+    proj.learn({"text.input": 1000})
+    proj.learn({"text.input": 1000, "text.output": 500})     # nothing read from cache
+    # context: 1,000 + 500 text; audio: the 100-token user turn; no share cached
+    assert proj.tokens() == {"text.input": 1500, "audio.input": 100, "text.output": 500}
+
+
+def test_a_measured_user_turn_is_the_coming_one_only(proj):
+    proj.user_turn(D("0.5"))                 # 0.5 s x 10/s + 1 = 6 audio tokens
+    proj.learn({"audio.input": 6, "audio.output": 50})
+    # the next turn is not measured yet: the largest of the measured (6) and 10 s (100)
+    assert proj.tokens()["audio.input"] == 6 + 50 + 100
+
+
 def test_exactly_at_the_threshold_nothing_is_truncated(proj):
     proj.learn({"text.input": 2000, "audio.input": 5000})
     proj.learn({"text.input": 100, "text.cached": 2000, "audio.cached": 5000,
