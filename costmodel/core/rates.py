@@ -44,6 +44,13 @@ Rate = Annotated[Decimal, Field(ge=0, le=MAX_RATE_USD)]
 Count = Annotated[int, Field(strict=True, ge=1, le=MAX_FACT)]
 
 
+def _source_url(cls: type, v: str) -> str:
+    """A `source` field's check, shared by every sourced block: an http(s) URL."""
+    if not _URL.match(v):
+        raise ValueError(f"source must be an http(s) URL, got {clip(v)!r}")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -156,12 +163,7 @@ class PricePeriod(_Strict):
     fees: FixedFees | None = Field(default=None, description="monthly fees not charged per "
                                    "call (a platform's plan, phone numbers, included minutes)")
 
-    @field_validator("source")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not _URL.match(v):
-            raise ValueError(f"source must be an http(s) URL, got {clip(v)!r}")
-        return v
+    _url = field_validator("source")(_source_url)
 
     @field_validator("sources")
     @classmethod
@@ -292,6 +294,8 @@ class SelfHost(_Strict):
     confidence: Confidence = "assumption"
     notes: str = ""
 
+    _url = field_validator("source")(_source_url)
+
     @field_validator("runs_on")
     @classmethod
     def _id(cls, v: str) -> str:
@@ -319,12 +323,7 @@ class RateLimits(_Strict):
     confidence: Confidence = "vendor"
     notes: str = ""
 
-    @field_validator("source")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not _URL.match(v):
-            raise ValueError(f"source must be an http(s) URL, got {clip(v)!r}")
-        return v
+    _url = field_validator("source")(_source_url)
 
     @model_validator(mode="after")
     def _some(self) -> RateLimits:

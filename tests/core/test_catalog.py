@@ -496,3 +496,20 @@ def test_a_file_that_no_longer_parses_has_no_lines_and_is_read_once(tmp_path, mo
     assert marks.line(["models", 0, "id"]) is None
     assert marks.line(["models"]) is None
     assert marks.node() is None and parsed == ["gone.yaml"]
+
+
+@pytest.mark.parametrize("block", ["PricePeriod", "SelfHost", "RateLimits"])
+def test_every_sourced_block_needs_a_url_for_its_source(block):
+    # One check shared by every block that says where a figure comes from.
+    import datetime
+
+    from pydantic import ValidationError
+
+    from costmodel.core import rates
+
+    fields = {"PricePeriod": {"effective": datetime.date(2026, 1, 1)},
+              "SelfHost": {"runs_on": "selfhost/h100", "gpus": 1, "concurrent_sessions": 1,
+                           "utilization": 1},
+              "RateLimits": {"rpm": 60}}[block]
+    with pytest.raises(ValidationError, match="source must be an http"):
+        getattr(rates, block)(source="a blog", checked=datetime.date(2026, 1, 1), **fields)
