@@ -100,6 +100,7 @@ def result_json(r: StackEstimate) -> dict:
         "calls_simulated": r.calls_simulated,
         "fixed_monthly_usd": round(r.fixed_monthly_usd, 2),
         "line_items": [{"item": name, "usd": round(usd, 2)} for name, usd in r.line_items],
+        "selfhost_basis": r.selfhost_basis,
         "notes": r.notes,
     }
 

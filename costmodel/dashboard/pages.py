@@ -15,7 +15,6 @@ import yaml
 
 from ..core.catalog import Catalog
 from ..estimation import (
-    HOURS_PER_MONTH,
     Scenario,
     StackEstimate,
     TableCache,
@@ -66,7 +65,7 @@ def render(view: str, sc: Scenario, results: list[StackEstimate], day: date, ela
     elif view == "Sensitivity":
         view_sensitivity(sc, stacks, day, catalog, cache)
     elif view == "Self-hosting break-even":
-        view_breakeven(results, calls, day, catalog)
+        view_breakeven(sc, results, calls, day, catalog, cache)
     else:
         view_catalog(catalog)
     notes = sorted({n for r in results for n in r.notes})
@@ -233,8 +232,8 @@ def view_distribution(results: list[StackEstimate]) -> None:
         f"p95 {format_usd_short(r.per_call_usd['p95'])}" for r in picked))
 
 
-def view_breakeven(results: list[StackEstimate], volume: float, day: date,
-                   catalog: Catalog) -> None:
+def view_breakeven(sc: Scenario, results: list[StackEstimate], volume: float, day: date,
+                   catalog: Catalog, cache: TableCache) -> None:
     hosts = [e.id for e in catalog if e.selfhost is not None]
     apis = [r.stack for r in sorted(results, key=lambda r: r.monthly_usd)
             if not set(r.stack.split("+")) & set(hosts)]
@@ -242,39 +241,40 @@ def view_breakeven(results: list[StackEstimate], volume: float, day: date,
         st.info("Pick at least one API stack to compare with self-hosting.")
         return
     mine = [h for r in results for h in r.stack.split("+") if h in hosts] + ["selfhost/moshi"]
-    c1, c2, c3 = st.columns(3)
+    c1, c2 = st.columns(2)
     host = c1.selectbox("Self-hosted model", hosts, key="be_host",
                         index=hosts.index(next(h for h in mine if h in hosts)))
     api = c2.selectbox("API stack", apis, key="be_api", format_func=short_label)
-    hours = c3.number_input("GPU hours rented per month", 1.0, 744.0, float(HOURS_PER_MONTH),
-                            key="be_hours")
-    be = break_even(host, next(r for r in results if r.stack == api), catalog,
-                    hours_per_month=hours, on=day)
+    sid = next((r.stack for r in results if r.stack == host), host)
+    be = break_even(sc, sid, next(r for r in results if r.stack == api), catalog, on=day,
+                    cache=cache)
     m = st.columns(4)
-    m[0].metric("One deployment, always on", format_usd_short(be.deployment_usd_per_month)
+    m[0].metric("Self-hosting GPUs at this volume",
+                format_usd_short(be.selfhost_fleet_usd) + "/month", help=be.basis)
+    m[1].metric("One deployment, always on", format_usd_short(be.deployment_usd_per_month)
                 + "/month")
-    m[1].metric("Calls one deployment serves", f"{be.calls_per_deployment:,.0f}/month")
     m[2].metric("API cost per call", format_usd_short(be.api_usd_per_call))
     m[3].metric("Break-even", "never" if be.calls_per_month is None
                 else f"{be.calls_per_month:,.0f} calls/month")
-    marks = [v for v in (volume, be.calls_per_month, be.calls_per_deployment) if v]
-    df = pd.DataFrame(be.table(np.geomspace(min(marks) / 10, max(marks) * 4, 800).tolist()))
+    marks = [v for v in (volume, be.calls_per_month, be.first_calls_per_month) if v]
+    df = pd.DataFrame(be.table(np.geomspace(min(marks) / 10, max(marks) * 4, 240).tolist()))
     tel = " + the same telephony" if be.telephony_usd_per_call else ""
+    what = "always on" if sc.selfhost.utilisation is None else "autoscaled"
     long = df.melt("calls_per_month", ["selfhost_usd", "api_usd"], "option", "usd").replace(
-        {"selfhost_usd": f"self-host {short_label(host)} (always on){tel}",
+        {"selfhost_usd": f"self-host {short_label(host)} ({what}){tel}",
          "api_usd": short_label(api)})
     show(charts.breakeven_lines(long, volume, be.calls_per_month), 380)
     first = be.first_calls_per_month
     st.markdown(
-        f"**How this is defined.** Self-hosting is priced one way in this view: GPUs rented "
-        f"*always on*, a deployment of `{host}` costing its GPUs × GPU $/h × {hours:,.0f} h a "
-        "month, calls or not, serving what its catalog concurrency × utilisation allows at "
-        "this scenario's mean call length; more calls need another deployment (the steps). "
+        f"**How this is defined.** Self-hosting has one price in every view, the Monthly cost "
+        f"view's too: the GPU fleet this scenario's traffic needs, here {be.basis}. At "
+        "another volume the fleet is sized again (always on: a deployment more each time the "
+        "busy hour's P99 concurrency passes its sessions: the steps). "
         "Like for like, the self-hosted side pays the API stack's telephony too "
         f"({format_usd_short(be.telephony_usd_per_call)} per call). The API costs its mean "
         "per-call cost × calls. Break-even (red dashed line): the volume from which "
         "self-hosting is never dearer"
         + ("" if first is None else f" (first cheaper at {first:,.0f} calls/month)")
-        + ". The Monthly cost view prices a self-hosted stack at its GPU-minute share "
-        "(deployments fully used); staff, egress and a separate STT/TTS are not included. "
+        + ". Set `selfhost: {utilisation: 0.6}` in the scenario to price an autoscaled fleet "
+        "instead; staff, egress and a separate STT/TTS are not included. "
         "Grey dashed line: this scenario's volume.")

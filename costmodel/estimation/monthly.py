@@ -42,6 +42,7 @@ _COST_SHAPING_FACTS = frozenset({"audio_tokens_per_second_in", "audio_tokens_per
                                  "bills_silence"})
 _BOOTSTRAP_MONTHS = 400
 PLATFORM_FEE = "platform fee"   # the line item of `Scenario.platform` (no model)
+FLEET_ITEM, AUTOSCALED_ITEM = "GPUs always on", "GPUs autoscaled"  # '<selfhost id> ...'
 
 
 @dataclass
@@ -64,6 +65,10 @@ class StackEstimate:
     # included minutes (line items '<id> monthly fee', '<id> phone numbers', '<id> included
     # minutes'). Per-call figures exclude it; monthly_usd and per_minute_usd include it.
     fixed_monthly_usd: float = 0.0
+    # A self-hosted stack: how its fleet was priced ("always on: 5 GPUs ... for P99 35
+    # concurrent, $10,184/month (730 h)"); its line item '<id> GPUs always on' (or
+    # '<id> GPUs autoscaled') replaces the GPU-minute share. None for API stacks.
+    selfhost_basis: str | None = None
 
 
 @dataclass
@@ -200,6 +205,18 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
     counts_n = np.bincount(responses, weights=counts, minlength=len(tables.turn_cum))
     per_call_items = (counts_n @ tables.turn_items + counts @ tables.call_items) / n
     items = list(tables.items)
+    hosted = _selfhost(model, sc, catalog, day, calls, calls_per_month, cache)
+    if hosted is not None:  # the fleet a month, not a GPU-minute share: one self-host price
+        entry_id, fleet_usd, basis = hosted
+        cols = [i for i, name in enumerate(items) if name.startswith(f"{entry_id} ")]
+        share = tables.turn_items[responses][:, cols].sum(axis=1) \
+            + tables.call_items[:, cols].sum(axis=1)
+        cost_at = cost_at - share + fleet_usd / calls_per_month
+        per_call_items = per_call_items.copy()
+        per_call_items[cols] = 0.0
+        per_call_items = np.append(per_call_items, fleet_usd / calls_per_month)
+        auto = sc.selfhost.utilisation is not None
+        items.append(f"{entry_id} {AUTOSCALED_ITEM if auto else FLEET_ITEM}")
     fee = float(sc.platform.usd_per_minute)
     if fee:  # a platform's fee per minute of call, on top of every stack
         cost_at = cost_at + fee * seconds / 60
@@ -214,7 +231,7 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
     fixed = sum(usd for _, usd in fixed_items)
     monthly = mean * calls_per_month + fixed
     lo, hi = _monthly_band(cost_at, calls, mean, std, calls_per_month, rng)
-    notes = []
+    notes = [] if hosted is None else [f"{hosted[0]}: {hosted[2]}"]
     longest = int(seconds[-1])
     for comp in model.components:
         entry = catalog.get(comp.model)
@@ -244,7 +261,24 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         notes=notes,
         samples_usd=_per_second(cost_at, calls)[calls.sampled] if keep_samples else None,
         fixed_monthly_usd=fixed,
+        selfhost_basis=None if hosted is None else hosted[2],
     )
+
+
+def _selfhost(model: StackModel, sc: Scenario, catalog: Catalog, day: date, calls: Lengths,
+              calls_per_month: float, cache: TableCache | None
+              ) -> tuple[str, float, str] | None:
+    """(self-hosted model id, its fleet's USD a month, the basis in words) for a stack with a
+    self-hosted component (`costmodel.estimation.selfhost`), else None."""
+    from .selfhost import FleetPricer, hosted_entry  # selfhost -> capacity -> monthly
+
+    entry = hosted_entry(model, catalog)
+    if entry is None:
+        return None
+    at = sc.model_copy(update={"volume": sc.volume.model_copy(
+        update={"calls_per_month": calls_per_month, "calls_per_day": None})})
+    pricer = FleetPricer(at, entry, catalog, day, calls)
+    return entry.id, pricer.monthly_usd(), pricer.basis()
 
 
 def fixed_fees(model: StackModel, sc: Scenario, catalog: Catalog, day: date,

@@ -253,6 +253,15 @@ class Platform(_Strict):
         return _ids(self.id)
 
 
+class SelfHost(_Strict):
+    """Extension: how a self-hosted stack is priced (`costmodel.estimation.selfhost`). Default
+    (``utilisation`` unset): the always-on fleet sized for the busy hour's P99 concurrency
+    (730 h a month). ``utilisation: U``: the autoscaled fleet, each hour of an average day
+    ceil(mean calls in progress / (sessions per deployment x U)) deployments."""
+
+    utilisation: float | None = Field(default=None, gt=0, le=1, **_FLOAT)
+
+
 MAX_SIMULATED_CALLS = 20_000_000  # ~0.5 GB of float64 per array; more adds no precision
 
 
@@ -274,6 +283,7 @@ class Scenario(_Strict):
     cache: Cache = Field(default_factory=Cache)
     truncation: Truncation = Field(default_factory=Truncation)
     platform: Platform = Field(default_factory=Platform)
+    selfhost: SelfHost = Field(default_factory=SelfHost)
     stacks: list[str | ChainedStack] = Field(min_length=1)
     simulation: Simulation = Field(default_factory=Simulation)
     # Where the scenario was read from: relative paths resolve there, errors name it.

@@ -52,46 +52,62 @@ def test_samples_are_kept_only_when_asked(builtin):
 
 # ---- break-even --------------------------------------------------------------------------------
 
+def flat(calls: float = 72_000, stacks=("toy/open-model",), **over) -> Scenario:
+    """Flat traffic, 6-minute calls: calls / 720 an hour x 6 / 60 in progress (10 at 72,000)."""
+    data = {"name": "flat", "volume": {"calls_per_month": calls, "hourly_profile": "flat"},
+            "duration_min": {"fixed": 6}, "stacks": list(stacks),
+            "simulation": {"calls": 1000, "seed": 3}}
+    data.update(over)
+    return Scenario.model_validate(data)
+
+
 def test_break_even_by_hand(toy):
-    # toy/open-model: 2 x toy/gpu at $2.40/h, 8 sessions at 50% utilisation.
-    be = break_even("toy/open-model", api(0.60, minutes=5), toy, on=DAY)
+    # toy/open-model: 2 x toy/gpu at $2.40/h, 8 sessions per deployment: $3,504 a month
+    # always on. 72,000 calls of 6 min, flat: 10 in progress, P99 18 (Poisson(10)), so
+    # ceil(18 / 8) = 3 deployments = $10,512 at the scenario's volume. At low volume one
+    # deployment serves (P99 <= 8), so at $0.60 a call self-hosting is first no dearer at
+    # $3,504 / $0.60 = 5,840 calls (P99 at 0.81 in progress is 4).
+    be = break_even(flat(), "toy/open-model", api(0.60), toy, on=DAY)
     assert be.deployment_usd_per_month == pytest.approx(2 * 2.40 * 730)     # $3,504
-    assert be.calls_per_deployment == pytest.approx(8 * 0.5 * 730 * 60 / 5)  # 35,040
-    assert be.first_calls_per_month == pytest.approx(3504 / 0.60)            # 5,840
-    assert be.deployments(35_040) == 1 and be.deployments(35_041) == 2
+    assert be.selfhost_fleet_usd == pytest.approx(3 * 3504)                 # $10,512
+    assert "3 x 2 toy/gpu" in be.basis and "P99 18 concurrent" in be.basis
+    assert be.deployments(72_000) == 3 and be.deployments(1) == 1
     assert be.selfhost_monthly_usd(1) == pytest.approx(3504)  # always on: never below one
+    assert be.first_calls_per_month == pytest.approx(3504 / 0.60, rel=1e-6)  # 5,840
 
 
-@pytest.mark.parametrize("mean_usd", [0.1205, 0.125, 0.13, 0.2, 0.6, 3.0])
+@pytest.mark.parametrize("mean_usd", [0.065, 0.08, 0.13, 0.2, 0.6, 3.0])
 def test_break_even_is_where_self_hosting_stays_cheaper(toy, mean_usd):
-    be = break_even("toy/open-model", api(mean_usd), toy, on=DAY)
-    c = be.calls_per_deployment
-    grid = np.concatenate([np.linspace(1, 40 * c, 200_001), np.arange(1, 41) * c + 1e-6])
-    dearer = [v for v in grid if be.selfhost_monthly_usd(v) > be.api_monthly_usd(v) + 1e-9]
+    be = break_even(flat(), "toy/open-model", api(mean_usd), toy, on=DAY)
     assert be.calls_per_month is not None
-    assert max(dearer) < be.calls_per_month  # never dearer from the break-even on ...
-    just_before = be.calls_per_month * (1 - 1e-9)
+    grid = np.geomspace(1, 50 * be.calls_per_month, 4000)
+    dearer = [v for v in grid if be.selfhost_monthly_usd(v) > be.api_monthly_usd(v) + 1e-9]
+    assert not dearer or max(dearer) < be.calls_per_month  # never dearer from it on ...
+    just_before = be.calls_per_month * (1 - 1e-7)
     assert be.selfhost_monthly_usd(just_before) > be.api_monthly_usd(just_before)  # ... the least
     assert be.first_calls_per_month <= be.calls_per_month
 
 
 def test_break_even_never_when_the_api_is_cheaper(toy):
-    # One deployment's worth of calls at $0.05 is $1,752 < $3,504: the API always wins.
-    be = break_even("toy/open-model", api(0.05), toy, on=DAY)
+    # However large, a deployment serves at most 8 x 730 h x 60 / 6 min = 58,400 calls a
+    # month: at least $3,504 / 58,400 = $0.06 a call, above the API's $0.01.
+    be = break_even(flat(), "toy/open-model", api(0.01), toy, on=DAY)
     assert be.first_calls_per_month is None and be.calls_per_month is None
 
 
 def test_break_even_needs_a_self_host_model(toy):
     with pytest.raises(CostModelError, match="not a self-hosted model"):
-        break_even("toy/gpu", api(1.0), toy, on=DAY)
+        break_even(flat(), "toy/gpu", api(1.0), toy, on=DAY)
 
 
-def test_break_even_with_the_builtin_catalog(builtin):
-    est = estimate(scenario(), builtin, on=DAY).results[1]  # xAI, $0.05/min
-    be = break_even("selfhost/moshi", est, builtin, on=DAY)
-    assert be.api_usd_per_call == pytest.approx(est.per_call_usd["mean"])
-    assert be.calls_per_month == pytest.approx(be.deployment_usd_per_month
-                                               / est.per_call_usd["mean"])
+def test_break_even_prices_self_hosting_as_the_estimate_does(builtin):
+    sc = flat(stacks=["selfhost/moshi", FLAT])
+    moshi, xai = estimate(sc, builtin, on=DAY).results
+    be = break_even(sc, "selfhost/moshi", xai, builtin, on=DAY)
+    assert be.api_usd_per_call == pytest.approx(xai.per_call_usd["mean"])
+    assert be.selfhost_fleet_usd == pytest.approx(moshi.monthly_usd)  # one price
+    assert be.selfhost_monthly_usd(72_000) == pytest.approx(moshi.monthly_usd)
+    assert be.basis == moshi.selfhost_basis
 
 
 # ---- sweeps ------------------------------------------------------------------------------------
