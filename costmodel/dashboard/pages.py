@@ -27,6 +27,7 @@ from ..estimation.lengths import percentiles
 from ..estimation.monthly import sampled_lengths
 from ..money import format_usd_short
 from . import charts
+from .capacity_view import view_capacity
 from .catalog_view import view_catalog
 from .model import (
     breakdown_rows,
@@ -64,6 +65,8 @@ def render(view: str, sc: Scenario, results: list[StackEstimate], day: date, ela
         view_distribution(results)
     elif view == "Sensitivity":
         view_sensitivity(sc, stacks, day, catalog, cache)
+    elif view == "Capacity":
+        view_capacity(sc, stacks, day, catalog, cache)
     elif view == "Self-hosting break-even":
         view_breakeven(sc, results, calls, day, catalog, cache)
     else:

@@ -211,12 +211,9 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         cols = [i for i, name in enumerate(items) if name.startswith(f"{entry_id} ")]
         share = tables.turn_items[responses][:, cols].sum(axis=1) \
             + tables.call_items[:, cols].sum(axis=1)
-        cost_at = cost_at - share + fleet_usd / calls_per_month
+        cost_at = cost_at - share  # the fleet is added below, as a month's amount
         per_call_items = per_call_items.copy()
         per_call_items[cols] = 0.0
-        per_call_items = np.append(per_call_items, fleet_usd / calls_per_month)
-        auto = sc.selfhost.utilisation is not None
-        items.append(f"{entry_id} {AUTOSCALED_ITEM if auto else FLEET_ITEM}")
     fee = float(sc.platform.usd_per_minute)
     if fee:  # a platform's fee per minute of call, on top of every stack
         cost_at = cost_at + fee * seconds / 60
@@ -229,8 +226,14 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
                   for name, v in zip(items, per_call_items, strict=False) if v]
     fixed_items = fixed_fees(model, sc, catalog, day, dict(line_items))
     fixed = sum(usd for _, usd in fixed_items)
-    monthly = mean * calls_per_month + fixed
     lo, hi = _monthly_band(cost_at, calls, mean, std, calls_per_month, rng)
+    monthly = mean * calls_per_month + fixed
+    if hosted is not None:  # the fleet: a month's amount, the same in every call's share
+        fleet, auto = hosted[1], sc.selfhost.utilisation is not None
+        line_items.append((f"{hosted[0]} {AUTOSCALED_ITEM if auto else FLEET_ITEM}", fleet))
+        monthly, lo, hi = monthly + fleet, lo + fleet, hi + fleet
+        mean, p50, p95, p99 = (x + fleet / calls_per_month for x in (mean, p50, p95, p99))
+        cost_at = cost_at + fleet / calls_per_month
     notes = [] if hosted is None else [f"{hosted[0]}: {hosted[2]}"]
     longest = int(seconds[-1])
     for comp in model.components:
@@ -252,7 +255,7 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         calls_simulated=n,
         per_call_usd={"mean": mean, "p50": p50, "p95": p95, "p99": p99},
         # With fixed fees, a minute costs the month's total over the month's minutes.
-        per_minute_usd=(mean * n / total_minutes if not fixed_items
+        per_minute_usd=(mean * n / total_minutes if not fixed_items and hosted is None
                         else monthly / (calls_per_month * total_minutes / n)),
         monthly_usd=monthly,
         monthly_band_usd=(lo + fixed, hi + fixed),

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
 VIEWS = ["Monthly cost", "Cost breakdown", "Cost per minute vs call length",
-         "Per-call distribution", "Sensitivity", "Self-hosting break-even", "Catalog"]
+         "Per-call distribution", "Sensitivity", "Capacity", "Self-hosting break-even", "Catalog"]
 REALTIME, FLAT = "openai/gpt-realtime-1.5", "xai/grok-voice-agent"
 
 

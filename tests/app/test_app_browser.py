@@ -31,6 +31,7 @@ VIEWS = {
     "Cost per minute vs call length": "Dashed lines: where the context",
     "Per-call distribution": "simulated calls per stack, overlaid",
     "Sensitivity": "Each point re-runs the estimate",
+    "Capacity": "Capacity: calls arrive as a Poisson process",
     "Self-hosting break-even": "How this is defined.",
     "Catalog": "Token rates in USD per 1M tokens",
 }

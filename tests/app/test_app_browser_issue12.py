@@ -106,3 +106,25 @@ def test_the_url_reproduces_the_view(page, server):
     page.navigate(link)
     st = page.settled("split by what it pays for", charts=1)
     assert "12,345 calls/month" in st["text"] and value(page, "Calls per month") == "12345"
+
+
+def test_monthly_cost_and_break_even_show_one_self_host_price(page, server):
+    # support-line with moshi and xAI: moshi's fleet, 5 GPUs always on for P99 35 concurrent
+    # (5 x $2.79 x 730 h = $10,183.50), is the cheapest in Monthly cost's headline and the
+    # self-host figure of Break-even.
+    from urllib.parse import urlencode
+
+    from costmodel.dashboard.model import to_query
+    from costmodel.estimation import load_scenario
+
+    sc = load_scenario(APP.parent / "examples" / "support-line.yaml")
+    sc = sc.model_copy(update={"stacks": ["selfhost/moshi", "xai/grok-voice-agent"]})
+    page.navigate(f"{server.rstrip('/')}/?{urlencode(to_query(sc, {'view': 'Monthly cost'}))}")
+    st = page.settled(MONTHLY, charts=1)
+    assert "Cheapest: moshi at $10,184/month" in st["text"], st["text"][:2000]
+    page.click_label("Self-hosting break-even")
+    st = page.settled("How this is defined.", charts=1)
+    assert not st["exceptions"]
+    assert "Self-hosting GPUs at this volume" in st["text"]
+    assert "$10,184/month" in st["text"].split("Self-hosting GPUs at this volume", 1)[1][:80]
+    assert "always on: 5 GPUs" in st["text"] and "P99 35 concurrent" in st["text"]
