@@ -31,7 +31,8 @@ TierOpt = Annotated[str | None, typer.Option(
     "its first-listed tier.", show_default=False)]
 UtilOpt = Annotated[float | None, typer.Option(
     "--utilisation", parser=finite(0.01, 1), help="Self-hosting: average share of a deployment "
-    "in use when autoscaled hour by hour (default: the catalog entry's).", show_default=False)]
+    "in use when autoscaled hour by hour (default: the scenario's selfhost.utilisation, else "
+    "the catalog entry's).", show_default=False)]
 
 
 def _r(x: float | None, digits: int = 3) -> float | None:

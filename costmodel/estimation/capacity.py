@@ -335,8 +335,12 @@ def capacity(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
              tier: str | None = None, utilisation: float | None = None, on: date | None = None,
              calls: int | None = None, seed: int | None = None,
              cache: TableCache | None = None) -> CapacityReport:
-    """The busy hour of every stack of a scenario (or only `stacks`), against its limits."""
+    """The busy hour of every stack of a scenario (or only `stacks`), against its limits.
+    `utilisation` (autoscaled self-hosting) defaults to the scenario's `selfhost.utilisation`,
+    else the catalog entry's, as the estimate prices it."""
     catalog = catalog or default_catalog()
+    if utilisation is None:
+        utilisation = sc.selfhost.utilisation
     day_on = on or date.today()
     n = calls or sc.simulation.calls
     lengths = sampled_lengths(sc, n, sc.simulation.seed if seed is None else seed, cache)

@@ -141,6 +141,16 @@ def test_gpus_from_p99_with_erlang_c_and_the_autoscaled_alternative() -> None:
     assert selfhost_fleet(sc, "xai/grok-voice-agent", on=ON) is None
 
 
+def test_the_scenarios_own_utilisation_is_the_default_as_in_the_estimate() -> None:
+    # The same flat 72,000 calls with `selfhost: {utilisation: 0.5}` in the scenario and no
+    # argument: the autoscaled alternative is the 2,160 GPU-hours ($6,026.40) above.
+    sc = _sc({"calls_per_month": 72_000, "hourly_profile": "flat"}, {"fixed": 6},
+             ["selfhost/moshi"], selfhost={"utilisation": 0.5})
+    f = capacity(sc, on=ON, calls=1000).results[0].fleet
+    assert f is not None and f.utilisation == 0.5
+    assert f.autoscaled_usd_per_month == pytest.approx(6026.40)
+
+
 def test_limits_unknown_never_unlimited_and_the_binding_one() -> None:
     sc = _sc({"calls_per_month": 72_000, "hourly_profile": "flat"}, {"fixed": 6},
              ["xai/grok-voice-agent", "google/gemini-3.1-flash-live",
