@@ -25,3 +25,13 @@ def test_anything_else_is_refused_naming_the_field(value):
 def test_a_missing_payload_or_key_is_zero():
     assert count(None, "k", "usage") == 0
     assert count({}, "k", "usage") == 0
+
+
+def test_only_a_realtime_model_with_audio_rates_needs_the_modality_split():
+    from costmodel.adapters._common import needs_modalities
+
+    assert needs_modalities("openai/gpt-realtime-1.5")       # realtime, audio tokens
+    # a chained pipeline's text LLM that also has an audio input rate is given text
+    assert not needs_modalities("google/gemini-2.5-flash")
+    assert not needs_modalities("elevenlabs/agents")         # realtime, billed by time
+    assert not needs_modalities("no/such-model")             # pricing reports it itself

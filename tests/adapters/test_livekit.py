@@ -308,3 +308,41 @@ def test_a_nova_sonic_summary_is_priced(builtin) -> None:
     # 360 x $0.33 + 3850 x $3 + 290 x $2.75 + 2700 x $12 per 1M
     # = 118.8 + 11550 + 797.5 + 32400 = $0.0448663
     assert price(u, builtin, on=DAY).total_usd == Decimal("0.0448663")
+
+
+# ---- which count decides the bucket (mutation testing, issue 10 item 7) ----------------------
+
+def test_a_turn_model_count_and_an_unknown_type_are_refused_each_for_its_own_reason() -> None:
+    eot = {"type": "eot_usage", "provider": "livekit", "model": "multilingual"}
+    with pytest.raises(UsageError, match="turn-model request count"):
+        usage_from_livekit(eot)
+    with pytest.raises(UsageError, match="is not a LiveKit model usage type"):
+        usage_from_livekit({**eot, "type": "vad_usage"})
+
+
+def test_an_all_audio_reply_is_priced_as_audio_output() -> None:
+    # output 100 = 0 text + 100 audio: nothing of it is text
+    u = usage_from_livekit({"type": "llm_usage", "provider": "openai",
+                            "model": "gpt-realtime-1.5", "input_tokens": 10,
+                            "input_text_tokens": 10, "output_tokens": 100,
+                            "output_audio_tokens": 100})
+    assert dict(u.tokens) == {"text.input": 10, "audio.output": 100}
+
+
+def test_a_token_billed_transcription_with_no_output_is_billed_by_its_input_tokens() -> None:
+    # silence: 500 audio tokens in, nothing transcribed; the 30 s are informational
+    u = usage_from_livekit({"type": "stt_usage", "provider": "openai",
+                            "model": "gpt-4o-transcribe", "input_tokens": 500,
+                            "output_tokens": 0, "audio_duration": 30.0},
+                           model="openai/gpt-4o-transcribe")
+    assert dict(u.tokens) == {"audio.input": 500}
+    assert not u.audio_seconds
+
+
+def test_a_token_billed_speech_request_with_no_audio_is_billed_by_its_input_tokens() -> None:
+    # cut before any audio: 12 text tokens in, 0 out; the 50 characters are informational
+    u = usage_from_livekit({"type": "tts_usage", "provider": "openai", "model": "gpt-4o-mini-tts",
+                            "input_tokens": 12, "output_tokens": 0, "characters_count": 50},
+                           model="openai/gpt-4o-mini-tts")
+    assert dict(u.tokens) == {"text.input": 12}
+    assert not u.characters

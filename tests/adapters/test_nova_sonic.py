@@ -77,3 +77,19 @@ def test_an_event_that_reports_no_counts_is_refused_not_priced_at_zero():
         r.feed(_event({"input": {}, "output": {}}))
     (u,) = r.feed(_event(io()))           # explicit zeros are a real zero
     assert u.tokens == {}
+
+
+def test_usage_events_are_counted_and_labelled_from_one():
+    r = NovaSonicReader(model="m/x")
+    assert r.responses == 0
+    (a,) = r.feed(_event(io(si=10)))
+    (b,) = r.feed(_event(io(so=20)))
+    assert (a.label, b.label, r.responses) == ("usage event 1", "usage event 2", 2)
+
+
+def test_a_total_that_leaves_out_a_bucket_counted_before_is_refused():
+    # one speech token came as a delta; a total with no speech tokens is below it
+    r = NovaSonicReader(model="m/x")
+    r.feed(_event(io(si=1)))
+    with pytest.raises(UsageError, match="cumulative"):
+        r.feed(_event(total=io(ti=5)))

@@ -216,3 +216,20 @@ def test_a_completion_may_be_all_reasoning_or_all_audio_but_not_more():
         _chat(10, 100, cd={"reasoning_tokens": 101})
     with pytest.raises(UsageError, match="audio_tokens \\(51\\) exceeds"):
         _chat(10, 50, cd={"audio_tokens": 51})
+
+
+@pytest.mark.parametrize("total", ["15", -1, 1.5])
+def test_total_tokens_is_checked_though_not_priced(total) -> None:
+    with pytest.raises(UsageError, match="usage.total_tokens"):
+        usage_from_chat_completion({"prompt_tokens": 10, "completion_tokens": 5,
+                                    "total_tokens": total}, "openai/gpt-5.4-mini")
+    with pytest.raises(UsageError, match="usage.total_tokens"):
+        usage_from_responses({"input_tokens": 10, "output_tokens": 5, "total_tokens": total},
+                             "openai/gpt-5.4-mini")
+
+
+def test_cached_plus_written_past_the_prompt_is_refused_naming_only_those_two():
+    # 50 cached + 60 written = 110 > 100 prompt tokens (no audio or image to name)
+    with pytest.raises(UsageError, match=r"details\.cached_tokens \(50\) \+ cache_write_tokens "
+                                         r"\(60\) exceed usage\.prompt_tokens \(100\), which"):
+        _chat(100, 0, {"cached_tokens": 50, "cache_write_tokens": 60})
