@@ -261,3 +261,10 @@ def test_a_session_of_thinking_turns_is_priced_whole(builtin):
     one = price(usage_from_usage_metadata(THINKING_TURN, "google/gemini-3.1-flash-live"),
                 builtin, on=ON).total_usd
     assert report.total_usd == 3 * one
+
+
+@pytest.mark.parametrize("meta", [{}, {"cachedContentTokenCount": 10},
+                                  {"promptTokenCount": None}])
+def test_usage_metadata_with_none_of_its_counts_is_refused_not_priced_at_zero(meta):
+    with pytest.raises(UsageError, match="reports none of"):
+        usage_from_usage_metadata(meta, "google/gemini-3.1-flash-live")
