@@ -513,3 +513,21 @@ def test_every_sourced_block_needs_a_url_for_its_source(block):
               "RateLimits": {"rpm": 60}}[block]
     with pytest.raises(ValidationError, match="source must be an http"):
         getattr(rates, block)(source="a blog", checked=datetime.date(2026, 1, 1), **fields)
+
+
+# ---- what a load reports about its files (mutation testing, issue 10 item 7) ----------------
+
+def test_a_load_lists_every_catalog_file_it_read_in_order(tmp_path):
+    d = tmp_path / "cat"
+    write(d, "b.yml", TOY.replace("toy", "b"))
+    write(d, "a.yaml", TOY.replace("toy", "a"))
+    write(d, "notes.txt", "not a catalog file")
+    single = write(tmp_path, "c.yaml", TOY.replace("toy", "c"))
+    cat = Catalog.load([d, single], include_builtin=False)
+    # a folder's YAML files sorted by name, then the file given by itself
+    assert cat.files == (str(d / "a.yaml"), str(d / "b.yml"), str(single))
+
+
+def test_a_pricing_directory_that_does_not_exist_is_an_error(tmp_path):
+    with pytest.raises(CatalogError, match="pricing directory does not exist"):
+        Catalog.load([tmp_path / "nowhere"], include_builtin=False)

@@ -130,3 +130,65 @@ def test_an_encoding_is_written_into_an_existing_folder_and_only_once(tmp_path):
 def test_an_encoding_without_a_bundled_file_writes_nothing(tmp_path):
     tokens._materialise("p50k_base", tmp_path / "none")
     assert not (tmp_path / "none").exists()
+
+
+# ---- the edges of when an entry is written and read (mutation testing, issue 10 item 7) -----
+
+def test_a_cache_folder_others_may_read_and_enter_but_not_write_is_used(tmp_path):
+    # 0o755 is many systems' default for a new folder: group and others cannot write to it
+    path = tmp_path / "f.yaml"
+    path.write_text("x: 1\n")
+    _settled(path)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o755)
+    cache.chmod(0o755)
+    pc.put(cache, path, pc.file_key(path), {"x": 1})
+    assert pc.get(cache, path, pc.file_key(path)) == {"x": 1}
+
+
+def test_a_file_changed_exactly_two_seconds_ago_is_settled_and_cached(tmp_path, monkeypatch):
+    path = tmp_path / "f.yaml"
+    path.write_text("x: 1\n")
+    # mtime 10^18 ns = 10^9 s; now 10^9 + 2 s: both exact in binary floating point
+    key = (5, 10**18, 10**18, 1, 1)
+    monkeypatch.setattr(pc.time, "time", lambda: 1_000_000_002.0)
+    pc.put(tmp_path / "cache", path, key, {"x": 1})
+    assert pc.get(tmp_path / "cache", path, key) == {"x": 1}
+    monkeypatch.setattr(pc.time, "time", lambda: 1_000_000_001.5)   # 1.5 s: not yet
+    pc.put(tmp_path / "cache2", path, key, {"x": 1})
+    assert pc.get(tmp_path / "cache2", path, key) is pc.MISS
+
+
+def test_an_entry_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.yaml"
+    path.write_text("x: 1\n")
+    _settled(path)
+    cache = tmp_path / "cache"
+
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pc.os, "replace", refuse)
+    pc.put(cache, path, pc.file_key(path), {"x": 1})     # no error: only no entry
+    assert list(cache.iterdir()) == []
+
+
+def test_an_encoding_loads_with_no_network_from_the_bundled_file(tmp_path, monkeypatch):
+    import socket
+
+    import tiktoken.registry
+
+    def no_network(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken"))
+    monkeypatch.delitem(tiktoken.registry.ENCODINGS, "cl100k_base", raising=False)
+    tokens.get_encoding.cache_clear()
+    try:
+        enc = tokens.get_encoding("cl100k_base")
+        assert len(enc.encode("hello world")) == 2       # "hello", " world"
+        assert len(list((tmp_path / "tiktoken").iterdir())) == 1
+    finally:
+        tokens.get_encoding.cache_clear()

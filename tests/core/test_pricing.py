@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import (
+    Catalog,
     NoPriceInForceError,
     UnknownModelError,
     UnknownRateError,
@@ -346,3 +347,24 @@ def test_an_unpriced_quantity_names_everything_the_model_does_price(toy):
     with pytest.raises(UnknownRateError) as info:
         price(Usage("toy/open-model", characters=5, at=DAY), toy)
     assert info.value.known == ("session time (self-hosted)",)
+
+
+# ---- rates per second and the day a usage is priced on (mutation testing, issue 10 item 7) --
+
+def test_time_line_items_give_their_rate_per_second(toy):
+    (phone,) = price(Usage("toy/phone", connection_seconds=D(60)), toy).line_items
+    assert phone.rate_usd == D("0.01") / 60                     # $0.01 a minute
+    (stt,) = price(Usage("toy/stt", audio_seconds=D(30)), toy).line_items
+    assert stt.rate_usd == D("0.0001")                          # $0.36 an hour / 3600
+    (share,) = price(Usage("toy/open-model", connection_seconds=D(3600)), toy).line_items
+    # 2 GPUs x $2.40/h / (8 sessions x 0.5 x 3600 s) = $1.20 a session-hour / 3600
+    assert abs(share.rate_usd * 3600 - D("1.2")) < D("1e-20")
+
+
+def test_a_dated_usage_priced_with_a_day_given_keeps_its_own_date(toy_dir):
+    cat = Catalog.load([toy_dir], include_builtin=False)
+    one_mtok = Usage("toy/realtime", {"audio.input": 1_000_000})
+    assert price(one_mtok, cat).total_usd == D(20)    # today: the 2026 rate, now compiled
+    # dated mid-2025 ($40/1M then): its own date wins over `on`, and over today's rates
+    dated = one_mtok.with_(at=date(2025, 6, 1))
+    assert price(dated, cat, on=date(2026, 6, 1)).total_usd == D(40)
