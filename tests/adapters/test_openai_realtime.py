@@ -341,3 +341,38 @@ def test_the_servers_session_event_wins_over_the_clients_request():
     r.feed({"type": "session.update", "session": {
         "model": "gpt-realtime-mini", "input_audio_transcription": {"model": "gpt-4o-transcribe"}}})
     assert (r.model, r.transcription_model) == ("gpt-realtime-1.5", "whisper-1")
+
+
+# ---- a response.done's shape, transcription prompts, counting (mutation testing, item 7) ----
+
+def test_a_response_done_without_a_response_has_no_usage():
+    assert usage_from_response_done({"type": "response.done"}, "openai/gpt-realtime-1.5") \
+        is None
+    assert usage_from_response_done({"type": "response.done", "response": {"id": "r"}},
+                                     "openai/gpt-realtime-1.5") is None
+
+
+@pytest.mark.parametrize("response", [{"usage": [1, 2]}, {"usage": "none"}, [1]])
+def test_a_response_or_usage_that_is_not_an_object_is_refused(response):
+    with pytest.raises(UsageError, match="must be an object"):
+        usage_from_response_done({"type": "response.done", "response": response},
+                                 "openai/gpt-realtime-1.5")
+
+
+def test_a_transcription_prompt_is_billed_as_text_input():
+    # 100 in = 10 prompt (text) + 90 audio; 25 out
+    u = usage_from_transcription(
+        {"usage": {"type": "tokens", "input_tokens": 100, "output_tokens": 25,
+                   "input_token_details": {"text_tokens": 10, "audio_tokens": 90}}},
+        "openai/gpt-4o-transcribe")
+    assert dict(u.tokens) == {"text.input": 10, "audio.input": 90, "text.output": 25}
+
+
+def test_responses_are_counted_and_labelled_from_one():
+    r = OpenAIRealtimeReader(model="openai/gpt-realtime-1.5")
+    assert r.responses == 0
+    done = {"type": "response.done", "response": {"usage": {
+        "input_tokens": 10, "output_tokens": 0, "input_token_details": {"text_tokens": 10}}}}
+    (a,) = r.feed(done)
+    (b,) = r.feed(done)
+    assert (a.label, b.label, r.responses) == ("response 1", "response 2", 2)

@@ -241,3 +241,9 @@ def test_audio_counts_past_their_totals_are_priced_as_reported_and_flagged() -> 
                                 "input_audio_tokens": 60, "output_audio_tokens": 25},
                                "openai/gpt-realtime-1.5")
     assert dict(u.tokens) == {"audio.input": 60, "audio.output": 25} and u.estimated
+
+
+@pytest.mark.parametrize("data", [{}, {"processor": "X#0", "model": "m"}, [1], None])
+def test_metrics_data_without_a_value_is_refused(data) -> None:
+    with pytest.raises(UsageError, match="MetricsData must be an object with a 'value'"):
+        usage_from_pipecat_metrics(data, "openai/gpt-4o")

@@ -257,3 +257,28 @@ def test_a_mismatched_file_is_described_by_its_first_twenty_events(toy):
     with pytest.raises(InputError) as info:
         price_events(lines, fmt="gemini-live", model="toy-rt", catalog=toy)
     assert str(info.value).endswith("(it looks like nova-sonic)")
+
+
+# ---- what a report tells about its models and problems (mutation testing, item 7) ----------
+
+def test_the_report_maps_each_model_as_named_to_its_catalog_id(toy):
+    lines = ['{"type": "session.created", "session": {"model": "toy-rt"}}', _done(1000, 0),
+             _done(0, 1000)]
+    report = price_events(lines, catalog=toy)
+    assert report.catalog_ids == {"toy-rt": "toy/realtime"}
+
+
+def test_with_nothing_priced_the_reason_names_the_first_rejected_line(toy):
+    report = price_events(["{not json", '["an", "array"]'], catalog=toy)
+    assert report.total_usd is None
+    assert report.unknown_reason.startswith(
+        "no usage could be priced: 2 of 2 lines were rejected (first, line 1: not valid JSON")
+
+
+def test_a_session_length_the_model_cannot_price_makes_the_total_unknown(toy):
+    # toy/realtime prices tokens only: 90 s of connection time have no rate
+    lines = ['{"type": "session.created", "session": {"model": "toy-rt"}}', _done(1000, 0)]
+    report = price_events(lines, catalog=toy, connection_seconds=D(90))
+    assert report.total_usd is None
+    (problem,) = report.unpriced
+    assert problem.line == 2 and "no known rate for connection time" in problem.reason
