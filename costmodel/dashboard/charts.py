@@ -7,6 +7,9 @@ and thousands separators.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import altair as alt
 import pandas as pd  # type: ignore[import-untyped]
 
@@ -19,6 +22,23 @@ COMPONENT_COLOURS = {"STT": "#4e79a7", "LLM input": "#f28e2b", "LLM cached": "#f
                      "realtime text": "#ff9da7", "realtime by the minute": "#9c755f",
                      "self-hosting": "#76b7b2", "telephony": "#edc948",
                      "platform fee": "#bab0ac"}
+
+
+def to_spec(chart: alt.TopLevelMixin, height: int) -> dict[str, Any]:
+    """`chart` as a Vega-Lite spec whose datasets have stable names ("d0", "d1", ...).
+
+    Altair names each dataset by a hash of its content, so new numbers (another volume)
+    would change the spec and make the browser rebuild the chart; with the same names the
+    spec stays the same and Streamlit swaps only the data in the chart already drawn. Built
+    without schema validation (the charts are fixed code, validated by the tests)."""
+    spec = chart.properties(height=height).to_dict(validate=False)
+    names = list(spec.get("datasets", {}))
+    if not names:
+        return spec
+    text = json.dumps(spec)
+    for i, name in enumerate(names):
+        text = text.replace(json.dumps(name), json.dumps(f"d{i}"))
+    return dict(json.loads(text))
 
 
 def stack_colour(stacks: list[str], field: str = "label") -> alt.Color:

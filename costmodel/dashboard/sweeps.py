@@ -48,5 +48,4 @@ def view_sensitivity(sc: Scenario, stacks: list[str], day: date, catalog: Catalo
             (cols[1], "prompt_tokens", sc.system_tokens(), "system prompt + tools (tokens)")):
         with col:
             spec = charts.sweep_lines(df[df.parameter == param], stacks, title, now)
-            st.vega_lite_chart(spec.properties(height=380).to_dict(validate=False),
-                               width="stretch")
+            st.vega_lite_chart(charts.to_spec(spec, 380), width="stretch")

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..core.catalog import Catalog
-from ..core.pricing import price
+from ..core.pricing import Rates, price, rates_for
 from ..core.usage import Usage
 from .lengths import Lengths
 from .scenario import Scenario
@@ -57,23 +57,60 @@ class _Priced:
         self.catalog, self.day = catalog, day
         self.columns: dict[str, int] = {}
         self._seen: dict[tuple[Any, ...], list[tuple[int, Decimal]]] = {}
+        self._rates: dict[tuple[str, date | None], Rates] = {}
+        self._token_cols: dict[tuple[str, str], int] = {}
 
     def __call__(self, usage: Usage) -> list[tuple[int, Decimal]]:
         key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
                usage.audio_seconds, usage.characters, usage.at)
         items = self._seen.get(key)
         if items is None:
-            cols = self.columns
-            items = self._seen[key] = [
-                (cols.setdefault(f"{li.model} {li.item}", len(cols)), li.usd)
-                for li in price(usage, self.catalog, on=self.day).line_items]
+            items = self._tokens_only(usage)
+            if items is None:
+                cols = self.columns
+                items = [(cols.setdefault(f"{li.model} {li.item}", len(cols)), li.usd)
+                         for li in price(usage, self.catalog, on=self.day).line_items]
+            self._seen[key] = items
         return items
+
+    def _tokens_only(self, usage: Usage) -> list[tuple[int, Decimal]] | None:
+        """A usage of tokens only, priced as `price` does (tokens x rate per token, one line
+        item per non-zero count) without building its `Cost`; None for anything else (time,
+        characters, a count without a rate): `price` prices it or says what is wrong."""
+        if usage.connection_seconds or usage.audio_seconds or usage.characters:
+            return None
+        rkey = (usage.model, usage.at)
+        rates = self._rates.get(rkey)
+        if rates is None:
+            rates = self._rates[rkey] = rates_for(usage.model, usage.at or self.day,
+                                                  self.catalog)
+        if not rates.bills_tokens:
+            return []
+        per_token, out = rates.per_token, []
+        for k, n in usage.tokens.items():
+            if n:
+                rate = per_token.get(k)
+                if rate is None:
+                    return None
+                ckey = (rates.model, k)
+                col = self._token_cols.get(ckey)
+                if col is None:
+                    cols = self.columns
+                    col = self._token_cols[ckey] = cols.setdefault(f"{rates.model} {k}",
+                                                                   len(cols))
+                out.append((col, n * rate))
+        return out
 
 
 def _matrix(rows: list[dict[int, Decimal]], height: int, width: int, first: int) -> np.ndarray:
     out = np.zeros((height, width))
-    for c in range(width):
-        out[first:first + len(rows), c] = [float(row.get(c, _ZERO)) for row in rows]
+    if rows and width:
+        flat = [0.0] * (len(rows) * width)
+        for r, row in enumerate(rows):
+            base = r * width
+            for c, usd in row.items():
+                flat[base + c] = float(usd)
+        out[first:first + len(rows)] = np.array(flat).reshape(len(rows), width)
     return out
 
 
