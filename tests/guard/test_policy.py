@@ -147,3 +147,12 @@ def test_warn_at_is_a_share_in_zero_exclusive_one_inclusive(text, ok):
     else:
         with pytest.raises(UsageError, match=r"warn_at must be in \(0, 1\]"):
             share(text, "warn_at")
+
+
+def test_a_cut_is_never_softened_to_a_wrap_up():
+    p = Policy("1.00")
+    assert p.decide(D(0), D("0.10"), 0, 0, stop="the ledger failed").action == "cut"
+    # $0.50 spent, $0.30 next: 0.80 fits, a second 0.30 would not (1.10): a wrap-up alone
+    later = p.decide(D("0.50"), D("0.30"), 0, 1)
+    assert (later.action, later.reason) == ("cut", "the ledger failed")
+    assert Policy("1.00").decide(D("0.50"), D("0.30"), 0, 1).action == "wrap_up"

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from costmodel.cli import app
-from costmodel.errors import LedgerError
+from costmodel.errors import LedgerError, UsageError
 from costmodel.guard import SessionGuard
 from costmodel.ledger import MemoryLedger, SpendRecord, Spool, SQLiteLedger, default_spool_dir
 
@@ -220,6 +220,32 @@ def test_fail_closed_cuts_and_spools_what_was_in_flight(builtin, tmp_path):
 
 def test_a_guard_without_a_ledger_has_no_spool(builtin):
     assert SessionGuard("1", catalog=builtin).spool is None
+
+
+def test_a_guard_takes_its_ledgers_own_spool_and_refuses_another_ledgers(builtin, tmp_path):
+    ledger = MemoryLedger()
+    mine = Spool(ledger, tmp_path / "spool")
+    assert SessionGuard("1", catalog=builtin, ledger=ledger, spool=mine).spool is mine
+    theirs = Spool(MemoryLedger(), tmp_path / "spool")
+    with pytest.raises(UsageError, match="belongs to another ledger"):
+        SessionGuard("1", catalog=builtin, ledger=ledger, spool=theirs)
+
+
+def test_a_live_session_commits_a_spooled_backlog_200_records_at_a_time(builtin, tmp_path):
+    ledger = MemoryLedger()
+    spool = Spool(ledger, tmp_path / "spool")
+    for i in range(201):                       # an earlier outage left 201 x $0.01
+        spool.append(SpendRecord(session_id="earlier", scope="acme",
+                                 model="openai/gpt-realtime-1.5", usd=D("0.01"), at=T0,
+                                 id=f"earlier-{i}"))
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         ledger=ledger, spool=spool, session_id="s1")
+    guard.observe({"type": "response.done", "response": {"usage": {
+        "input_tokens": 10, "output_tokens": 0, "input_token_details": {"text_tokens": 10}}}})
+    # the ledger answered: one batch of 200 came along, one record waits
+    assert ledger.spent(session_id="earlier") == D("2.00")
+    guard.finalize()                           # the session's last chance takes the rest
+    assert ledger.spent(session_id="earlier") == D("2.01")
 
 
 # -- the CLI --------------------------------------------------------------------------------
