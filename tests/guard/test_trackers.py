@@ -177,3 +177,36 @@ def test_openai_audio_is_counted_from_zero_bytes(builtin):
                    "delta": base64.b64encode(bytes(399)).decode()})
     d = guard.observe({"type": "response.done", "response": {"status": "completed"}})
     assert d.estimated and guard.costs[-1].usage.tokens == {"audio.input": 100}
+
+
+def test_gemini_audio_bytes_count_only_inline_audio_data():
+    from costmodel.guard.trackers.gemini_live import audio_bytes
+
+    assert audio_bytes({"modelTurn": {"parts": [{"text": "hi"}]}}) == 0       # no audio
+    assert audio_bytes({"modelTurn": {"parts": []}}) == 0
+    # base64: 4 characters carry 3 bytes; 4 + 8 characters are 3 + 6 bytes
+    assert audio_bytes({"modelTurn": {"parts": [{"inlineData": {"data": "AAAA"}},
+                                                {"inline_data": {"data": "A" * 8}}]}}) == 9
+
+
+def test_gemini_a_server_message_that_starts_nothing_is_answered_with_a_decision(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    d = guard.observe({"setupComplete": {}})
+    assert d is not None and d.action == "ok" and d == guard.last
+
+
+def test_gemini_a_client_message_of_an_unknown_kind_is_neither_metered_nor_forged(builtin):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    d = guard.observe({"someFutureMessage": {"x": 1}}, source="client")
+    assert d == guard.last and guard.ignored_client_events == 0
+
+
+def test_gemini_a_forged_client_message_is_logged_by_its_own_kind(builtin, caplog):
+    guard = SessionGuard("10", catalog=builtin, fmt="gemini-live")
+    guard.observe({"setup": {"model": f"models/{MODEL}"}}, source="client")
+    with caplog.at_level("WARNING", logger="costmodel.guard"):
+        guard.observe({"toolCall": {"functionCalls": []}}, source="client")
+    assert guard.ignored_client_events == 1
+    assert "of type 'toolCall'" in caplog.text

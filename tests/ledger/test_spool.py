@@ -218,6 +218,31 @@ def test_fail_closed_cuts_and_spools_what_was_in_flight(builtin, tmp_path):
     assert ledger.spent() == guard.spent_usd
 
 
+def test_a_session_ending_with_the_ledger_still_down_says_what_waits(builtin, tmp_path, caplog):
+    ledger = FlakyLedger()
+    ledger.down = True
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         ledger=ledger, spool=tmp_path / "spool", session_id="s1")
+    guard.observe({"type": "response.done", "response": {"usage": {
+        "input_tokens": 10, "output_tokens": 0, "input_token_details": {"text_tokens": 10}}}})
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        guard.finalize()                       # the last flush finds the ledger down
+    assert "1 spooled record(s)" in caplog.text and "still wait for the ledger" in caplog.text
+
+
+def test_a_flush_with_nothing_left_over_reports_no_wait(builtin, tmp_path, caplog):
+    ledger = FlakyLedger()
+    ledger.down = True
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5",
+                         ledger=ledger, spool=tmp_path / "spool", session_id="s1")
+    guard.observe({"type": "response.done", "response": {"usage": {
+        "input_tokens": 10, "output_tokens": 0, "input_token_details": {"text_tokens": 10}}}})
+    ledger.down = False
+    with caplog.at_level(logging.ERROR, logger="costmodel.guard"):
+        guard.finalize()                       # all committed
+    assert "still wait" not in caplog.text
+
+
 def test_a_guard_without_a_ledger_has_no_spool(builtin):
     assert SessionGuard("1", catalog=builtin).spool is None
 
