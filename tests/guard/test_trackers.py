@@ -157,6 +157,22 @@ def test_openai_a_user_turn_of_zero_length_is_measured_not_assumed(builtin):
     assert assumed - guard.projected_next_usd() == D("0.003168")
 
 
+def test_openai_a_user_turn_is_measured_in_milliseconds(builtin):
+    guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
+    guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
+    assumed = guard.projected_next_usd()           # a 10 s user turn: 100 audio tokens
+    guard.observe({"type": "input_audio_buffer.speech_started", "audio_start_ms": 1000})
+    guard.observe({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 4000})
+    # 3,000 ms = 3 s x 10/s + 1 = 31 audio tokens: 69 fewer at $32 per 1M = $0.002208 less
+    assert assumed - guard.projected_next_usd() == D("0.002208")
+
+
+def test_openai_beta_g711_output_is_8000_bytes_a_second():
+    from costmodel.guard.trackers.openai_realtime import output_bytes_per_second
+    assert output_bytes_per_second({"output_audio_format": "g711_ulaw"}) == 8000
+    assert output_bytes_per_second({"output_audio_format": "g711_alaw"}) == 8000
+
+
 def test_openai_a_speech_stop_without_its_start_measures_nothing(builtin):
     guard = SessionGuard("10", catalog=builtin, model="openai/gpt-realtime-1.5")
     guard.observe({"type": "session.created", "session": {"model": "gpt-realtime-1.5"}})
