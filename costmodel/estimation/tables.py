@@ -46,6 +46,13 @@ from .scenario import Scenario
 from .simulate import Component, StackModel
 
 _ZERO = Decimal(0)
+_MISSING = object()
+_EXACT = 2 ** 53   # integers below this convert to float exactly
+
+
+def priced_once(usage: Usage) -> None:
+    """Called once for each distinct usage a table prices, by `price` or from the compiled
+    rates (tests count the calls: what is cached must not be priced again)."""
 
 
 class _Priced:
@@ -58,13 +65,15 @@ class _Priced:
         self.columns: dict[str, int] = {}
         self._seen: dict[tuple[Any, ...], list[tuple[int, Decimal]]] = {}
         self._rates: dict[tuple[str, date | None], Rates] = {}
-        self._token_cols: dict[tuple[str, str], int] = {}
+        self._token_cols: dict[str, dict[str, int]] = {}   # model -> item -> column
+        self._pico: dict[tuple[Any, ...], list[tuple[int, int]] | None] = {}
 
     def __call__(self, usage: Usage) -> list[tuple[int, Decimal]]:
         key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
                usage.audio_seconds, usage.characters, usage.at)
         items = self._seen.get(key)
         if items is None:
+            priced_once(usage)
             items = self._tokens_only(usage)
             if items is None:
                 cols = self.columns
@@ -73,17 +82,66 @@ class _Priced:
             self._seen[key] = items
         return items
 
+    def pico(self, usage: Usage) -> list[tuple[int, int]] | None:
+        """The same items in integer picodollars (1e-12 USD), or None when some amount is
+        not a whole number of them (or `price` would raise: the caller prices it then)."""
+        key = (usage.model, tuple(usage.tokens.items()), usage.connection_seconds,
+               usage.audio_seconds, usage.characters, usage.at)
+        found = self._pico.get(key, _MISSING)
+        if found is _MISSING:
+            found = self._pico[key] = self._pico_items(usage)
+        return found  # type: ignore[return-value]
+
+    def _pico_items(self, usage: Usage) -> list[tuple[int, int]] | None:
+        if not (usage.connection_seconds or usage.audio_seconds or usage.characters):
+            rates = self._rates_of(usage)
+            pico = rates.per_token_pico
+            if not rates.bills_tokens:
+                return []
+            if pico is not None:
+                out = []
+                cols = self._token_cols.setdefault(rates.model, {})
+                for k, n in usage.tokens.items():
+                    if n:
+                        rate = pico.get(k)
+                        if rate is None:
+                            return None
+                        c = cols.get(k)
+                        out.append((self._token_col(rates.model, k) if c is None else c,
+                                    n * rate))
+                priced_once(usage)
+                return out
+        items = []
+        for c, usd in self(usage):
+            q = usd.scaleb(12)
+            if q != q.to_integral_value():
+                return None
+            items.append((c, int(q)))
+        return items
+
+    def _rates_of(self, usage: Usage) -> Rates:
+        rkey = (usage.model, usage.at)
+        rates = self._rates.get(rkey)
+        if rates is None:
+            rates = self._rates[rkey] = rates_for(usage.model, usage.at or self.day,
+                                                  self.catalog)
+        return rates
+
+    def _token_col(self, model: str, item: str) -> int:
+        known = self._token_cols.setdefault(model, {})
+        col = known.get(item)
+        if col is None:
+            cols = self.columns
+            col = known[item] = cols.setdefault(f"{model} {item}", len(cols))
+        return col
+
     def _tokens_only(self, usage: Usage) -> list[tuple[int, Decimal]] | None:
         """A usage of tokens only, priced as `price` does (tokens x rate per token, one line
         item per non-zero count) without building its `Cost`; None for anything else (time,
         characters, a count without a rate): `price` prices it or says what is wrong."""
         if usage.connection_seconds or usage.audio_seconds or usage.characters:
             return None
-        rkey = (usage.model, usage.at)
-        rates = self._rates.get(rkey)
-        if rates is None:
-            rates = self._rates[rkey] = rates_for(usage.model, usage.at or self.day,
-                                                  self.catalog)
+        rates = self._rates_of(usage)
         if not rates.bills_tokens:
             return []
         per_token, out = rates.per_token, []
@@ -92,13 +150,7 @@ class _Priced:
                 rate = per_token.get(k)
                 if rate is None:
                     return None
-                ckey = (rates.model, k)
-                col = self._token_cols.get(ckey)
-                if col is None:
-                    cols = self.columns
-                    col = self._token_cols[ckey] = cols.setdefault(f"{rates.model} {k}",
-                                                                   len(cols))
-                out.append((col, n * rate))
+                out.append((self._token_col(rates.model, k), n * rate))
         return out
 
 
@@ -125,6 +177,9 @@ class ComponentTable:
         self._running: dict[int, Decimal] = {}
         self._call_rows: dict[int, dict[int, Decimal]] = {}
         self._turn_np: np.ndarray | None = None
+        # Responses' items in integer picodollars while all are whole (else None: Decimal rows)
+        self._inc: list[list[tuple[int, int]]] | None = []
+        self._abs_pico = 0
         self._call_np: tuple[bytes, int, np.ndarray] | None = None   # the last lengths asked
 
     @property
@@ -133,6 +188,8 @@ class ComponentTable:
 
     def turns(self, n: int) -> np.ndarray:
         """[n + 1, items]: cost of responses 1..k by item (row 0 is zero)."""
+        if self._inc is not None:
+            return self._pico_turns(n)
         rows = self._turn_rows
         if len(rows) < n:
             for k in range(len(rows) + 1, n + 1):
@@ -146,6 +203,47 @@ class ComponentTable:
         if self._turn_np is None or self._turn_np.shape[1] != width:
             self._turn_np = _matrix(rows, len(rows) + 1, width, first=1)
         return self._turn_np[:n + 1]
+
+    def _pico_turns(self, n: int) -> np.ndarray:
+        """`turns` while every response's cost is a whole number of picodollars: responses
+        are kept as integer items and summed exactly (numpy int64), then divided by 1e12 once,
+        which gives the same floats as the exact Decimal sums (both below 2**53)."""
+        inc = self._inc
+        assert inc is not None
+        if len(inc) < n:
+            for k in range(len(inc) + 1, n + 1):
+                usage = self.comp.response_usage(k)
+                items = self.priced.pico(usage) if usage is not None else []
+                if items is None:
+                    return self._to_decimal().turns(n)
+                for _, p in items:
+                    self._abs_pico += abs(p)
+                inc.append(items)
+            self._turn_np = None
+        if self._abs_pico >= _EXACT:
+            return self._to_decimal().turns(n)
+        width = len(self.priced.columns)
+        if self._turn_np is None or self._turn_np.shape[1] != width:
+            flat = [0] * ((len(inc) + 1) * width)
+            for r, items in enumerate(inc, start=1):
+                base = r * width
+                for c, p in items:
+                    flat[base + c] += p
+            cum = np.cumsum(np.array(flat, dtype=np.int64).reshape(len(inc) + 1, width),
+                            axis=0)
+            self._turn_np = cum / 1e12
+        return self._turn_np[:n + 1]
+
+    def _to_decimal(self) -> ComponentTable:
+        """Leave integer picodollars for exact Decimals (a rate finer than a picodollar, or
+        sums too large for exact floats): the responses kept so far become Decimal rows."""
+        inc, self._inc, self._turn_np = self._inc, None, None
+        scale = Decimal(10) ** -12
+        for items in inc or []:
+            for c, p in items:
+                self._running[c] = self._running.get(c, _ZERO) + p * scale
+            self._turn_rows.append(dict(self._running))
+        return self
 
     def calls(self, seconds: np.ndarray) -> np.ndarray:
         """[len(seconds), items]: the per-call usage's cost of each call length."""

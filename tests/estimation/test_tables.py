@@ -26,15 +26,10 @@ def scenario(**extra) -> Scenario:
 
 @pytest.fixture
 def priced(monkeypatch):
-    """Every usage `price` is called with, for the cost tables."""
+    """Every usage the cost tables price (with `price`, or token usages from the compiled
+    rates: both report each distinct usage to `tables.priced_once`)."""
     seen = []
-    real = tables.price
-
-    def counting(usage, *args, **kw):
-        seen.append(usage.model)
-        return real(usage, *args, **kw)
-
-    monkeypatch.setattr(tables, "price", counting)
+    monkeypatch.setattr(tables, "priced_once", lambda usage: seen.append(usage.model))
     return seen
 
 
@@ -84,3 +79,24 @@ def test_a_curve_grows_the_tables_it_shares(builtin, priced):
     long = curve("openai/gpt-realtime-1.5", sc, builtin, max_minutes=20, on=DAY, cache=cache)
     assert [p.per_call_usd for p in long[:10]] == [p.per_call_usd for p in short]
     assert long == curve("openai/gpt-realtime-1.5", sc, builtin, max_minutes=20, on=DAY)
+
+
+@pytest.mark.parametrize("stack", ["openai/gpt-realtime-1.5", CHAINED])
+def test_picodollar_sums_equal_exact_decimal_sums(builtin, stack):
+    """Responses are summed in integer picodollars while every amount is whole: the tables
+    equal those summed as exact Decimals, also after switching to Decimals part way."""
+    from costmodel.estimation.simulate import build_stack
+
+    sc = scenario(stacks=[stack], truncation={"retention_ratio": 0.8})
+    model = build_stack(sc.stacks[0], sc, builtin, DAY)
+    for comp in model.components:
+        pico = tables.ComponentTable(comp, sc, builtin, DAY)
+        exact = tables.ComponentTable(comp, sc, builtin, DAY)
+        exact._to_decimal()                       # Decimal rows from the start
+        switched = tables.ComponentTable(comp, sc, builtin, DAY)
+        switched.turns(40)
+        switched._to_decimal()                    # Decimal rows from response 41
+        want = exact.turns(400)
+        assert pico._inc is not None or not comp.role.startswith(("llm", "realtime"))
+        assert (pico.turns(400) == want).all() and (switched.turns(400) == want).all()
+        assert pico.items == exact.items == switched.items
