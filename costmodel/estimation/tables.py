@@ -179,7 +179,6 @@ class ComponentTable:
         self._turn_np: np.ndarray | None = None
         # Responses' items in integer picodollars while all are whole (else None: Decimal rows)
         self._inc: list[list[tuple[int, int]]] | None = []
-        self._abs_pico = 0
         self._call_np: tuple[bytes, int, np.ndarray] | None = None   # the last lengths asked
 
     @property
@@ -211,17 +210,14 @@ class ComponentTable:
         inc = self._inc
         assert inc is not None
         if len(inc) < n:
+            response, pico = self.comp.response_usage, self.priced.pico
             for k in range(len(inc) + 1, n + 1):
-                usage = self.comp.response_usage(k)
-                items = self.priced.pico(usage) if usage is not None else []
+                usage = response(k)
+                items = pico(usage) if usage is not None else []
                 if items is None:
                     return self._to_decimal().turns(n)
-                for _, p in items:
-                    self._abs_pico += abs(p)
                 inc.append(items)
             self._turn_np = None
-        if self._abs_pico >= _EXACT:
-            return self._to_decimal().turns(n)
         width = len(self.priced.columns)
         if self._turn_np is None or self._turn_np.shape[1] != width:
             flat = [0] * ((len(inc) + 1) * width)
@@ -229,9 +225,14 @@ class ComponentTable:
                 base = r * width
                 for c, p in items:
                     flat[base + c] += p
-            cum = np.cumsum(np.array(flat, dtype=np.int64).reshape(len(inc) + 1, width),
-                            axis=0)
-            self._turn_np = cum / 1e12
+            try:
+                steps = np.array(flat, dtype=np.int64).reshape(len(inc) + 1, width)
+            except OverflowError:   # an amount beyond int64: exact Decimals instead
+                return self._to_decimal().turns(n)
+            # every partial sum is below this bound: exact in int64 and in float64
+            if np.abs(steps).sum(dtype=np.float64) >= _EXACT / 2:
+                return self._to_decimal().turns(n)
+            self._turn_np = np.cumsum(steps, axis=0) / 1e12
         return self._turn_np[:n + 1]
 
     def _to_decimal(self) -> ComponentTable:

@@ -100,3 +100,15 @@ def test_picodollar_sums_equal_exact_decimal_sums(builtin, stack):
         assert pico._inc is not None or not comp.role.startswith(("llm", "realtime"))
         assert (pico.turns(400) == want).all() and (switched.turns(400) == want).all()
         assert pico.items == exact.items == switched.items
+
+
+def test_sums_too_large_for_exact_floats_are_summed_as_decimals(builtin, monkeypatch):
+    from costmodel.estimation.simulate import build_stack
+
+    sc = scenario(stacks=[CHAINED])
+    llm = next(c for c in build_stack(sc.stacks[0], sc, builtin, DAY).components
+               if c.role == "llm")
+    exact = tables.ComponentTable(llm, sc, builtin, DAY)._to_decimal().turns(300)
+    monkeypatch.setattr(tables, "_EXACT", 2 ** 20)   # 1e-6 USD: exceeded at once
+    table = tables.ComponentTable(llm, sc, builtin, DAY)
+    assert (table.turns(300) == exact).all() and table._inc is None
