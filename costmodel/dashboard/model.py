@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -41,18 +42,37 @@ def colour_of(stack: str) -> str:
     return PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
 
 
+# Colours given so far in this process (a Streamlit server's lifetime), so a stack keeps the
+# one it first got in every view and scenario, even when another stack shares its hash colour.
+_GIVEN: dict[str, str] = {}
+_GIVEN_LOCK = threading.Lock()
+_GIVEN_MAX = 10_000   # stack ids come from users' scenarios: bounded all the same
+
+
 def colours(stacks: list[str]) -> dict[str, str]:
-    """A colour per stack: `colour_of`, unless two stacks shown together would share one
-    (then the later id, in sorted order, takes the next free colour)."""
-    out: dict[str, str] = {}
-    for s in sorted(stacks):
-        c = PALETTE.index(colour_of(s))
-        for step in range(len(PALETTE)):
-            pick = PALETTE[(c + step) % len(PALETTE)]
-            if pick not in out.values() or len(out) >= len(PALETTE):
-                out[s] = pick
-                break
-    return {s: out[s] for s in stacks}
+    """A colour per stack, never two alike in one view (up to 24 stacks): the colour the
+    stack was first given, else `colour_of`; when that is taken in this view, the next one
+    free here, preferring one no other stack has been given. So a stack keeps its colour
+    across views and scenarios, unless it is shown beside a stack that was given the same
+    one elsewhere first."""
+    with _GIVEN_LOCK:
+        if len(_GIVEN) > _GIVEN_MAX:
+            _GIVEN.clear()
+        out: dict[str, str] = {}
+        given = set(_GIVEN.values())
+        for s in sorted(stacks, key=lambda s: (s not in _GIVEN, s)):
+            want = _GIVEN.get(s) or colour_of(s)
+            if want in out.values():
+                start = PALETTE.index(want)
+                free = [c for c in (PALETTE[(start + k) % len(PALETTE)]
+                                    for k in range(len(PALETTE))) if c not in out.values()]
+                fresh = [c for c in free if c not in given]
+                want = (fresh or free or [want])[0]
+            out[s] = want
+            if s not in _GIVEN:
+                _GIVEN[s] = want
+                given.add(want)
+        return {s: out[s] for s in stacks}
 
 
 def times(ratio: float) -> str:

@@ -118,3 +118,20 @@ def test_exports_carry_inputs_and_line_items():
     assert rows[0]["input: volume.calls_per_month"] == 60000
     assert any(k.startswith("line item: ") for k in rows[0])
     assert all(f"$/min {c}" in rows[0] for c in COMPONENTS)
+
+
+def test_a_stack_keeps_its_colour_in_every_view_even_beside_a_hash_twin(monkeypatch):
+    # amazon/polly-standard and amazon/transcribe-streaming hash to the same palette colour.
+    # Shown together they get two colours; shown again in any company, each keeps its own.
+    from costmodel.dashboard import model
+    from costmodel.dashboard.model import colour_of, colours
+
+    monkeypatch.setattr(model, "_GIVEN", {})    # a fresh server: no colours given yet
+
+    a, b = "amazon/polly-standard", "amazon/transcribe-streaming"
+    assert colour_of(a) == colour_of(b)
+    both = colours([a, b, "xai/grok-voice-agent"])
+    assert both[a] != both[b]
+    assert colours([b]) == {b: both[b]} and colours(["openai/gpt-realtime-1.5", a])[a] == both[a]
+    assert len(set(colours([a, b, "openai/gpt-realtime-1.5", "xai/grok-voice-agent"])
+                   .values())) == 4
