@@ -5,6 +5,7 @@ running) by polling its content, never by sleeping a fixed time."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -106,6 +107,32 @@ class Page:
             time.sleep(0.02)
         raise AssertionError(f"page did not show {marker!r} within {timeout} s:\n"
                              f"{self.state()['text'][:3000]}")
+
+    def wait_for(self, marker: str, timeout: float = 30) -> dict:
+        """Until `marker` is on the page, nothing is running, and that holds for 0.5 s (or
+        an exception is shown)."""
+        deadline, since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            st = self.state()
+            if st["exceptions"]:
+                return st
+            if marker in st["text"] and not st["busy"]:
+                since = since or time.monotonic()
+                if time.monotonic() - since > 0.5:
+                    return st
+            else:
+                since = None
+            time.sleep(0.1)
+        raise AssertionError(f"page did not show {marker!r} within {timeout} s:\n"
+                             f"{self.state()['text'][:2000]}")
+
+    def dom(self) -> str:
+        return str(self.js("document.documentElement.outerHTML"))
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
 
     def navigate(self, url: str) -> None:
         self.call("Page.navigate", url=url)

@@ -9,20 +9,14 @@ screenshot of the first view). Skips when /usr/bin/chromium is missing (CI insta
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .cdp import CHROMIUM, Page, chromium, streamlit
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 # Text that only the given view shows once it has rendered.
 VIEWS = {
@@ -35,18 +29,6 @@ VIEWS = {
     "Self-hosting break-even": "How this is defined.",
     "Catalog": "Token rates in USD per 1M tokens",
 }
-STATE_JS = """(() => {
-  const q = s => document.querySelectorAll(s).length;
-  const status = document.querySelector('[data-testid="stStatusWidget"]');
-  return JSON.stringify({
-    text: document.body ? document.body.innerText : "",
-    exceptions: q('[data-testid="stException"]'),
-    busy: q('[data-testid="stSkeleton"]') + q('[data-testid="stSpinner"]')
-          + (status && /running/i.test(status.innerText) ? 1 : 0),
-    charts: q('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'),
-  });
-})()"""
-
 # On a developer machine without Chromium the test skips; in CI (which installs it) a
 # missing browser is a failure, never a silent skip.
 if not CHROMIUM.exists() and os.environ.get("CI"):
@@ -57,127 +39,16 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                        "(apt-get install -y chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.2)
-
-
-class Page:
-    """The smallest DevTools client: send a command, wait for its reply."""
-
-    def __init__(self, ws) -> None:
-        self.ws, self.next_id = ws, 0
-
-    def call(self, method: str, **params):
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv(timeout=30))
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def state(self) -> dict:
-        res = self.call("Runtime.evaluate", expression=STATE_JS, returnByValue=True)
-        return json.loads(res["result"]["value"])
-
-    def wait_for(self, marker: str, timeout: float = 30) -> dict:
-        """Until `marker` is on the page, nothing is running, and that holds for 0.5 s."""
-        deadline, since = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            st = self.state()
-            if st["exceptions"]:
-                return st
-            if marker in st["text"] and not st["busy"]:
-                since = since or time.monotonic()
-                if time.monotonic() - since > 0.5:
-                    return st
-            else:
-                since = None
-            time.sleep(0.1)
-        raise AssertionError(f"page did not show {marker!r} within {timeout} s:\n"
-                             f"{self.state()['text'][:2000]}")
-
-    def dom(self) -> str:
-        res = self.call("Runtime.evaluate", expression="document.documentElement.outerHTML",
-                        returnByValue=True)
-        return res["result"]["value"]
-
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(data))
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
-    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        stdout=log, stderr=subprocess.STDOUT,
-        cwd=APP.parent)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout=30)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with streamlit(APP, tmp_path / "streamlit.log", timeout=30) as url:
+        yield url
 
 
 @pytest.fixture
 def page(tmp_path):
-    from websockets.sync.client import connect
-
-    proc = subprocess.Popen(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chrome'}",
-         "--window-size=1400,1000", "--remote-debugging-port=0", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline, port = time.monotonic() + 20, None
-        while port is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if m := re.search(r"DevTools listening on ws://[^:]+:(\d+)/", line):
-                port = int(m.group(1))
-            elif not line and proc.poll() is not None:
-                break
-        assert port, "chromium did not start its DevTools endpoint"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as resp:
-            target = next(t for t in json.load(resp) if t["type"] == "page")
-        with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
-            p = Page(ws)
-            p.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000,
-                   deviceScaleFactor=1, mobile=False)
-            yield p
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with chromium(tmp_path / "chrome") as p:
+        yield p
 
 
 def _assert_clean(page: Page, st: dict, view: str) -> None:
