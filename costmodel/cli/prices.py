@@ -282,7 +282,7 @@ def schema(
     (``# yaml-language-server: $schema=./catalog.schema.json``); regenerate it with
     ``costmodel prices schema -o pricing/catalog.schema.json`` after changing the models.
     """
-    from ..core.rates import catalog_json_schema
+    from ..core.schema import catalog_json_schema
 
     text = json.dumps(catalog_json_schema(), indent=2) + "\n"
     if output is None:

@@ -12,7 +12,8 @@ from costmodel._yamlmarks import load_with_marks
 from costmodel.cli import app
 from costmodel.core import _parse_cache
 from costmodel.core.catalog import Catalog, builtin_dir
-from costmodel.core.rates import SCHEMA_FILE, CatalogFile, ModelEntry, catalog_json_schema
+from costmodel.core.rates import CatalogFile, ModelEntry
+from costmodel.core.schema import SCHEMA_FILE, catalog_json_schema
 
 MODELINE = f"# yaml-language-server: $schema=./{SCHEMA_FILE}"
 REGENERATE = "costmodel prices schema -o pricing/catalog.schema.json"
