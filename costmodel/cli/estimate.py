@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import sys
+import warnings
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..errors import ModelShutDownWarning
 from ..money import format_usd_short
 from ._bounds import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, MAX_SIMULATED_CALLS
 from ._common import (
@@ -63,6 +66,8 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
     work = (calls or sc.simulation.calls) * n_stacks
     run = partial(estimate, sc, catalog, stacks=stack, calls_per_month=calls_per_month,
                   seed=seed, calls=calls, on=on.date() if on else None)
+    # An estimate carries a shut-down model's note itself (its notes): not a warning too.
+    run = partial(_without_shutdown_warnings, run)
     if quiet or work < _PROGRESS_AT or not err.is_terminal:
         return run()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -75,6 +80,12 @@ def _run(path: Path, stack: list[str] | None, calls_per_month: float | None,
             bar.update(task, advance=1, description=f"simulating {stack_id}")
 
         return run(progress=step)
+
+
+def _without_shutdown_warnings(run: Callable[..., Estimate], **kwargs: Any) -> Estimate:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelShutDownWarning)
+        return run(**kwargs)
 
 
 def result_json(r: StackEstimate) -> dict:

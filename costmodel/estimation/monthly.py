@@ -20,7 +20,6 @@ float64; what is shown to users is rounded once, at display.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,16 +29,9 @@ import numpy as np
 
 from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
-from ..errors import ModelShutDownWarning, NoPriceInForceError, UnknownModelError
+from ..errors import NoPriceInForceError, UnknownModelError
 from .lengths import Lengths, percentiles, weighted_mean_std
-from .scenario import (
-    MAX_CALL_MINUTES,
-    MAX_CALLS_PER_MONTH,
-    ChainedStack,
-    Scenario,
-    ScenarioError,
-    stack_id,
-)
+from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
 from .tables import CostTables, TableCache
 
@@ -356,18 +348,6 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
                 chosen.append(wanted)  # any catalog id, not only the scenario's
     cache = cache or TableCache()
     lengths = sampled_lengths(sc, n, seed, cache)
-    with warnings.catch_warnings():
-        # A shut-down model's note is in its result's notes: not a Python warning as well.
-        warnings.simplefilter("ignore", ModelShutDownWarning)
-        results = _estimate_stacks(chosen, sc, catalog, day, volume, lengths, seed, stacks,
-                                   progress, keep_samples, cache)
-    return Estimate(sc.name, volume, seed, day, results)
-
-
-def _estimate_stacks(chosen: list[str | ChainedStack], sc: Scenario, catalog: Catalog,
-                     day: date, volume: float, lengths: Lengths, seed: int,
-                     stacks: Sequence[str] | None, progress: Callable[[str], None] | None,
-                     keep_samples: bool, cache: TableCache) -> list[StackEstimate]:
     results = []
     for i, stack in enumerate(chosen):
         try:
@@ -382,7 +362,7 @@ def _estimate_stacks(chosen: list[str | ChainedStack], sc: Scenario, catalog: Ca
         results.append(estimate_stack(model, lengths, sc, catalog, day, volume,
                                       np.random.default_rng(seed + 1),
                                       keep_samples=keep_samples, cache=cache))
-    return results
+    return Estimate(sc.name, volume, seed, day, results)
 
 
 @dataclass

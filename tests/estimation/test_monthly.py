@@ -202,18 +202,3 @@ def test_flat_rate_stacks_skip_the_response_table(builtin):
     est = estimate(sc, builtin, on=DAY, calls=10)
     assert time.perf_counter() - t < 2  # a day-long call at 1 s turns: 86,400 responses
     assert est.results[0].per_call_usd["mean"] == pytest.approx(1440 * 0.05)
-
-
-def test_a_shut_down_model_is_a_note_of_its_estimate_not_a_warning_too():
-    # Gemini 3.1 Flash Live's catalog shutdown date is 2026-11-17; estimated on 2026-11-20 it is
-    # priced at its last list price, and the result says so once, in its notes.
-    import warnings
-
-    from costmodel.errors import ModelShutDownWarning
-    from costmodel.estimation import default_scenario, estimate
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ModelShutDownWarning)
-        est = estimate(default_scenario(), stacks=["google/gemini-3.1-flash-live"],
-                       calls=500, on=date(2026, 11, 20))
-    assert any("shut down on 2026-11-17" in n for n in est.results[0].notes)
