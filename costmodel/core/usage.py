@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .._files import clip
 from ..errors import UsageError
@@ -180,3 +181,101 @@ def quantity(value: object, what: str) -> Decimal:
     if not d.is_finite() or d < 0 or d > MAX_QUANTITY:
         raise UsageError(f"{what} must be a finite number from 0 to 1e12, got {clip(repr(value))}")
     return d
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+_JSON_FIELDS = frozenset({"model", "label", "tokens", "connection_seconds", "audio_seconds",
+                          "characters", "at", "estimated"})
+_FAST_FIELDS = frozenset({"model", "label", "tokens", "estimated"})
+
+
+def usage_to_json(u: Usage) -> dict[str, Any]:
+    """`u` as a compact JSON-ready dict: fields at their default are left out, seconds are
+    Decimal strings (exact), the date is ISO. `usage_from_json` reads it back equal.
+
+    >>> usage_to_json(Usage("openai/gpt-realtime-1.5", {"audio.input": 120},
+    ...                     audio_seconds=Decimal("3.2"), label="response"))
+    {'model': 'openai/gpt-realtime-1.5', 'label': 'response', 'tokens': {'audio.input': 120}, \
+'audio_seconds': '3.2'}
+    """
+    d: dict[str, Any] = {"model": u.model}
+    if u.label:
+        d["label"] = u.label
+    if u.tokens:
+        d["tokens"] = {k: int(n) for k, n in u.tokens.items()}  # (a bool count as a number)
+    if u.connection_seconds:
+        d["connection_seconds"] = str(u.connection_seconds)
+    if u.audio_seconds:
+        d["audio_seconds"] = str(u.audio_seconds)
+    if u.characters:
+        d["characters"] = u.characters
+    if u.at is not None:
+        d["at"] = u.at.isoformat()
+    if u.estimated:
+        d["estimated"] = True
+    return d
+
+
+def usage_from_json(d: object, what: str = "usage") -> Usage:
+    """The `Usage` that `usage_to_json` wrote, validated: anything else raises `UsageError`
+    naming the field (``what`` is how the message names the object, e.g. ``usage[3]``).
+
+    Seconds may be Decimal strings (as written) or JSON numbers; counts must be whole numbers.
+
+    >>> usage_from_json({"model": "openai/gpt-realtime-1.5", "audio_seconds": "3.2"})
+    ... # doctest: +ELLIPSIS
+    Usage(model='openai/gpt-realtime-1.5', tokens={}, connection_seconds=Decimal('0'), \
+audio_seconds=Decimal('3.2'), ...)
+    >>> usage_from_json({"model": "x", "seconds": 1})
+    Traceback (most recent call last):
+    costmodel.errors.UsageError: usage: unknown field(s) ['seconds']; expected some of ...
+    """
+    if type(d) is not dict:
+        raise UsageError(f"{what}: expected a JSON object, got {clip(repr(d))}")
+    if not _JSON_FIELDS.issuperset(d):
+        raise UsageError(f"{what}: unknown field(s) {sorted(map(str, d.keys() - _JSON_FIELDS))}"
+                         f"; expected some of {sorted(_JSON_FIELDS)}")
+    model, label = d.get("model"), d.get("label", "")
+    tokens, estimated = d.get("tokens", {}), d.get("estimated", False)
+    if type(model) is not str or not model:
+        raise UsageError(f"{what}.model: expected a model id, got {clip(repr(model))}")
+    if type(label) is not str:
+        raise UsageError(f"{what}.label: expected a string, got {clip(repr(label))}")
+    if type(tokens) is not dict:
+        raise UsageError(f"{what}.tokens: expected an object of token counts, got "
+                         f"{clip(repr(tokens))}")
+    if type(estimated) is not bool:
+        raise UsageError(f"{what}.estimated: expected true or false, got {clip(repr(estimated))}")
+    # JSON true is a Python bool, which Usage would take as a count of 1.
+    if any(type(n) is bool for n in tokens.values()):
+        bad = next(k for k, n in tokens.items() if type(n) is bool)
+        raise UsageError(f"{what}.tokens: {clip(str(bad))} must be a whole number of tokens")
+    try:
+        if _FAST_FIELDS.issuperset(d):  # what the guard meters: token counts only
+            return Usage(model, tokens, label=label, estimated=estimated)
+        at = d.get("at")
+        return Usage(model, tokens, _seconds(d, "connection_seconds"),
+                     _seconds(d, "audio_seconds"), d.get("characters", 0),
+                     None if at is None else _date(at), label, estimated)
+    except UsageError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+
+
+def _seconds(d: dict[str, Any], name: str) -> Decimal:
+    """Seconds as written (a Decimal string), or a JSON number; Usage checks the range."""
+    value = d.get(name, _ZERO)
+    if type(value) is str:
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise UsageError(f"{name} must be a number, got {clip(repr(value))}") from None
+    return value  # type: ignore[no-any-return]  # (Usage refuses what is not a number)
+
+
+def _date(value: object) -> date:
+    try:
+        if type(value) is not str:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"at must be a date (YYYY-MM-DD), got {clip(repr(value))}") from None

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel import Usage, UsageError
-from costmodel.core.usage import MAX_QUANTITY, MAX_TOKENS, combine, quantity, token_key
+from costmodel.core.usage import (
+    MAX_QUANTITY,
+    MAX_TOKENS,
+    TOKEN_KEYS,
+    combine,
+    quantity,
+    token_key,
+    usage_from_json,
+    usage_to_json,
+)
 
 M = "toy/realtime"
 
@@ -132,3 +144,76 @@ def test_the_error_names_the_bucket_that_is_wrong_not_one_at_the_bound():
     with pytest.raises(UsageError, match="audio.input must be a whole number") as info:
         Usage(M, {"text.input": 10**12, "audio.input": "12"})
     assert "text.input" not in str(info.value)
+
+
+# -- JSON: the spend log's usage trail ----------------------------------------------------------
+
+_decimals = st.decimals(min_value=0, max_value=10**12, allow_nan=False, allow_infinity=False)
+_usages = st.builds(
+    Usage,
+    model=st.text(min_size=1, max_size=30),
+    tokens=st.dictionaries(st.sampled_from(sorted(TOKEN_KEYS)), st.integers(0, 10**12)),
+    connection_seconds=_decimals, audio_seconds=_decimals,
+    characters=st.integers(0, 10**12),
+    at=st.none() | st.dates(),
+    label=st.text(max_size=20), estimated=st.booleans())
+
+
+@given(_usages)
+@settings(max_examples=300)
+def test_a_usage_survives_json_exactly(u):
+    text = json.dumps(usage_to_json(u))
+    back = usage_from_json(json.loads(text))
+    assert back == u
+    # exact: the same digits, not a float's neighbour
+    assert str(back.connection_seconds) == str(u.connection_seconds) or not u.connection_seconds
+    assert str(back.audio_seconds) == str(u.audio_seconds) or not u.audio_seconds
+
+
+def test_json_leaves_out_what_is_at_its_default():
+    assert usage_to_json(Usage(M)) == {"model": M}
+    u = Usage(M, {"audio.input": 120, "text.output": 9}, connection_seconds=D("12"),
+              audio_seconds=D("3.20"), characters=120, at=date(2026, 11, 30),
+              label="response", estimated=True)
+    # seconds are strings: "3.20" keeps its digits (a float would not promise to)
+    assert usage_to_json(u) == {
+        "model": M, "label": "response", "tokens": {"audio.input": 120, "text.output": 9},
+        "connection_seconds": "12", "audio_seconds": "3.20", "characters": 120,
+        "at": "2026-11-30", "estimated": True}
+
+
+def test_json_seconds_may_be_numbers_too():
+    # a hand-written trail: 1.5 s as a JSON number reads as exactly 1.5
+    u = usage_from_json({"model": M, "audio_seconds": 1.5, "connection_seconds": 60})
+    assert (u.audio_seconds, u.connection_seconds) == (D("1.5"), D(60))
+
+
+@pytest.mark.parametrize("payload, message", [
+    ([], r"usage: expected a JSON object"),
+    ({"model": M, "tokenz": {}}, r"usage: unknown field\(s\) \['tokenz'\]"),
+    ({}, r"usage.model: expected a model id, got None"),
+    ({"model": ""}, r"usage.model: expected a model id"),
+    ({"model": M, "label": 3}, r"usage.label: expected a string"),
+    ({"model": M, "tokens": [1]}, r"usage.tokens: expected an object of token counts"),
+    ({"model": M, "tokens": {"text.input": "1"}}, r"usage: text.input must be a whole number"),
+    ({"model": M, "tokens": {"text.input": 1.0}}, r"usage: text.input must be a whole number"),
+    ({"model": M, "tokens": {"text.input": True}}, r"usage.tokens: text.input must be a whole"),
+    ({"model": M, "tokens": {"video.input": 1}}, r"usage: unknown token bucket"),
+    ({"model": M, "estimated": "yes"}, r"usage.estimated: expected true or false"),
+    ({"model": M, "audio_seconds": "3,2"}, r"usage: audio_seconds must be a number"),
+    ({"model": M, "audio_seconds": "-1"}, r"usage: audio_seconds must be a finite number from 0"),
+    ({"model": M, "audio_seconds": "NaN"}, r"usage: audio_seconds must be a finite number"),
+    ({"model": M, "connection_seconds": True}, r"usage: connection_seconds must be a number"),
+    ({"model": M, "connection_seconds": None}, r"usage: connection_seconds must be a"),
+    ({"model": M, "characters": -1}, r"usage: characters must be a whole number"),
+    ({"model": M, "at": "30/11/2026"}, r"usage: at must be a date \(YYYY-MM-DD\)"),
+    ({"model": M, "at": 20261130}, r"usage: at must be a date"),
+])
+def test_json_that_is_not_a_usage_is_refused_naming_the_field(payload, message):
+    with pytest.raises(UsageError, match=message):
+        usage_from_json(payload)
+
+
+def test_the_caller_names_where_the_usage_was():
+    with pytest.raises(UsageError, match=r"^usage\[3\].model: expected a model id"):
+        usage_from_json({"model": 7}, "usage[3]")
