@@ -79,7 +79,7 @@ class SessionGuard:
         scope, scope_limit_usd, period: a budget shared by every session of the scope
             (tenant) for the UTC day or month, held in the ledger.
         callbacks: called with each `Decision` whose action changed (warn, wrap_up, cut).
-        clock: seconds, for time-billed models (default `time.monotonic`).
+        clock: seconds, for time-billed models and `seconds` (default `time.monotonic`).
         fmt: the event format (``auto``: from the first provider event).
     """
 
@@ -124,6 +124,7 @@ class SessionGuard:
         self._token_spent = _ZERO
         self._time_spent = _ZERO
         self._started = clock()
+        self._ended: float | None = None
         self.responses = 0
         self._requested = 0      # responses asked for, not yet confirmed by the provider
         self._in_flight = 0      # responses the provider started, not yet done
@@ -165,6 +166,11 @@ class SessionGuard:
         """Responses asked for or in flight whose usage has not arrived: what a relay waits
         for (a little) before ending a session, so that it is metered, not estimated."""
         return self._in_flight + self._requested
+
+    @property
+    def seconds(self) -> float:
+        """The session's length: the guard's clock from its start to `finalize` (or now)."""
+        return (self._ended if self._ended is not None else self.clock()) - self._started
 
     @property
     def spool(self) -> Spool | None:
@@ -332,6 +338,7 @@ class SessionGuard:
         if self._finalized:
             return self.last
         self._finalized = True
+        self._ended = self.clock()
         link = self._link
         if link is not None:
             link.release()
@@ -362,7 +369,7 @@ class SessionGuard:
                           .with_(estimated=True))
         self._in_flight = self._requested = 0
         if facts.time_billed:
-            elapsed = to_decimal(self.clock() - self._started, "elapsed seconds")
+            elapsed = to_decimal(self.seconds, "elapsed seconds")
             self._time_spent = _ZERO
             self._account(Usage(facts.model_id, connection_seconds=elapsed, label="connection"))
 
