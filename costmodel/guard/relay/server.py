@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +22,7 @@ from websockets.typing import Subprotocol
 from ...errors import InputError
 from ...ledger import Spool
 from ..session import SessionGuard
+from ..spendlog import append_record
 from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
 from .limits import ConnectionGate, Limits, session_limit
 from .metrics import RelayMetrics
@@ -431,17 +430,8 @@ class Relay:
                     log.warning("on_session_end callback failed", exc_info=True)
 
     def _write_log(self, record: dict) -> None:
-        if self.spend_log is None:
-            return
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        try:
-            with open(self.spend_log, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            log.error("SPEND LOG ERROR: cannot append to %s: %s; record: %s",
-                      self.spend_log, exc, line.strip())
+        if self.spend_log is not None:
+            append_record(self.spend_log, record)
 
 
 def _auth_secrets(value: str | None) -> list[str]:

@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -21,6 +19,7 @@ from ...errors import CostModelError, UsageError
 from ..actions import CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
 from ..policy import Decision
 from ..session import SessionGuard, Source
+from ..spendlog import decision_json, now_iso, session_record
 from .frames import RefusedFrame
 from .upstream import close_code
 
@@ -33,11 +32,6 @@ _TICK_SECONDS = 1.0     # how often a time-billed session is re-checked
 _DRAIN_SECONDS = 3.0    # how long to wait for cancelled responses' final usage
 CLOSE_CODE_IDLE = 4008  # private-use code (4000-4999): closed for sending nothing
 CLOSE_REASON_IDLE = "idle timeout"
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO 8601, as the spend log writes it."""
-    return datetime.now(UTC).isoformat()
 
 
 class Session:
@@ -80,10 +74,7 @@ class Session:
 
     def _on_decision(self, d: Decision) -> None:
         self.metrics.decisions.labels(d.action).inc()
-        self.decisions.append({"action": d.action, "spent_usd": str(d.spent_usd),
-                               "projected_next_usd": str(d.projected_next_usd),
-                               "pending_responses": d.pending,
-                               "reason": d.reason, "at": now_iso()})
+        self.decisions.append(decision_json(d, now_iso()))
 
     async def run(self) -> None:
         pumps = [asyncio.create_task(self._client_to_upstream()),
@@ -349,14 +340,7 @@ class Session:
             log.warning("session %s: close timed out", self.id)
 
     def record(self) -> dict:
-        g, model = self.guard, self.guard.model
-        with contextlib.suppress(CostModelError):  # the catalog id, as in the ledger's records
-            model = self.relay.catalog.resolve(model) if model else None
-        return {"session_id": self.id, "upstream_session_id": self.upstream_session_id,
-                "worker": os.getpid(),
-                "path": self.path, "scope": self.scope, "model": model,
-                "limit_usd": str(g.limit_usd),
-                "spent_usd": str(g.spent_usd), "responses": g.responses,
-                "estimated": g.estimated, "unsaved_usd": str(g.unsaved_usd),
-                "decisions": self.decisions,
-                "started_at": self.started_at, "ended_at": now_iso(), "end": self.end or "error"}
+        """The session's spend-log line (`costmodel.guard.spendlog`), once it has ended."""
+        return session_record(self.guard, end=self.end or "error", started_at=self.started_at,
+                              upstream_session_id=self.upstream_session_id, path=self.path,
+                              decisions=self.decisions)
