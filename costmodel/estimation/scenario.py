@@ -10,7 +10,7 @@ below are a contract (extensions are marked)::
     turns: {seconds_per_turn: 15, user_speech_s: 5, agent_speech_s: 7,
             agent_text_tokens_per_s: 3.5}
     prompt: {system_tokens: 3000, tool_tokens: 0}    # or system_file: prompt.txt
-    cache: {hit_ratio: 0.0}
+    cache: {hit_ratio: 0.0}                  # extension: hits: per-response
     stacks:
       - openai/gpt-realtime-1.5
       - {stt: deepgram/nova-3, llm: openai/gpt-5.4-mini, tts: cartesia/sonic-3,
@@ -181,7 +181,20 @@ class Prompt(_Strict):
 
 
 class Cache(_Strict):
+    """How much of each response's reusable prefix is billed at the cached rate.
+
+    ``hits: share`` (default): every eligible prefix is ``hit_ratio`` cached, the system
+    prompt first. ``hits: per-response``: each response after the first either hits (its
+    whole eligible prefix is cached) with probability ``hit_ratio`` or misses (nothing is),
+    which is how provider caches behave and what recorded sessions show; the two price
+    differently because the prefix starts with the system text, which may be cheaper than the
+    rest (`costmodel.estimation.simulate`).
+    """
+
     hit_ratio: float = Field(default=0.0, ge=0, le=1, **_FLOAT)
+    hits: Literal["share", "per-response"] = Field(
+        default="share", description="share: each prefix is hit_ratio cached; per-response: "
+        "hit_ratio of the responses hit their whole prefix, the rest miss")
     # Extension: which TTL a chained LLM's explicit cache writes use (Anthropic 5m or 1h).
     write_ttl: Literal["5m", "1h"] = "5m"
 

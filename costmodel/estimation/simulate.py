@@ -14,7 +14,8 @@ and its facts), never from the provider's name:
   response k, input = S + sum_{j<k}(U_j + A_j) + U_k, cached = hit ratio x the previous
   response's input (rounded to the cache's increment, zero below its minimum prefix; after a
   truncation only the system prompt), truncated to retention x limit past the model's
-  truncation threshold;
+  truncation threshold; with ``cache.hits: per-response`` the whole prefix is cached in a
+  hit ratio of the responses and none of it in the rest, emitted as the expected usage;
 - a realtime entry with token rates and no re-billing (Nova 2 Sonic) bills each turn's speech
   once, and the system prompt once per call;
 - an entry with a connection rate and no token rates (xAI, Ultravox, GPT-Live, telephony) or a
@@ -44,6 +45,21 @@ from .scenario import ChainedStack, Scenario, stack_id, stack_platforms
 def _r(x: float) -> int:
     """Round half up to whole tokens."""
     return int(x + 0.5)
+
+
+def _cache_mode(hits: str, hit_ratio: float) -> tuple[float, float]:
+    """(share of an eligible prefix a cache hit covers, chance that a response hits): share
+    = every response covers ``hit_ratio``; per-response = all of it, with that chance.
+
+    Per response, the expected usage is emitted: each cached bucket p x (a hit's count),
+    rounded to whole tokens, the uncached ones the rest of the same input. Its price is the
+    expected price because price is linear in tokens: rates are flat per bucket (no tiers by
+    prompt size in `costmodel.core.rates`; the catalog leaves such tiers, e.g. Sonnet 4.5's
+    > 200K input, unpriced). A tier keyed on prompt size would not break it either: a hit and
+    a miss of one response send the same prompt, only cached differently, so both fall in the
+    same tier.
+    """
+    return (hit_ratio, 1.0) if hits == "share" else (1.0, hit_ratio)
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,7 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     ttl = rules.ttl_seconds if rules is not None else None
     if ttl is not None and t.seconds_per_turn > ttl:
         hit = 0.0  # the cache expires between responses
+    covered, odds = _cache_mode(sc.cache.hits, hit)
     can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
     limit = entry.facts.truncation_threshold_tokens
     keep = sc.truncation.retention_ratio
@@ -198,10 +215,13 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         # The reusable prefix is the previous response's input; after truncation, only S.
         prefix = system if truncated else prev_inp
         # The minimum is a property of the prefix (a shorter prompt is never cached); the
-        # hit ratio is the share of an eligible prefix actually served from cache.
-        cached = int(hit * prefix) // step * step if k > 1 and prefix >= min_prefix else 0
+        # hit ratio is the share of an eligible prefix served from cache (share), or the
+        # chance that all of it is (per-response).
+        cached = int(covered * prefix) // step * step if k > 1 and prefix >= min_prefix else 0
         c_text = min(cached, system) if can_cache["text"] else 0
         c_audio = min(cached - c_text, h) if can_cache["audio"] else 0
+        if odds != 1.0:  # per-response: a hit's split, times the chance of a hit
+            c_text, c_audio = _r(odds * c_text), _r(odds * c_audio)
         tokens = {"text.input": system - c_text, "text.cached": c_text,
                   "audio.input": h + u - c_audio, "audio.cached": c_audio,
                   "text.output": text_out, "audio.output": a}
@@ -238,6 +258,7 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
     user = _r(t.user_speech_s * t.user_tokens_per_s)
     out = _r(t.agent_speech_s * t.agent_text_tokens_per_s)
     hit = sc.cache.hit_ratio
+    covered, odds = _cache_mode(sc.cache.hits, hit)
     rules = entry.facts.cache
     write_key = f"text.cache_write_{sc.cache.write_ttl}"
     explicit = rules is not None and not rules.automatic and write_key in rates
@@ -271,14 +292,19 @@ def _llm(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
         if explicit and hit > 0:
             # A breakpoint at the end of each prompt writes it (when long enough to cache);
             # the next request reads the part that was written (hit ratio) and writes the rest.
+            # Per response: a hit reads the whole previous prompt, a miss writes all again.
             if prompt >= min_prefix:
-                read = int(hit * prefix) if prev >= min_prefix else 0
+                read = int(covered * prefix) if prev >= min_prefix else 0
+                if odds != 1.0:
+                    read = _r(odds * read)
                 tokens["text.cached"] = read
                 tokens[write_key] = prompt - read
             else:
                 tokens["text.input"] = prompt
         elif automatic:
-            read = int(hit * prefix) // step * step if prefix >= min_prefix else 0
+            read = int(covered * prefix) // step * step if prefix >= min_prefix else 0
+            if odds != 1.0:
+                read = _r(odds * read)
             tokens["text.cached"] = read
             tokens["text.input"] = prompt - read
         else:
