@@ -154,6 +154,10 @@ def sidebar_inputs() -> None:
     field(a.number_input, "System prompt tokens", "system_tokens", a, min_value=0, step=500)
     field(b.number_input, "Tool tokens", "tool_tokens", b, min_value=0, step=250)
     field(sb.slider, "Cache hit ratio", "hit_ratio", min_value=0.0, max_value=1.0, step=0.05)
+    field(sb.radio, "Cache hits", "cache_hits", options=list(inp.CACHE_HITS), horizontal=True,
+          help="share: every response has the hit ratio of its prefix cached, system text "
+          "first; per-response: that share of the responses hit their whole prefix, the rest "
+          "miss (what recorded sessions show).")
     field(sb.slider, "Truncation retention_ratio", "retention_ratio", min_value=0.05,
           max_value=1.0, step=0.05, help="Share of the context a re-billing realtime model "
           "keeps when it truncates (OpenAI's retention_ratio; 1.0 truncates every turn).")

@@ -32,12 +32,14 @@ TURN_KEYS = ("seconds_per_turn", "user_speech_s", "agent_speech_s", "agent_text_
 _Z = 1.6448536269514722
 MAX_P95_RATIO = math.exp(_Z * _Z / 2)   # 3.87: no lognormal has a larger p95 / mean
 NO_TELEPHONY = "(none)"
+CACHE_HITS = ("share", "per-response")   # `Cache.hits`, as the dashboard offers it
 # Which widget shows an error the scenario's own validation found at a location.
 _FIELD_OF = {"volume": "calls_per_month", "duration_min.fixed": "fixed_min",
              "duration_min.lognormal.mean": "ln_mean", "duration_min.lognormal": "ln_p95",
              "duration_min.lognormal.p95": "ln_p95", "duration_min": "dist",
              "turns": "agent_speech_s", "prompt.system_tokens": "system_tokens",
              "prompt.tool_tokens": "tool_tokens", "cache.hit_ratio": "hit_ratio",
+             "cache.hits": "cache_hits",
              "truncation.retention_ratio": "retention_ratio",
              "platform.usd_per_minute": "platform_fee", "stacks": "singles",
              "simulation.calls": "sim_calls", "simulation.seed": "seed"}
@@ -74,7 +76,7 @@ def values_of(sc: Scenario, catalog: Catalog | None = None) -> dict[str, Any]:
         "emp_name": Path(d.empirical).name if d.empirical else "",
         **{k: float(getattr(t, k)) for k in TURN_KEYS},
         "system_tokens": system, "tool_tokens": sc.prompt.tool_tokens,
-        "hit_ratio": float(sc.cache.hit_ratio),
+        "hit_ratio": float(sc.cache.hit_ratio), "cache_hits": sc.cache.hits,
         "retention_ratio": float(sc.truncation.retention_ratio),
         "platform_fee": float(sc.platform.usd_per_minute),
         "telephony_all": NO_TELEPHONY,
@@ -152,7 +154,8 @@ def scenario_of(base: Scenario, v: dict[str, Any], catalog: Catalog | None = Non
                 platform={"usd_per_minute": str(Decimal(repr(float(v["platform_fee"]))))})
     data["prompt"].pop("system_file", None)
     data["turns"] = {**data.get("turns", {}), **{k: v[k] for k in TURN_KEYS}}
-    data["cache"] = {**data.get("cache", {}), "hit_ratio": v["hit_ratio"]}
+    data["cache"] = {**data.get("cache", {}), "hit_ratio": v["hit_ratio"],
+                     "hits": v["cache_hits"]}
     if errors:
         return None, errors
     try:
