@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from ..core.catalog import Catalog
 from ..errors import CostModelError, UsageError
 from ..guard.policy import Decision
 from ..guard.session import SessionGuard
+from ..guard.spendlog import append_record, session_record
 
 #: Catalog kinds whose responses shape the next one (the guard's "session model").
 _SESSION_KINDS = frozenset({"llm", "realtime"})
@@ -77,6 +79,9 @@ class MeteredHook:
     _last: Decision | None = None
     _stop_words = "stopping"
     _log = logging.getLogger("costmodel.hooks")
+    ended = False        # the hook cut the session
+    spend_log: str | os.PathLike[str] | None = None
+    _recorded = False
 
     @property
     def last(self) -> Decision:
@@ -110,3 +115,12 @@ class MeteredHook:
         if decision.action != self.last.action:
             log_decision(self._log, self.name, decision)
         self._last = decision
+
+    def _finalize(self, end: str | None) -> Decision:
+        """End the guard's accounting and append the session's spend-log line, once."""
+        decision = self.guard.finalize()
+        if self.spend_log is not None and not self._recorded:
+            self._recorded = True
+            append_record(self.spend_log, session_record(
+                self.guard, end="cut" if self.ended else end or "ended"))
+        return decision

@@ -33,6 +33,13 @@ Model ids: the catalog id `costmodel.adapters.livekit.catalog_id` resolves from 
 model (the LLM whose next response is projected) is ``llm_model=``, else taken from
 ``session.llm`` when the hook is attached. Or pass your own ``guard=SessionGuard(...)``.
 
+The session's end: the hook finalizes the guard on the session's ``close`` event
+(https://docs.livekit.io/agents/build/events/; `CloseEvent.reason`, e.g.
+``participant_disconnected``), or when `LiveKitBudget.finalize` is called. With
+``spend_log=PATH`` it then appends the session's spend-log line (`costmodel.guard.spendlog`:
+spend, every priced usage, ``seconds`` on the guard's ``clock=``, default ``time.monotonic``,
+from `attach`; a replay of recorded updates passes a clock that reads their timestamps).
+
 Trust: ``session_usage_updated`` is emitted by the agent's own ``AgentSession`` from its model
 plugins' metrics, never relayed from a room participant, so every update is the provider's
 report; the hook listens to nothing a client can send.
@@ -47,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -64,6 +72,7 @@ __all__ = ["LiveKitBudget"]
 log = logging.getLogger("costmodel.hooks.livekit")
 
 _EVENT = "session_usage_updated"
+_CLOSE = "close"
 _NOT_PRICED = frozenset({"interruption_usage", "eot_usage"})
 
 
@@ -102,12 +111,13 @@ class LiveKitBudget(MeteredHook):
                  models: Mapping[str, str] | None = None, llm_model: str | None = None,
                  on_wrap_up: Callable[[Any, Decision], Any] | None = None,
                  on_cut: Callable[[Any, Decision], Any] | None = None, drain: bool = True,
-                 name: str = "livekit", **guard_kwargs: Any) -> None:
+                 name: str = "livekit", spend_log: str | os.PathLike[str] | None = None,
+                 **guard_kwargs: Any) -> None:
         self.models = dict(models or {})
         self.on_wrap_up = on_wrap_up
         self.on_cut = on_cut
         self.drain = drain
-        self.name = name
+        self.name, self.spend_log = name, spend_log
         self.session: Any = None
         self.ended = False
         self.wrapped_up = False
@@ -158,13 +168,30 @@ class LiveKitBudget(MeteredHook):
         if self.session is not None:
             raise UsageError("this LiveKitBudget is already attached to a session")
         self.session = session
+        try:  # the guard is built now, from session.llm: its clock starts with the session
+            self._guard = self.guard
+        except BaseException:
+            self.session = None
+            raise
         session.on(_EVENT, self.on_usage_updated)
+        session.on(_CLOSE, self.on_close)
         return self
 
     def detach(self) -> None:
         if self.session is not None:
             self.session.off(_EVENT, self.on_usage_updated)
+            self.session.off(_CLOSE, self.on_close)
             self.session = None
+
+    def on_close(self, event: Any) -> None:
+        """The ``close`` handler: the session is over (`finalize`, ending as its reason)."""
+        reason = getattr(event, "reason", None)
+        if isinstance(event, Mapping):
+            reason = event.get("reason")
+        try:
+            self.finalize(None if reason is None else str(getattr(reason, "value", reason)))
+        except Exception:  # a raising handler would only be logged by LiveKit
+            log.exception("%s: finalizing the budget failed", self.name)
 
     # -- metering ------------------------------------------------------------------------------
     def _key(self, item: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -277,5 +304,7 @@ class LiveKitBudget(MeteredHook):
                 log.warning("%s: wrap-up: %s", self.name, decision.reason)
                 self._run(self.on_wrap_up(session, decision))
 
-    def finalize(self) -> Decision:
-        return self.guard.finalize()
+    def finalize(self, end: str | None = None) -> Decision:
+        """The session is over: the guard's last decision; the spend-log line is written
+        (``end``: how it ended; default ``cut`` when the budget ended it, else ``ended``)."""
+        return self._finalize(end)

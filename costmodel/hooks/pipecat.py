@@ -39,6 +39,11 @@ decides: ``fail_closed`` (default) ends the pipeline, ``fail_open`` logs and goe
 The guard's session model (the LLM whose next response is projected) is ``llm_model=``, or
 the one LLM among the ``models`` values. Or pass your own ``guard=SessionGuard(...)``.
 
+``spend_log=PATH`` appends the session's spend-log line (`costmodel.guard.spendlog`: spend,
+every priced usage, ``seconds``) when the pipeline ends (``EndFrame`` / ``CancelFrame``) or at
+`PipecatBudget.finalize`. Its length is on the guard's ``clock=`` (default ``time.monotonic``;
+a replay of recorded metrics passes one that reads their timestamps).
+
 Only services report usage: Pipecat services push their usage metrics *downstream*
 (``FrameProcessor.start_llm_usage_metrics`` and its siblings). A usage metric that travels
 upstream, or that a transport pushed (the processors that face the user's client), is not
@@ -52,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -143,6 +149,7 @@ class PipecatBudget(MeteredHook):
                  limit_usd: Decimal | str | float | None = None, models: Models = None,
                  llm_model: str | None = None, on_wrap_up: Any = None,
                  end: Literal["end", "cancel"] = "end", name: str = "pipecat",
+                 spend_log: str | os.PathLike[str] | None = None,
                  **guard_kwargs: Any) -> None:
         if end not in ("end", "cancel"):
             raise UsageError("end must be 'end' (graceful) or 'cancel' (immediate)")
@@ -156,7 +163,7 @@ class PipecatBudget(MeteredHook):
         self.guard = build_guard(guard, limit_usd, llm_model, guard_kwargs, log)
         self.on_wrap_up = on_wrap_up
         self.end = end
-        self.name = name
+        self.name, self.spend_log = name, spend_log
         self._last: Decision | None = None
         self.ended = False          # the end frame was pushed
         self.wrapped_up = False     # the wrap-up was delivered
@@ -216,8 +223,10 @@ class PipecatBudget(MeteredHook):
             return None
         return self._feed(usages)
 
-    def finalize(self) -> Decision:
-        return self.guard.finalize()
+    def finalize(self, end: str | None = None) -> Decision:
+        """The session is over: the guard's last decision; the spend-log line is written
+        (``end``: how it ended; default ``cut`` when the budget ended it, else ``ended``)."""
+        return self._finalize(end)
 
     def ignore(self, frame: Any, why: str) -> None:
         """A metrics frame that did not come from a service: pass it on, never meter it."""
