@@ -4,9 +4,9 @@
 provider's events into signals (`trackers`: OpenAI Realtime, Gemini Live, Nova Sonic), the
 projector prices the next response (`projector`), the policy decides (`policy`); spend goes to
 the ledger through `ledger_link`; `spendlog` writes and reads the line each finished session
-leaves. `actions` holds the events that ask an agent to wrap up or cut a response; `replay` says what the guard would have done to a recorded session;
-`costmodel.guard.relay` is a metering websocket relay (imported on its own: it needs
-`websockets`).
+leaves. `actions` holds the events that ask an agent to wrap up or cut a response; `replay`
+says what the guard would have done to a recorded session; `costmodel.guard.relay` is a
+metering websocket relay (imported on its own: it needs `websockets`).
 """
 
 from .actions import (
