@@ -25,12 +25,12 @@ could not take while it was down, until it can be committed.
 """
 
 from ..errors import BudgetExceeded, LedgerError
-from .base import DEFAULT_SCOPE, Ledger, Reservation, SpendRecord, period_start
+from .base import DEFAULT_SCOPE, DaySpend, Ledger, Reservation, SpendRecord, period_start
 from .memory import MemoryLedger
 from .spool import SPOOL_ENV, FlushReport, Spool, SpoolSummary, default_spool_dir
 from .sqlite import SQLiteLedger
 from .url import ledger_key, open_ledger
 
-__all__ = ["DEFAULT_SCOPE", "SPOOL_ENV", "BudgetExceeded", "FlushReport", "Ledger",
+__all__ = ["DEFAULT_SCOPE", "SPOOL_ENV", "BudgetExceeded", "DaySpend", "FlushReport", "Ledger",
            "LedgerError", "MemoryLedger", "Reservation", "SQLiteLedger", "SpendRecord", "Spool",
            "SpoolSummary", "default_spool_dir", "ledger_key", "open_ledger", "period_start"]

@@ -11,19 +11,20 @@ import os
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Self
 
 from ..errors import BudgetExceeded, LedgerConflictError, UsageError
-from ..money import EXACT, plain, tidy, to_usd
+from ..money import EXACT, exact_sum, plain, tidy, to_usd
 
 DEFAULT_SCOPE = "default"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
+DAY_US = 86_400_000_000   # microseconds in a UTC day
 
 
 def _utcnow() -> datetime:
@@ -119,6 +120,41 @@ def record_from_json(d: Mapping[str, Any], default_id: str | None = None) -> Spe
 
 
 @dataclass(frozen=True, slots=True)
+class DaySpend:
+    """Committed spend of one UTC day, scope and model (`Ledger.spent_by_day`): the exact sum,
+    how many records it adds up, and (when asked for) how many distinct sessions spent."""
+
+    day: date
+    scope: str
+    model: str
+    usd: Decimal
+    records: int
+    sessions: int | None = None
+
+
+def day_totals(records: Iterable[SpendRecord], sessions: bool = False) -> list[DaySpend]:
+    """`DaySpend` rows of some records, sorted by day, scope and model: what a backend
+    without an aggregate of its own returns from one pass over its records.
+
+    >>> at = datetime(2026, 11, 29, 23, 59, tzinfo=UTC)
+    >>> rs = [SpendRecord(session_id="s", model="m", usd=Decimal(u), at=at + n * MICRO * 6e7)
+    ...       for n, u in enumerate(["0.1", "0.2", "0.3"])]     # 23:59, 00:00, 00:01
+    >>> [(d.day.isoformat(), d.usd, d.records) for d in day_totals(rs)]
+    [('2026-11-29', Decimal('0.1'), 1), ('2026-11-30', Decimal('0.5'), 2)]
+    """
+    sums: dict[tuple[date, str, str], list[Decimal]] = {}
+    seen: dict[tuple[date, str, str], set[str]] = {}
+    for r in records:
+        key = (r.at.date(), r.scope, r.model)
+        sums.setdefault(key, []).append(r.usd)
+        if sessions:
+            seen.setdefault(key, set()).add(r.session_id)
+    return [DaySpend(day, scope, model, exact_sum(amounts), len(amounts),
+                     len(seen[(day, scope, model)]) if sessions else None)
+            for (day, scope, model), amounts in sorted(sums.items())]
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """Budget held for spending that is about to happen; live until ``expires_at`` (unix s)."""
 
@@ -199,6 +235,16 @@ class Ledger(ABC):
         return self._spent(scope, session_id, None if since is None else utc(since, "since"),
                            None if until is None else utc(until, "until"))
 
+    def spent_by_day(self, *, scope: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, sessions: bool = False) -> list[DaySpend]:
+        """Exact committed spend per UTC day, scope and model (`DaySpend` rows sorted by day,
+        scope, model); ``since`` inclusive, ``until`` exclusive. With ``sessions``, each row
+        also counts the distinct sessions that spent that day (a session running past
+        midnight counts on both days). What `costmodel reconcile` lines up with the bills.
+        """
+        return self._spent_by_day(scope, None if since is None else utc(since, "since"),
+                                  None if until is None else utc(until, "until"), sessions)
+
     def reserved(self, *, scope: str | None = None, now: float | None = None) -> Decimal:
         """Exact sum of the live reservations (unexpired at ``now``, unix seconds)."""
         return self._reserved(scope, time.time() if now is None else float(now))
@@ -249,6 +295,13 @@ class Ledger(ABC):
     @abstractmethod
     def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
                until: datetime | None) -> Decimal: ...
+
+    def _spent_by_day(self, scope: str | None, since: datetime | None,
+                      until: datetime | None, sessions: bool) -> list[DaySpend]:
+        """One pass over the records; a backend with an aggregate of its own overrides it."""
+        return day_totals((r for r in self._records(scope, None, None)
+                           if (since is None or r.at >= since) and (until is None or r.at < until)),
+                          sessions)
 
     @abstractmethod
     def _reserved(self, scope: str | None, now: float) -> Decimal: ...

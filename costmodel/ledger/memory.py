@@ -12,10 +12,12 @@ from decimal import Decimal
 from ..errors import LedgerError
 from ..money import EXACT, exact_sum
 from .base import (
+    DaySpend,
     Ledger,
     Reservation,
     SpendRecord,
     conflict,
+    day_totals,
     refuse,
     same_record,
 )
@@ -84,6 +86,11 @@ class MemoryLedger(Ledger):
                until: datetime | None) -> Decimal:
         with self._locked():
             return exact_sum(r.usd for r in self._select(scope, session_id, since, until))
+
+    def _spent_by_day(self, scope: str | None, since: datetime | None,
+                      until: datetime | None, sessions: bool) -> list[DaySpend]:
+        with self._locked():
+            return day_totals(self._select(scope, None, since, until), sessions)
 
     def _reserved(self, scope: str | None, now: float) -> Decimal:
         with self._locked():

@@ -10,19 +10,22 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from ..errors import LedgerError
 from ..money import EXACT, exact_sum
 from .base import (
+    DAY_US,
     EPOCH,
     MICRO,
+    DaySpend,
     Ledger,
     Reservation,
     SpendRecord,
     conflict,
+    day_totals,
     refuse,
     same_record,
     utc,
@@ -39,6 +42,8 @@ def _nano(amount: Decimal) -> tuple[int | None, int]:
 
 
 
+
+_EPOCH_DAY = EPOCH.date()
 
 _SCHEMA = (
     """CREATE TABLE records (
@@ -242,6 +247,38 @@ class SQLiteLedger(Ledger):
                until: datetime | None) -> Decimal:
         with self._transaction("spent") as conn:
             return self._sum(conn, "records", *_where([], [], scope, session_id, since, until))
+
+    def _spent_by_day(self, scope: str | None, since: datetime | None,
+                      until: datetime | None, sessions: bool) -> list[DaySpend]:
+        """One GROUP BY: the exact rows' nano-dollars summed in SQL, the others' decimal
+        text added in Python (a second query, only when a group has such rows)."""
+        where, args = _where([], [], scope, since=since, until=until)
+        distinct = ", COUNT(DISTINCT session_id)" if sessions else ""
+        # (integer division truncates: a time before 1970 would be put on the wrong day)
+        sql = (f"SELECT at_us / {DAY_US}, scope, model, SUM(usd_nano * nano_exact), "
+               f"SUM(1 - nano_exact), COUNT(*){distinct} FROM records{where} GROUP BY 1, 2, 3 "
+               "ORDER BY 1, 2, 3")
+        with self._transaction("spent_by_day") as conn:
+            try:
+                groups = conn.execute(sql, args).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "overflow" not in str(exc):
+                    raise
+                # Past 2**63 nano-dollars in one group: every amount as its exact text.
+                rows = conn.execute(f"SELECT {_SELECT} FROM records{where}", args)
+                return day_totals((self._record(row) for row in rows), sessions)
+            inexact: dict[tuple[int, str, str], list[Decimal]] = {}
+            if any(g[4] for g in groups):
+                rest = where + (" AND" if where else " WHERE") + " nano_exact = 0"
+                for day, s, m, text in conn.execute(
+                        f"SELECT at_us / {DAY_US}, scope, model, usd FROM records{rest}", args):
+                    inexact.setdefault((day, s, m), []).append(Decimal(text))
+        out = []
+        for day, s, m, nano, _, n, *distinct_sessions in groups:
+            usd = exact_sum([Decimal(nano or 0).scaleb(-9, EXACT), *inexact.get((day, s, m), ())])
+            out.append(DaySpend(_EPOCH_DAY + timedelta(days=day), s, m, usd, n,
+                                distinct_sessions[0] if sessions else None))
+        return out
 
     def _reserved(self, scope: str | None, now: float) -> Decimal:
         with self._transaction("reserved") as conn:
