@@ -22,11 +22,12 @@ are read too: no usage, seconds from the timestamps)::
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -188,16 +189,28 @@ def read_spend_log(path: str | os.PathLike[str]) -> SpendLog:
         if size > SPEND_LOG_LIMIT:  # (a regular file says its size: refuse it unread)
             raise fail(f"file too large ({size >> 20} MB > {SPEND_LOG_LIMIT >> 20} MB limit)")
         lines = read_lines(fh, fail=fail, limit=EVENT_LINE_LIMIT, total_limit=SPEND_LOG_LIMIT)
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                out.records.append(record_from_line(line))
-            except UsageError as exc:
-                out.skipped += 1
-                if len(out.problems) < MAX_PROBLEMS:
-                    out.problems.append((lineno, str(exc)))
+        # Millions of small objects that all live on, none in a cycle: the cyclic GC would
+        # walk them again and again for nothing (a third of the time on 500,000 usages).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            _read(lines, out)
+        finally:
+            if collecting:
+                gc.enable()
     return out
+
+
+def _read(lines: Iterable[str], out: SpendLog) -> None:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.records.append(record_from_line(line))
+        except UsageError as exc:
+            out.skipped += 1
+            if len(out.problems) < MAX_PROBLEMS:
+                out.problems.append((lineno, str(exc)))
 
 
 def record_from_line(line: str) -> SessionRecord:
