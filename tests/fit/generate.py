@@ -48,14 +48,16 @@ def _write(path: Path, events: list[dict]) -> None:
 
 
 def write_sessions(stack: str, params: TrueParams, n: int, out: str | Path, *,
-                   first: int = 0, deltas: int = 1) -> list[tuple[Path, Any]]:
+                   first: int = 0, deltas: int = 1, stratified: bool = False,
+                   ) -> list[tuple[Path, Any]]:
     """Write sessions ``first`` .. ``first + n - 1`` of a realtime `stack` ("openai" or
     "gemini") as JSONL event files in `out`; returns (path, the provider's `SessionTruth`)
-    per session. `deltas`: audio (and transcript) deltas per response."""
+    per session. `deltas`: audio (and transcript) deltas per response; `stratified`: call
+    lengths one per stratum (`timeline.stratified_seconds`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for call in simulate_calls(params, n, first):
+    for call in simulate_calls(params, n, first, stratified=stratified):
         if stack == "openai":
             events, truth = provider_openai.realtime_events(call, deltas=deltas)
         elif stack == "gemini":
@@ -70,11 +72,13 @@ def write_sessions(stack: str, params: TrueParams, n: int, out: str | Path, *,
 
 
 def spend_log_supported() -> bool:
-    """Whether `PipecatBudget` takes ``spend_log=`` and ``clock=`` (issue 14, interface 3)."""
+    """Whether `PipecatBudget` takes ``spend_log=`` and its guard a ``clock=`` (issue 14,
+    shared interface 3)."""
+    from costmodel.guard.session import SessionGuard
     from costmodel.hooks.pipecat import PipecatBudget
 
-    accepted = inspect.signature(PipecatBudget.__init__).parameters
-    return "spend_log" in accepted and "clock" in accepted
+    return ("spend_log" in inspect.signature(PipecatBudget.__init__).parameters
+            and "clock" in inspect.signature(SessionGuard.__init__).parameters)
 
 
 def chained_budget(spend_log: str | Path, *, limit_usd: str = "100",
@@ -90,6 +94,7 @@ def chained_budget(spend_log: str | Path, *, limit_usd: str = "100",
 
 
 def write_spend_log(params: TrueParams, n: int, spend_log: str | Path, *, first: int = 0,
+                    stratified: bool = False,
                     ) -> list[tuple[Call, Any, provider_pipecat.SessionTruth]]:
     """Run sessions ``first`` .. ``first + n - 1`` of the chained stack through real
     `PipecatBudget`\\ s writing to `spend_log`; returns (call, budget, truth) per session."""
@@ -98,7 +103,7 @@ def write_spend_log(params: TrueParams, n: int, spend_log: str | Path, *, first:
                            "interface 3): the chained stack cannot be recorded")
     build = chained_budget(spend_log)
     out = []
-    for call in simulate_calls(params, n, first):
+    for call in simulate_calls(params, n, first, stratified=stratified):
         budget, truth = provider_pipecat.run_session(call, build)
         out.append((call, budget, truth))
     return out
