@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from costmodel import Catalog, CostModelError, default_catalog
+from costmodel.dashboard import fit_view
 from costmodel.dashboard import inputs as inp
 from costmodel.dashboard.model import from_query, short_label, to_query
 from costmodel.estimation import Scenario, StackEstimate, TableCache, estimate, load_scenario
@@ -96,10 +97,14 @@ def source() -> None:
                 S.view = st.query_params["view"]
         except CostModelError as exc:
             S.link_error = str(exc)
-    src = sb.radio("Scenario", ["Example", "Upload YAML"], horizontal=True, key="src")
+    src = sb.radio("Scenario", ["Example", "Upload YAML", fit_view.SOURCE], horizontal=True,
+                   key="src")
     if S.get("link_error"):
         sb.warning(S.link_error)
     names = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+    if src == fit_view.SOURCE:
+        fit_source()
+        return
     if src == "Upload YAML":
         up = sb.file_uploader("Scenario YAML", type=["yaml", "yml"], key="upload")
         if up is None:
@@ -115,8 +120,16 @@ def source() -> None:
         return
     name = sb.selectbox("Example", names, key="example",
                         index=names.index(S.get("example_seen", "support-line")))
-    if "v" not in S or S.get("example_seen") != name or S.loaded.startswith("upload:"):
+    if ("v" not in S or S.get("example_seen") != name
+            or S.loaded.startswith(("upload:", "fit:"))):
         load_example(name)
+
+
+def fit_source() -> None:
+    """Recorded sessions or spend logs, fitted; the fitted scenario replaces the inputs."""
+    if "v" not in S:
+        load_example("support-line")
+    fit_view.fit_source(load, UPLOADS, catalog(), ids("realtime"))
 
 
 def load_example(name: str) -> None:
@@ -259,6 +272,7 @@ def main() -> None:
                    + "Fix: " + "; ".join(errors.values()), icon="⏸")
     for msg in failed:
         st.warning(msg)
+    fit_view.fitted_panel()
     view = st.radio("View", VIEWS, horizontal=True, key="view", label_visibility="collapsed")
     if not stale:
         st.query_params.from_dict(to_query(good_sc, {"view": view}))
