@@ -21,6 +21,7 @@ from .capacity import capacity_cmd
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 from .fit import fit_cmd
+from .reconcile import reconcile_cmd
 from .replay import replay_cmd
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.command("fit")(fit_cmd)
 app.add_typer(guard.app, name="guard")
 guard.app.command("replay")(replay_cmd)
 app.add_typer(ledger.app, name="ledger")
+app.command("reconcile")(reconcile_cmd)
 
 
 @app.command("tokens")
