@@ -20,7 +20,6 @@ agent); agent text tokens per second are text output over agent speech.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
@@ -30,7 +29,7 @@ from .costs import session_usd
 from .facts import FittedValue, MechanicFit, SessionFacts, StackKey, assumed, mean_of, ratio
 from .models import ModelBook, ModelFacts
 from .observation import SessionObservation, SessionUnusable
-from .turns import seconds_per_turn
+from .turns import DEFAULTS, seconds_per_turn
 
 #: Text input growth per response (tokens) past which it is reported as not modelled.
 TEXT_GROWTH_TOKENS = 5
@@ -160,19 +159,38 @@ def _length(obs: SessionObservation, main: ModelFacts, sums: defaultdict[str, fl
                   "model does not stream silence)")
 
 
-def _tps(main: ModelFacts) -> tuple[float, float]:
-    if not (main.tps_in and main.tps_out):
-        raise SimulationError(f"{main.id} has no audio_tokens_per_second_in / _out in the "
-                              "catalog, needed to turn its audio tokens into seconds; add them "
-                              "with your own catalog file (--pricing DIR)")
-    return main.tps_in, main.tps_out
+def _tps(main: ModelFacts) -> tuple[float, float] | None:
+    """The model's audio tokens per second (in, out); None for a model billed by connection
+    time that the catalog gives none (its speech does not change its cost)."""
+    if main.tps_in and main.tps_out:
+        return main.tps_in, main.tps_out
+    if not any("." in r for r in main.rates):
+        return None
+    raise SimulationError(f"{main.id} has no audio_tokens_per_second_in / _out in the "
+                          "catalog, needed to turn its audio tokens into seconds; add them "
+                          "with your own catalog file (--pricing DIR)")
+
+
+def _time_billed(facts: Sequence[SessionFacts], main: ModelFacts) -> MechanicFit:
+    """A model billed by connection time: only the call lengths (and turns) matter."""
+    why = (f"{main.id} is billed by connection time and the catalog gives no audio tokens "
+           "per second: speech does not change its cost (the scenario's default)")
+    p = {"turns.seconds_per_turn": seconds_per_turn(
+        [(f.seconds, int(f.get("n"))) for f in facts if f.seconds is not None])}
+    for key in ("turns.user_speech_s", "turns.agent_speech_s",
+                "turns.agent_text_tokens_per_s"):
+        p[key] = assumed(DEFAULTS[key], why)
+    return MechanicFit(facts[0].stack, p)
 
 
 def fit_realtime(facts: Sequence[SessionFacts], book: ModelBook) -> MechanicFit:
     """Pool the sessions of one realtime stack into scenario parameters."""
     stack = facts[0].stack
     main = book.model(stack[0][1])
-    tps_in, tps_out = _tps(main)
+    tps = _tps(main)
+    if tps is None:
+        return _time_billed(facts, main)
+    tps_in, tps_out = tps
     p: dict[str, FittedValue] = {}
     problems: list[str] = []
     notes: list[str] = []
@@ -265,7 +283,3 @@ def _unmodelled(facts: Sequence[SessionFacts], main: ModelFacts) -> list[str]:
                    f"threshold of {main.truncation_tokens:,}, which the estimator truncates at")
     return out
 
-
-def nan_to(value: FittedValue, default: float, why: str) -> FittedValue:
-    """`value`, or an assumption when no session showed it."""
-    return value if not math.isnan(value.value) else assumed(default, why)

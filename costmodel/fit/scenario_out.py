@@ -57,6 +57,10 @@ def scenario_data(name: str, fit: MechanicFit, duration: DurationFit, calls_per_
     """What the scenario file holds (validated by `Scenario.model_validate`)."""
     p = fit.parameters
     turns = {k: _r(p[f"turns.{k}"].value) for k in _TURN_KEYS if f"turns.{k}" in p}
+    # Rounding may leave the speech a hair past the turn, which the scenario refuses.
+    excess = turns["user_speech_s"] + turns["agent_speech_s"] - turns["seconds_per_turn"]
+    if excess > 0:
+        turns["user_speech_s"] = max(0.0, round(turns["user_speech_s"] - excess, 6))
     cache: dict[str, Any] = {"hit_ratio": _r(min(1.0, max(0.0, p["cache.hit_ratio"].value)))}
     if "hits" in Cache.model_fields:
         cache["hits"] = fit.cache_mode

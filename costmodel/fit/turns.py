@@ -92,11 +92,12 @@ def complete(parameters: dict[str, FittedValue], problems: list[str]) -> None:
     for key, default in DEFAULTS.items():
         v = parameters.get(key)
         if v is None or math.isnan(v.value):
-            parameters[key] = FittedValue(default, None, 0, "no session showed it: the "
-                                          "scenario's default")
+            how = f" ({v.source})" if v is not None and v.source else ""
+            parameters[key] = FittedValue(default, None, 0, f"no session showed it{how}: "
+                                          "the scenario's default")
     spt = parameters["turns.seconds_per_turn"].value
     user, agent = parameters["turns.user_speech_s"], parameters["turns.agent_speech_s"]
-    if user.value + agent.value <= spt:
+    if user.value + agent.value <= spt + 1e-6:  # (spt may sit a hair under a step)
         return
     if not user.sessions:
         parameters["turns.user_speech_s"] = FittedValue(
