@@ -39,7 +39,7 @@ class Gap:
     (None when nothing was recorded).
 
     >>> gap(Decimal("10"), Decimal("10.60"))
-    Gap(usd=Decimal('0.60'), pct=Decimal('6'))
+    Gap(usd=Decimal('0.6'), pct=Decimal('6'))
     """
 
     usd: Decimal
@@ -53,7 +53,7 @@ class Gap:
 
 
 def gap(recorded: Decimal, other: Decimal) -> Gap:
-    diff = other - recorded
+    diff = tidy(other - recorded)
     if recorded == 0:
         return Gap(diff, Decimal(0) if diff == 0 else None)
     return Gap(diff, tidy(diff * _HUNDRED / recorded))
@@ -176,7 +176,7 @@ def reconcile(recorded: Recorded | None, exports: Sequence[Export] = (), plan: P
         f"{ex.kind} {ex.path}" for ex in exports] + ([f"plan {plan.name}"] if plan else [])
     out.notes = [*(recorded.notes if recorded else []), *(n for ex in exports for n in ex.notes)]
     if plan is not None:
-        out.notes += plan.notes
+        out.notes += list(plan.notes)
         unplanned = sorted({r.model for r in rows if r.recorded_usd and plan.stack_for(r.model)
                             is None})
         if unplanned:
