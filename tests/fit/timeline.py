@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -187,14 +187,38 @@ def stratified_seconds(p: TrueParams, n: int) -> list[float]:
             for k in order]
 
 
+def balanced_hits(call: Call) -> Call:
+    """`call` with exactly round(cache_hit x (responses - 1)) of its responses after the
+    first hitting, at random positions: each response still hits or misses as a whole.
+
+    Why: the cost of a long call is mostly its misses (a miss re-bills the whole audio history
+    at the full rate, a hit at a hundredth of it), and the few longest calls carry three
+    quarters of a sample's cost; with independent hits, 400 stratified sessions' mean cost
+    still has a 2.1% relative standard deviation (over 10 seeds), with an exact count per
+    call 0.7%.
+    """
+    p = call.params
+    later = len(call.turns) - 1
+    if later < 1:
+        return call
+    rng = np.random.default_rng([p.seed, call.index, 1])  # beside the call's own stream
+    flags = np.zeros(later, dtype=bool)
+    flags[:round(p.cache_hit * later)] = True
+    rng.shuffle(flags)
+    turns = (call.turns[0], *(replace(t, hit=bool(f))
+                              for t, f in zip(call.turns[1:], flags, strict=True)))
+    return replace(call, turns=turns)
+
+
 def simulate_calls(p: TrueParams, n: int, first: int = 0, *,
                    stratified: bool = False) -> list[Call]:
-    """Calls ``first`` .. ``first + n - 1`` of the population; with `stratified`, their
-    lengths are `stratified_seconds` (one per 1/n stratum) instead of drawn."""
+    """Calls ``first`` .. ``first + n - 1`` of the population. With `stratified`, a sample
+    that represents it: lengths one per 1/n stratum (`stratified_seconds`) and each call's
+    cache hits exactly its share (`balanced_hits`)."""
     if not stratified:
         return [simulate_call(p, i) for i in range(first, first + n)]
     lengths = stratified_seconds(p, n)
-    return [simulate_call(p, first + i, s) for i, s in enumerate(lengths)]
+    return [balanced_hits(simulate_call(p, first + i, s)) for i, s in enumerate(lengths)]
 
 
 @dataclass(frozen=True)
