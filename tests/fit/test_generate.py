@@ -222,6 +222,22 @@ def test_calls_are_drawn_with_their_parameters():
     assert truth.hit_ratio == pytest.approx(p.cache_hit, abs=0.01)
 
 
+def test_a_representative_sample():
+    # One length per 1/400 stratum: the sample's quantiles are the lognormal's (the median of
+    # mean 5 / p95 15 minutes is exp(mu) = 3.24 min); each call's hits are exactly its share
+    # of its responses after the first, in a random order.
+    p = TrueParams(seed=8)
+    calls = simulate_calls(p, 400, stratified=True)
+    lengths = sorted(c.seconds for c in calls)
+    assert (lengths[199] + lengths[200]) / 120 == pytest.approx(math.exp(p.mu), rel=0.01)
+    for c in calls:
+        later = [t.hit for t in c.turns[1:]]
+        assert sum(later) == round(0.7 * len(later))
+    # the draws of each call are its own: the same turns as drawn alone, but for the hits
+    alone = simulate_call(p, 5, calls[5].seconds)
+    assert [t.agent_s for t in alone.turns] == [t.agent_s for t in calls[5].turns]
+
+
 def test_a_call_is_the_same_whoever_draws_it():
     p = TrueParams(seed=3)
     assert simulate_calls(p, 5)[4] == simulate_call(p, 4)
