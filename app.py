@@ -28,7 +28,7 @@ EXAMPLES = Path(__file__).resolve().parent / "examples"
 UPLOADS = Path(tempfile.gettempdir()) / "costmodel-dashboard"
 VIEWS = ["Monthly cost", "Cost breakdown", "Cost per minute vs call length",
          "Per-call distribution", "Sensitivity", "Capacity", "Self-hosting break-even",
-         "Catalog"]
+         "Catalog", "Reconcile"]
 TURN_LABELS = ("Seconds per exchange", "User speech (s)", "Agent speech (s)",
                "Agent text tokens / s")
 

@@ -36,6 +36,7 @@ from .model import (
     results_rows,
     short_label,
 )
+from .reconcile_view import view_reconcile
 from .sweeps import view_sensitivity
 
 
@@ -68,6 +69,8 @@ def render(view: str, sc: Scenario, results: list[StackEstimate], day: date, ela
         view_capacity(sc, stacks, day, catalog, cache)
     elif view == "Self-hosting break-even":
         view_breakeven(sc, results, calls, day, catalog, cache)
+    elif view == "Reconcile":
+        view_reconcile(sc, catalog)
     else:
         view_catalog(catalog)
     notes = sorted({n for r in results for n in r.notes})
