@@ -185,7 +185,7 @@ def day_bars(df: pd.DataFrame) -> alt.TopLevelMixin:
     est = base.transform_filter(alt.datum.series == SERIES["estimated"]).mark_rule(
         color="#333").encode(x=x, xOffset=offset, y="low:Q", y2="high:Q")
     flags = base.transform_filter(alt.datum.flag != "").transform_aggregate(
-        top="max(high)", groupby=["day", "flag"]).mark_text(dy=-10, fontSize=16).encode(
+        top="max(usd)", groupby=["day", "flag"]).mark_text(dy=-10, fontSize=16).encode(
         x=x, y="top:Q", text="flag:N")
     return alt.layer(bars, est, flags)
 

@@ -75,3 +75,26 @@ def test_sessions_fitted_in_the_browser_become_the_inputs(tmp_path):
         # session's first response; the calls per month kept from support-line
         assert value(page, "System prompt tokens") == "2500"
         assert value(page, "Calls per month") == "60000"
+
+
+def test_the_reconcile_view_in_the_browser(tmp_path):
+    from urllib.parse import urlencode
+
+    from costmodel.dashboard.model import to_query
+    from costmodel.estimation import load_scenario
+
+    from ..reconcile.pilot import COSTS, TWILIO, XAI, write_pilot_ledger
+
+    ledger = write_pilot_ledger(tmp_path / "spend.db")
+    sc = load_scenario(APP.parent / "examples" / "outbound-sales.yaml")
+    with streamlit(APP, tmp_path / "streamlit.log") as url, \
+            chromium(tmp_path / "chrome", width=1280, height=900) as page:
+        page.navigate(f"{url.rstrip('/')}/?{urlencode(to_query(sc, {'view': 'Reconcile'}))}")
+        page.settled("Upload a spend log or a ledger")
+        put_files(page, "Recorded: spend logs", [ledger])
+        put_files(page, "Billed: provider exports", [COSTS, TWILIO, XAI])
+        # the pilot's one row over 5%: realtime mini billed +5.7% on Nov 25
+        st = page.settled("1 of 9 rows", charts=1)
+        assert not st["exceptions"], st["text"][:3000]
+        assert "$55.3250" in st["text"] and "2026-11-24 to 2026-11-26" in st["text"]
+        assert "Stale" not in st["text"] and "cannot be reconciled" not in st["text"]
