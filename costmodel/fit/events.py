@@ -4,12 +4,14 @@ Usage is read by the same readers `costmodel price-events` uses
 (`costmodel.adapters.recorded.READERS`), never re-parsed here. What this module adds is
 speed and the stream's own timing:
 
-- Most lines of a recording are audio deltas that carry neither usage nor timing. A line is
-  decoded only if it holds one of a few byte strings (``usage``, ``session``, ``speech_st``,
-  ``setup``): every usage event (``response.done``, transcription ``usage``,
-  ``usageMetadata``, ``usageEvent``), every event that names a model (``session.created``,
-  Gemini's ``setup``) and the voice-activity events. They are found with `bytes.find` over
-  blocks of the file (C speed), not by looking at every line in Python.
+- Most lines of a recording are audio deltas, transcript deltas and acknowledgements that
+  carry neither usage nor timing. A line is read only if it holds one of `WANTED`: every
+  event a reader takes usage or a model from (OpenAI ``response.done``, transcription
+  ``...transcription.completed``, ``session.*``; Gemini ``setup`` and ``usageMetadata``;
+  Nova ``usageEvent``) and the voice-activity events. They are found with `bytes.find` over
+  blocks of the file (C speed), not by looking at every line in Python; a voice-activity
+  event's position is read off its line with a regular expression, and only the rest are
+  decoded as JSON.
 - OpenAI Realtime's ``input_audio_buffer.speech_started`` / ``speech_stopped`` carry
   ``audio_start_ms`` / ``audio_end_ms``: "milliseconds from the start of all audio written to
   the buffer during the session" (https://platform.openai.com/docs/api-reference/realtime-server-events/input_audio_buffer/speech_started),
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +41,23 @@ from ..core.usage import Usage
 from ..errors import InputError, UsageError
 from .observation import SessionObservation, SessionUnusable, StreamTiming
 
-#: Byte strings of the lines worth decoding (see the module docstring).
-WANTED = (b"usage", b"session", b"speech_st", b"setup")
+#: Byte strings of the lines worth reading, by format (see the module docstring).
+FORMAT_KEYS = {
+    "openai-realtime": (b"response.done", b"speech_st", b"session.",
+                        b"transcription.completed"),
+    "gemini-live": (b"usageMetadata", b"usage_metadata", b"setup"),
+    "nova-sonic": (b"usageEvent",),
+}
+#: All of them, for a file whose first lines do not show its format.
+WANTED = tuple(k for keys in FORMAT_KEYS.values() for k in keys)
+_SNIFF = 20  # lines at the start of a file that may show its format
 _BLOCK = 4 * MB
 _SPEECH = ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped")
+# A voice-activity event, by its own (top-level) type: inside a JSON string the quotes would
+# be escaped, so these bytes are the event's structure. Its position is the key it names.
+_SPEECH_TYPE = re.compile(rb'"type"\s*:\s*"input_audio_buffer\.speech_(started|stopped)"')
+_SPEECH_MS = {b"started": re.compile(rb'"audio_start_ms"\s*:\s*(\d{1,11})\s*[,}]'),
+              b"stopped": re.compile(rb'"audio_end_ms"\s*:\s*(\d{1,11})\s*[,}]')}
 
 
 def _no_constant(name: str) -> Any:
@@ -51,10 +67,11 @@ def _no_constant(name: str) -> Any:
 _decode = json.JSONDecoder(parse_constant=_no_constant).decode
 
 
-def wanted_lines(path: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, line) of each line of the file holding a `WANTED` byte string, read in
-    bounded blocks (a line past `EVENT_LINE_LIMIT`, or a file past `EVENT_FILE_LIMIT`, is an
-    `InputError`)."""
+def wanted_lines(path: str) -> Iterator[tuple[int, bytes, bytes]]:
+    """(line number, line, the key it holds) of each line of the file holding one of its format's
+    `FORMAT_KEYS` (`WANTED` until its first lines show the format: a key that is absent costs
+    a scan of the whole file), read in bounded blocks (a line past `EVENT_LINE_LIMIT`, or a
+    file past `EVENT_FILE_LIMIT`, is an `InputError`)."""
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -67,6 +84,7 @@ def wanted_lines(path: str) -> Iterator[tuple[int, bytes]]:
         carry = b""
         base = 0   # lines before the block
         total = 0
+        keys: tuple[bytes, ...] | None = None
         while True:
             block = fh.read(_BLOCK)
             total += len(block)
@@ -75,7 +93,7 @@ def wanted_lines(path: str) -> Iterator[tuple[int, bytes]]:
                                  f"{EVENT_FILE_LIMIT // MB} MB)")
             if not block:
                 if carry:
-                    yield from _spans(carry, base)
+                    yield from _spans(carry, base, keys or WANTED)
                 return
             buf = carry + block
             end = buf.rfind(b"\n") + 1
@@ -85,28 +103,46 @@ def wanted_lines(path: str) -> Iterator[tuple[int, bytes]]:
                                      f"{EVENT_LINE_LIMIT // MB} MB: not a file of JSON lines")
                 carry = buf
                 continue
-            yield from _spans(buf[:end], base)
+            if keys is None:
+                keys = _sniff(buf[:end])
+            yield from _spans(buf[:end], base, keys)
             base += buf.count(b"\n", 0, end)
             carry = buf[end:]
 
 
-def _spans(buf: bytes, base: int) -> Iterator[tuple[int, bytes]]:
-    """The wanted lines of a block of whole lines, in order."""
-    starts: dict[int, int] = {}
-    for key in WANTED:
+def _sniff(buf: bytes) -> tuple[bytes, ...]:
+    """The keys of the format the first lines show (every key if they show none)."""
+    for line in buf.split(b"\n", _SNIFF)[:_SNIFF]:
+        try:
+            event = _decode(line.decode("utf-8", errors="replace"))
+        except (ValueError, RecursionError):
+            continue
+        fmt = detect_format(event) if type(event) is dict else None
+        if fmt is not None:
+            return FORMAT_KEYS.get(fmt, WANTED)
+    return WANTED
+
+
+def _spans(buf: bytes, base: int, keys: tuple[bytes, ...]
+           ) -> Iterator[tuple[int, bytes, bytes]]:
+    """The lines of a block of whole lines that hold one of `keys` (with the first key
+    found in it), in order."""
+    starts: dict[int, tuple[int, bytes]] = {}
+    for key in keys:
         i = buf.find(key)
         while i >= 0:
             start = buf.rfind(b"\n", 0, i) + 1
             end = buf.find(b"\n", i)
             if end < 0:
                 end = len(buf)
-            starts[start] = end
+            starts.setdefault(start, (end, key))
             i = buf.find(key, end)
     line, at = base, 0
     for start in sorted(starts):
         line += buf.count(b"\n", at, start)
         at = start
-        yield line + 1, buf[start:starts[start]]
+        end, key = starts[start]
+        yield line + 1, buf[start:end], key
 
 
 def _ms(event: Mapping[str, Any], key: str) -> float | None:
@@ -147,11 +183,13 @@ class _Clock:
     padding_ms: float | None = None
 
     def speech(self, event: Mapping[str, Any], kind: str) -> None:
-        if kind == _SPEECH[0]:
-            at = _ms(event, "audio_start_ms")
+        started = kind == _SPEECH[0]
+        self.speech_at(started, _ms(event, "audio_start_ms" if started else "audio_end_ms"))
+
+    def speech_at(self, started: bool, at: float | None) -> None:
+        if started:
             self.started_ms = at
         else:
-            at = _ms(event, "audio_end_ms")
             if at is not None and self.started_ms is not None and at >= self.started_ms:
                 self.speech_ms += at - self.started_ms
                 self.segments += 1
@@ -179,7 +217,13 @@ def read_event_file(path: str, *, model: str | None = None) -> SessionObservatio
     pending: list[tuple[int, dict]] = []
     usages: list[Usage] = []
     clock = _Clock()
-    for lineno, raw in wanted_lines(path):
+    for lineno, raw, key in wanted_lines(path):
+        if key == b"speech_st" and reader is not None and \
+                (kind := _SPEECH_TYPE.search(raw)) is not None:
+            found = _SPEECH_MS[kind.group(1)].search(raw)
+            if found is not None:  # (else decoded below, and a bad line said so)
+                clock.speech_at(kind.group(1) == b"started", float(found.group(1)))
+                continue
         try:
             event = _decode(raw.decode("utf-8", errors="replace"))
         except (ValueError, RecursionError) as exc:

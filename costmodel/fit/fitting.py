@@ -33,9 +33,11 @@ from .turns import complete
 
 
 def session_facts(obs: SessionObservation, book: ModelBook) -> SessionFacts:
-    """One session's facts, by its mechanic (an LLM among its usages: chained)."""
-    if not obs.usages:
-        raise SessionUnusable(f"{obs.source}: no usage")
+    """One session's facts, by its mechanic (an LLM among its usages: chained). A session
+    of a named model that ended before its first response is a call all the same: its length
+    counts, and it cost nothing."""
+    if not obs.usages and obs.model is None:
+        raise SessionUnusable(f"{obs.source}: no usage, and no model named")
     if is_chained(obs, book):
         return chained_facts(obs, book)
     return realtime_facts(obs, book)

@@ -237,8 +237,10 @@ def test_only_lines_that_can_carry_usage_or_timing_are_read(tmp_path, monkeypatc
     monkeypatch.setattr("costmodel.fit.events._BLOCK", 64)   # lines across many blocks
     path = openai_session(tmp_path / "a.jsonl")
     lines = list(wanted_lines(path))
-    assert [n for n, _ in lines] == [1, 2, 3, 4, 7, 8, 9, 11, 12, 13]   # no deltas, no line 6
-    assert all(b"delta" not in line for _, line in lines)
+    assert [n for n, _, _ in lines] == [1, 2, 3, 4, 7, 8, 9, 11, 12, 13]  # no deltas, no 6
+    assert all(b"delta" not in line for _, line, _ in lines)
+    assert [key for _, _, key in lines[:4]] == [b"session.", b"speech_st", b"speech_st",
+                                                 b"response.done"]
     obs = read_event_file(path)
     assert obs.model == "gpt-realtime-1.5" and len(obs.usages) == 3
     assert obs.timing is not None and obs.timing.input_seconds == 35.0
@@ -271,3 +273,16 @@ def test_a_time_billed_model_needs_only_its_lengths(tmp_path):
     assert r.parameters["turns.agent_speech_s"].source.startswith(
         "xai/grok-voice-agent is billed by connection time")
     assert r.observed_usd_per_call == Decimal("0.1")   # 2 minutes at $0.05
+
+
+def test_a_call_that_ended_before_its_first_answer_counts_and_cost_nothing(tmp_path):
+    # The user started speaking 2 s in and hung up: no response, nothing billed.
+    short = write_jsonl(tmp_path / "s.jsonl", [
+        session_created(), {"type": "input_audio_buffer.speech_started", "audio_start_ms": 2000}])
+    r = fit_sessions([openai_session(tmp_path / "a.jsonl"), short])
+    assert r.sessions == 2 and r.left_out_count == 0
+    assert sorted(r.duration.minutes) == [2 / 60, 39 / 60]
+    assert r.observed_usd_per_call == Decimal("0.0479616") / 2
+    # It says nothing about turns: the turn parameters are the other session's.
+    assert r.parameters["turns.agent_speech_s"].sessions == 1
+    assert r.parameters["prompt.system_tokens"].sessions == 1
