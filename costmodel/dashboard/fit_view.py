@@ -46,13 +46,16 @@ SOURCE = "Fit to sessions"   # the scenario source's option in the sidebar
 @dataclass(frozen=True)
 class Fitted:
     """A fit of uploaded files: the result, the scenario file written from it (and the
-    call lengths' CSV beside it, when empirical), and the names of the files fitted."""
+    call lengths' CSV beside it, when empirical) and their text (the downloads), and the
+    names of the files fitted."""
 
     ident: str
     result: FitResult
     scenario_path: Path
     lengths_path: Path | None
     names: tuple[str, ...]
+    yaml_text: str
+    lengths_text: str | None
 
 
 def upload_id(files: Sequence[tuple[str, str, int]], *options: object) -> str:
@@ -122,8 +125,10 @@ def fit_uploads(files: Sequence[tuple[str, bytes]], out: Path, *, catalog: Catal
     dest = out / f"fit-{ident}"
     dest.mkdir(parents=True, exist_ok=True)
     written = result.write(dest / "fitted.yaml")
-    return Fitted(ident, result, written[0], written[1] if len(written) > 1 else None,
-                  tuple(name for name, _ in files))
+    lengths = written[1] if len(written) > 1 else None
+    return Fitted(ident, result, written[0], lengths, tuple(name for name, _ in files),
+                  written[0].read_text("utf-8"),
+                  None if lengths is None else lengths.read_text("utf-8"))
 
 
 def _number(x: float | None) -> str:
@@ -177,8 +182,8 @@ def fit_source(load: Callable[[str, Scenario], None], uploads: Path, catalog: Ca
     if not files:
         slot.caption("No files yet: the inputs below are kept.")
         return
-    calls = None if own else float(S.v["calls_per_month"])
-    ident = upload_id([(f.name, f.file_id, f.size) for f in files], calls, model)
+    # Not the calls per month: editing them after a fit must not fit (and reload) again.
+    ident = upload_id([(f.name, f.file_id, f.size) for f in files], own, model)
     if S.get("loaded") == f"fit:{ident}":
         return
     if (failed := S.get("fit_failed")) and failed[0] == ident:
@@ -190,7 +195,8 @@ def fit_source(load: Callable[[str, Scenario], None], uploads: Path, catalog: Ca
         check_upload([(f.name, f.size) for f in files])
         with st.spinner(f"Fitting {len(files):,} file(s)..."):
             fitted = fit_uploads([(f.name, f.getvalue()) for f in files], uploads,
-                                 catalog=catalog, calls_per_month=calls,
+                                 catalog=catalog,
+                                 calls_per_month=None if own else float(S.v["calls_per_month"]),
                                  model=None if model == NAMED else model, ident=ident)
             sc = load_scenario(fitted.scenario_path)
     except CostModelError as exc:
@@ -231,10 +237,10 @@ def fitted_panel() -> None:
                        f"${r.observed_usd_per_call:.4f} per call on average "
                        f"(rates of {r.day.isoformat()}).")
         a, b = st.columns(2)
-        a.download_button("Fitted scenario (YAML)", fitted.scenario_path.read_text("utf-8"),
+        a.download_button("Fitted scenario (YAML)", fitted.yaml_text,
                           "fitted.yaml", "application/x-yaml", key="dl_fit_yaml",
                           on_click="ignore")
-        if fitted.lengths_path is not None:
-            b.download_button("Its call lengths (CSV)", fitted.lengths_path.read_text("utf-8"),
+        if fitted.lengths_path is not None and fitted.lengths_text is not None:
+            b.download_button("Its call lengths (CSV)", fitted.lengths_text,
                               fitted.lengths_path.name, "text/csv", key="dl_fit_csv",
                               on_click="ignore")

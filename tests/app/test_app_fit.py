@@ -91,8 +91,11 @@ def test_uploaded_sessions_become_the_inputs(app, sessions):
 def test_edits_after_a_fit_survive_reruns_and_a_new_example_replaces_the_fit(app, sessions):
     upload(app, [(p.name, p.read_bytes()) for p in sessions])
     app.number_input(key="w_system_tokens").set_value(4321)
+    run(app)
+    app.number_input(key="w_calls_per_month").set_value(70_000)
     run(run(app))                                       # the same upload is not fitted again
     assert app.number_input(key="w_system_tokens").value == 4321
+    assert app.number_input(key="w_calls_per_month").value == 70_000
     app.radio(key="src").set_value("Example")
     run(app)
     assert app.number_input(key="w_system_tokens").value == 3000   # support-line's
