@@ -25,6 +25,7 @@ from .events import read_event_file
 from .observation import SessionObservation, SessionUnusable
 
 SUFFIXES = (".jsonl", ".json")
+_SNIFF_LINES = 3  # non-blank lines that may show a spend log
 #: Files a directory may hold: past it the fit stops with an error, not a stall.
 MAX_FILES = 1_000_000
 
@@ -54,25 +55,30 @@ def session_files(sources: Iterable[str | Path | SessionRecord]
 
 
 def is_spend_log(path: str) -> bool:
-    """Whether the file's first non-blank line is a spend-log record."""
+    """Whether one of the file's first few non-blank lines is a spend-log record (a log
+    whose first line was cut short by a crash is still one)."""
+    seen = 0
     try:
         with open(path, "rb") as fh:
             for _ in range(100):
                 line = fh.readline(EVENT_LINE_LIMIT)
                 if not line:
                     return False
-                if line.strip():
-                    break
-            else:
-                return False
+                if not line.strip():
+                    continue
+                # (the cheap test first: provider events never carry both)
+                if b"spent_usd" in line and b"session_id" in line:
+                    try:
+                        if is_spend_log_line(json.loads(line)):
+                            return True
+                    except (ValueError, RecursionError):
+                        pass
+                seen += 1
+                if seen == _SNIFF_LINES:
+                    return False
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if b"spent_usd" not in line or b"session_id" not in line:
-        return False  # (the cheap test first: provider events never carry both)
-    try:
-        return is_spend_log_line(json.loads(line))
-    except (ValueError, RecursionError):
-        return False
+    return False
 
 
 def record_observation(rec: SessionRecord, where: str) -> SessionObservation:

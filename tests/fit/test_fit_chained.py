@@ -111,3 +111,11 @@ def test_records_in_memory_fit_like_the_file(tmp_path):
     from_records = fit_sessions(read_spend_log(log).records)
     assert from_records.parameters == from_file.parameters
     assert from_records.left_out == [] and from_records.sessions == 2
+
+
+def test_a_spend_log_whose_first_line_was_cut_short_is_still_one(tmp_path):
+    log = spend_log(tmp_path / "spend.jsonl")
+    log.write_text('{"session_id": "c0", "spent_usd": "0.1", "sta\n' + log.read_text())
+    r = fit_sessions([log])
+    assert r.sessions == 2 and r.left_out_count == 1
+    assert r.left_out[0].startswith(f"{log}:1: not JSON")
