@@ -193,8 +193,30 @@ def day_bars(df: pd.DataFrame) -> alt.TopLevelMixin:
 # ---- Streamlit ----------------------------------------------------------------------------
 
 
-def _files(uploads: Any) -> list[tuple[str, bytes]]:
-    return [(f.name, f.getvalue()) for f in uploads or ()]
+def kept(key: str, default: Any) -> None:
+    """Seed widget `key` from its kept value: a widget that is not drawn (another view is
+    shown) loses its state, so its value is also kept under a key of its own."""
+    S = st.session_state
+    if key not in S:
+        S[key] = S.get(f"{key}_kept", default)
+
+
+def uploads(rec: Any, exp: Any) -> tuple[tuple, Files, Files] | None:
+    """The files to reconcile: those in the uploaders, else those uploaded earlier (the
+    uploaders are empty again after another view was shown), as (id, recorded, exports)."""
+    S = st.session_state
+    if rec or exp:
+        ident = (tuple((f.file_id, f.size) for f in [*(rec or ()), *(exp or ())]),
+                 len(rec or ()))
+        if S.get("rec_files", (None,))[0] != ident:
+            S.rec_files = (ident, [(f.name, f.getvalue()) for f in rec or ()],
+                           [(f.name, f.getvalue()) for f in exp or ()])
+    return S.get("rec_files")
+
+
+def forget() -> None:
+    for key in ("rec_files", "rec_good", "rec_failed"):
+        st.session_state.pop(key, None)
 
 
 def view_reconcile(sc: Scenario, catalog: Catalog) -> None:
@@ -209,16 +231,23 @@ def view_reconcile(sc: Scenario, catalog: Catalog) -> None:
                           help="OpenAI usage or costs JSON (organization Usage / Costs API), "
                           "a Twilio usage-records CSV, or any bill as date,model,usd.")
     slot = st.empty()
+    kept("rec_threshold", 5.0)
     threshold = st.number_input("Flag days that differ by more than (% of recorded)",
-                                min_value=0.0, max_value=1000.0, value=5.0, step=1.0,
-                                key="rec_threshold")
-    if not rec and not exp:
+                                min_value=0.0, max_value=1000.0, step=1.0, key="rec_threshold")
+    S.rec_threshold_kept = threshold
+    files = uploads(rec, exp)
+    if files is None:
         st.caption("Upload a spend log or a ledger (and, to compare, what providers billed): "
                    "each UTC day and model is lined up as recorded, billed and estimated by "
                    "this scenario for the calls recorded. Samples: examples/exports.")
         return
-    key = (tuple((f.file_id, f.size) for f in [*(rec or ()), *(exp or ())]), len(rec or ()),
-           sc.model_dump_json(), str(sc.resolve_path(".")), threshold)
+    ident, recorded, exports = files
+    if not rec and not exp:
+        c1, c2 = st.columns([4, 1])
+        c1.caption("Reconciling the files uploaded earlier: "
+                   + ", ".join(name for name, _ in [*recorded, *exports]) + ".")
+        c2.button("Forget them", on_click=forget, key="rec_forget")
+    key = (ident, sc.model_dump_json(), str(sc.resolve_path(".")), threshold)
     good = S.get("rec_good")
     if good is None or good[0] != key:
         failed = S.get("rec_failed")
@@ -227,7 +256,7 @@ def view_reconcile(sc: Scenario, catalog: Catalog) -> None:
         else:
             try:
                 with st.spinner("Reconciling..."):
-                    result = reconcile_uploads(_files(rec), _files(exp), sc, catalog=catalog,
+                    result = reconcile_uploads(recorded, exports, sc, catalog=catalog,
                                                threshold_pct=Decimal(repr(threshold)))
                 S.rec_good = good = (key, result)
             except CostModelError as exc:
@@ -258,8 +287,14 @@ def draw(result: Reconciliation) -> None:
     if by_model:
         models = sorted(by_model, key=lambda k: -(by_model[k][1].recorded_usd
                                                   or by_model[k][1].billed_usd or 0))
-        model = st.selectbox("Model", models, key="rec_model") if len(models) > 1 \
-            else models[0]
+        model = models[0]
+        if len(models) > 1:
+            if st.session_state.get("rec_model") not in models:   # other files' model
+                st.session_state.pop("rec_model", None)
+            if st.session_state.get("rec_model_kept") in models:
+                kept("rec_model", models[0])
+            model = st.selectbox("Model", models, key="rec_model")
+            st.session_state.rec_model_kept = model
         charts_spec = charts.to_spec(day_bars(day_frame(by_model[model][0])), 300)
         st.vega_lite_chart(charts_spec, width="stretch")
     money = st.column_config.NumberColumn(format="dollar")

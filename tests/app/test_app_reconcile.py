@@ -90,8 +90,34 @@ def test_the_pilot_ledger_against_the_sample_exports(ledger):
     assert at.get("vega_lite_chart")
 
     at.number_input(key="rec_threshold").set_value(6.0)             # 5.678% is under 6%
+    at.selectbox(key="rec_model").set_value(GROK)
     run(at)
     assert metrics(at)["Over 6%"] == "0 of 9 rows"
+
+
+def test_the_files_and_settings_survive_another_view_until_forgotten(ledger):
+    at = open_view("outbound-sales")
+    put(at, "rec_recorded", [("spend.db", ledger)])
+    put(at, "rec_exports", exports())
+    at.number_input(key="rec_threshold").set_value(6.0)
+    run(at)
+    at.selectbox(key="rec_model").set_value(GROK)
+    run(at)
+    at.radio(key="view").set_value("Monthly cost")
+    run(at)
+    at.radio(key="view").set_value("Reconcile")
+    run(at)
+    # the uploaders are empty again (Streamlit drops an undrawn widget's files): the files
+    # uploaded earlier are reconciled, said so, with the threshold and model as they were
+    assert any("the files uploaded earlier: spend.db, openai-costs.json" in c.value
+               for c in at.caption)
+    assert at.number_input(key="rec_threshold").value == 6.0
+    assert at.selectbox(key="rec_model").value == GROK
+    assert metrics(at)["Over 6%"] == "0 of 9 rows" and len(table(at)) == 9
+    at.button(key="rec_forget").click()
+    run(at)
+    assert any("Upload a spend log or a ledger" in c.value for c in at.caption)
+    assert not any("Over the threshold" in d.value.columns for d in at.dataframe)
 
 
 def test_a_file_that_cannot_be_read_is_named_and_the_last_table_stays_stale(ledger, tmp_path):
