@@ -98,6 +98,12 @@ def _write_lengths(result: FitResult) -> list[Path]:
     return [path]
 
 
+def count_of(n: float, word: str) -> str:
+    """'1 session', '2,000 sessions' (`costmodel.fit.facts.count_of`, not imported: the
+    command line loads the library only when a command runs)."""
+    return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
+
+
 def _source(v: object) -> str:
     source, note = getattr(v, "source", ""), getattr(v, "note", "")
     return f"{source}; {note}" if note else source
@@ -118,7 +124,7 @@ def _report(console: Any, result: FitResult, checked: FitCheck | None) -> None:
     d = result.duration
     console.print(f"[dim]duration_min:[/] {escape(_shape(result))}; {escape(d.why)}")
     for how, n in result.lengths_from.items():
-        console.print(f"lengths: {n:,} sessions from {escape(how)}")
+        console.print(f"lengths: {count_of(n, 'session')} from {escape(how)}")
     _notes(console, result)
     if checked is not None:
         console.print(escape(_check_line(checked, result)))
@@ -133,8 +139,9 @@ def _shape(result: FitResult) -> str:
 
 def _table(result: FitResult, wide: bool) -> Table:
     stack = "+".join(m for _, m in result.stack)
-    table = new_table(title=escape(f"{result.name}: fitted to {result.sessions:,} sessions "
-                                   f"of {stack}"), title_justify="left")
+    table = new_table(title=escape(f"{result.name}: fitted to "
+                                   f"{count_of(result.sessions, 'session')} of {stack}"),
+                      title_justify="left")
     table.add_column("parameter", no_wrap=True)
     for col in ("value", "spread", "sessions"):
         table.add_column(col, justify="right", no_wrap=True)
@@ -152,9 +159,9 @@ def _table(result: FitResult, wide: bool) -> Table:
 
 def _notes(console: Any, result: FitResult) -> None:
     if result.lengths_unknown:
-        console.print(f"[yellow]note:[/] {result.lengths_unknown:,} sessions had no derivable "
-                      "length: counted for turn parameters, not for the call-length "
-                      "distribution")
+        unknown = count_of(result.lengths_unknown, "session")
+        console.print(f"[yellow]note:[/] {unknown} had no derivable length: counted for turn "
+                      "parameters, not for the call-length distribution")
     console.print(f"volume: {result.calls_per_month:,.0f} calls/month "
                   f"({escape(result.volume_source)})")
     for p in result.problems:
@@ -163,10 +170,10 @@ def _notes(console: Any, result: FitResult) -> None:
         console.print(f"note: {escape(note)}")
     if result.other_stacks:
         console.print("[yellow]note:[/] other stacks not fitted (one stack per fit, the most "
-                      "common): " + escape(", ".join(f"{k} ({n:,} sessions)" for k, n
+                      "common): " + escape(", ".join(f"{k} ({count_of(n, 'session')})" for k, n
                                                      in result.other_stacks.items())))
     if result.left_out_count:
-        console.print(f"[yellow]note:[/] {result.left_out_count:,} sessions left out:")
+        console.print(f"[yellow]note:[/] {count_of(result.left_out_count, 'session')} left out:")
         for why in result.left_out[:_LISTED]:
             console.print(f"  {escape(why)}")
         if result.left_out_count > _LISTED:
@@ -179,7 +186,7 @@ def _check_line(c: FitCheck, result: FitResult) -> str:
     if c.observed_usd_per_call is None or c.difference is None:
         line = f"check: {est}; the sessions could not be priced"
     else:
-        line = (f"check: the {result.priced_sessions:,} sessions cost "
+        line = (f"check: the {count_of(result.priced_sessions, 'session')} cost "
                 f"${c.observed_usd_per_call:.4f} per call on average; {est} "
                 f"({c.difference:+.1%})")
     return line

@@ -79,6 +79,12 @@ class SessionFacts:
         return self.sums.get(key, 0.0)
 
 
+def count_of(n: float, word: str) -> str:
+    """``count_of(1, "session")`` -> '1 session'; ``count_of(2_000, "session")`` ->
+    '2,000 sessions'."""
+    return f"{n:,.0f} {word}{'' if n == 1 else 's'}"
+
+
 def sample_std(values: Sequence[float]) -> float | None:
     """The sample standard deviation (n - 1), None for fewer than two values."""
     n = len(values)

@@ -26,7 +26,16 @@ from collections.abc import Sequence
 from ..errors import SimulationError
 from .cache import count_response, fit_cache
 from .costs import session_usd
-from .facts import FittedValue, MechanicFit, SessionFacts, StackKey, assumed, mean_of, ratio
+from .facts import (
+    FittedValue,
+    MechanicFit,
+    SessionFacts,
+    StackKey,
+    assumed,
+    count_of,
+    mean_of,
+    ratio,
+)
 from .models import ModelBook, ModelFacts
 from .observation import SessionObservation, SessionUnusable
 from .turns import DEFAULTS, seconds_per_turn
@@ -236,7 +245,7 @@ def _vad_note(facts: Sequence[SessionFacts]) -> str:
     if not vad.sessions:
         return ""
     note = (f"the server's VAD timed {vad.value:.2f} s of speech per turn over "
-            f"{vad.sessions} sessions")
+            f"{count_of(vad.sessions, 'session')}")
     pad = ratio(facts, "vad_pad_s", "vad_n", source="")
     if pad.sessions:
         note += (f", {vad.value - pad.value:.2f} s without its {pad.value:.2f} s of prefix "
@@ -257,7 +266,7 @@ def _retention(facts: Sequence[SessionFacts], main: ModelFacts,
         return assumed(1.0, "truncation seen but no threshold in the catalog")
     v = ratio(facts, "trunc_inp", "trunc", scale=1 / limit,
               source=f"input after a truncation / the catalog's {limit:,}-token threshold "
-                     f"({seen:,} truncations in {with_seen:,} sessions)")
+                     f"({count_of(seen, 'truncation')} in {count_of(with_seen, 'session')})")
     return FittedValue(min(1.0, v.value), v.spread, v.sessions, v.source, v.note)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..estimation.scenario import Scenario, load_scenario
 from .durations import DurationFit
-from .facts import FittedValue, StackKey
+from .facts import FittedValue, StackKey, count_of
 from .scenario_out import (
     assumptions_text,
     dump_yaml,
@@ -81,21 +81,22 @@ class FitResult:
     def assumptions(self) -> str:
         other = []
         if self.lengths_unknown:
-            other.append(f"{self.lengths_unknown:,} fitted sessions had no derivable length: "
-                         "counted for turn parameters, not for the call-length distribution.")
+            unknown = count_of(self.lengths_unknown, "fitted session")
+            other.append(f"{unknown} had no derivable length: counted for turn parameters, "
+                         "not for the call-length distribution.")
         if self.other_stacks:
             other.append("Sessions of other stacks, not fitted (one stack per fit, the most "
                          "common): " + ", ".join(f"{k} ({n:,})"
                                                  for k, n in self.other_stacks.items()) + ".")
         if self.left_out_count:
-            other.append(f"{self.left_out_count:,} sessions left out (unreadable or "
+            other.append(f"{count_of(self.left_out_count, 'session')} left out (unreadable or "
                          "incomplete): " + "; ".join(self.left_out[:3])
                          + (" ..." if self.left_out_count > 3 else "") + ".")
         if self.observed_usd_per_call is not None:
-            other.append(f"The {self.priced_sessions:,} priced sessions cost "
+            other.append(f"The {count_of(self.priced_sessions, 'priced session')} cost "
                          f"${self.observed_usd_per_call:.6f} per call on average at the rates "
                          f"of {self.day.isoformat()}.")
-        lengths_from = [f"{n:,} sessions: {how}" for how, n in self.lengths_from.items()]
+        lengths_from = [f"{count_of(n, 'session')}: {how}" for how, n in self.lengths_from.items()]
         return assumptions_text(self._facts(), self.duration, sessions=self.sessions,
                                 lengths_from=lengths_from, volume_source=self.volume_source,
                                 other=other, day=self.day.isoformat())

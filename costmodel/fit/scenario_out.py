@@ -25,7 +25,7 @@ import yaml
 
 from ..estimation.scenario import Cache
 from .durations import DurationFit
-from .facts import FittedValue, MechanicFit, StackKey
+from .facts import FittedValue, MechanicFit, StackKey, count_of
 
 _TURN_KEYS = ("seconds_per_turn", "user_speech_s", "agent_speech_s", "agent_text_tokens_per_s",
               "user_text_tokens_per_s", "characters_per_s")
@@ -66,7 +66,7 @@ def scenario_data(name: str, fit: MechanicFit, duration: DurationFit, calls_per_
         cache["hits"] = fit.cache_mode
     data: dict[str, Any] = {
         "name": name,
-        "description": f"fitted by costmodel fit from {duration.sessions:,} session lengths",
+        "description": f"fitted by costmodel fit from {count_of(duration.sessions, 'session')}",
         "volume": {"calls_per_month": _r(calls_per_month, 2)},
         "duration_min": duration_value(duration, lengths_file),
         "turns": turns,
@@ -88,7 +88,7 @@ def _number(v: FittedValue) -> str:
 def describe(key: str, v: FittedValue) -> str:
     """One parameter, as an assumptions line."""
     spread = f", spread {v.spread:.4g}" if v.spread is not None else ""
-    basis = f"{v.sessions:,} sessions{spread}" if v.sessions else "assumed"
+    basis = f"{count_of(v.sessions, 'session')}{spread}" if v.sessions else "assumed"
     text = f"{key} = {_number(v)} ({basis}): {v.source}"
     return text + (f"; {v.note}" if v.note else "")
 
@@ -97,9 +97,9 @@ def assumptions_text(fit: MechanicFit, duration: DurationFit, *, sessions: int,
                      lengths_from: Sequence[str], volume_source: str,
                      other: Sequence[str], day: str) -> str:
     """The ``assumptions:`` block: where each number came from, one line each."""
-    lines = [f"Fitted by costmodel fit on {day} from {sessions:,} recorded sessions of "
+    lines = [f"Fitted by costmodel fit on {day} from {count_of(sessions, 'recorded session')} of "
              f"{'+'.join(m for _, m in fit.stack)}."]
-    lines.append(f"duration_min: {duration.why}; {duration.sessions:,} lengths, "
+    lines.append(f"duration_min: {duration.why}; {count_of(duration.sessions, 'length')}, "
                  f"mean {duration.sample_mean_min:.2f} min, p95 "
                  f"{duration.sample_p95_min:.2f} min; lengths from "
                  + "; ".join(lengths_from) + ".")

@@ -36,9 +36,9 @@ def test_fit_writes_a_scenario_that_estimates(tmp_path):
     result = run(str(SESSION), "-o", str(out), "--name", "support",
                  "--calls-per-month", "60000")
     assert result.exit_code == 0, result.output
-    for text in ("support: fitted to 1 sessions of openai/gpt-realtime-1.5+openai/gpt-4o-"
+    for text in ("support: fitted to 1 session of openai/gpt-realtime-1.5+openai/gpt-4o-"
                  "transcribe", "turns.seconds_per_turn", "cache.hits", "per-response",
-                 "check: the 1 sessions cost $0.1138 per call on average",
+                 "check: the 1 session cost $0.1138 per call on average",
                  f"wrote {out}"):
         assert text in result.stdout
     sc = load_scenario(out)

@@ -106,7 +106,7 @@ def test_the_fitted_scenario_loads_and_estimates(tmp_path):
     assert sc.name == "support" and sc.stacks == ["openai/gpt-realtime-1.5"]
     assert sc.cache.hits == "per-response" and sc.cache.hit_ratio == 0.5
     assert sc.duration_min.fixed == pytest.approx(0.65)          # 39 s
-    assert "prompt.system_tokens = 1,000 (1 sessions)" in sc.assumptions
+    assert "prompt.system_tokens = 1,000 (1 session)" in sc.assumptions
     result = estimate(sc, calls=1000).results[0]
     assert result.per_call_usd["mean"] > 0
 
@@ -129,7 +129,7 @@ def test_a_session_without_a_length_counts_for_turns_not_for_lengths(tmp_path):
     assert r.sessions == 2 and r.lengths_unknown == 1 and r.duration.sessions == 1
     retention = r.parameters["truncation.retention_ratio"]
     assert retention.value == pytest.approx(0.8, abs=1e-4) and retention.sessions == 1
-    assert "1 truncations in 1 sessions" in retention.source
+    assert "1 truncation in 1 session" in retention.source
     assert r.data()["truncation"] == {"retention_ratio": 0.8}
     # The system prompt is both sessions' first text input.
     assert r.parameters["prompt.system_tokens"].value == 1000
