@@ -76,6 +76,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE records ADD COLUMN record_id TEXT",  # the idempotency key
         "CREATE UNIQUE INDEX records_record_id ON records (record_id)"),
 }
+# Indexes that only make reads faster: added at open to a file that lacks one, without a new
+# schema version (a costmodel that does not know an index still reads and writes the file).
+_DERIVED = {
+    # spent_by_day: its GROUP BY per UTC day, scope and model walks this index in order and
+    # reads nothing else (3M records: 0.6 s, against 3.3 s to sort them from the table).
+    "records_day": f"CREATE INDEX IF NOT EXISTS records_day ON records (at_us / {DAY_US}, "
+                   "scope, model, session_id, nano_exact, usd_nano, at_us)",
+    # ... and the exact text of the amounts finer than a nano-dollar, only theirs.
+    "records_day_fine": f"CREATE INDEX IF NOT EXISTS records_day_fine ON records (at_us / "
+                        f"{DAY_US}, scope, model, nano_exact, usd, at_us) WHERE nano_exact = 0",
+}
 _COLUMNS = "session_id, scope, model, kind, usd, at_us, detail, record_id"
 # Rows from before version 2 have no id: name them by their row number.
 _SELECT = ("session_id, scope, model, kind, usd, at_us, detail, "
@@ -91,6 +102,23 @@ def _where(clauses: list[str], args: list[Any], scope: str | None = None,
             clauses.append(f"{column} {op} ?")
             args.append((utc(value, column) - EPOCH) // MICRO
                         if isinstance(value, datetime) else value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _day_where(scope: str | None, since: datetime | None,
+               until: datetime | None) -> tuple[str, list[Any]]:
+    """`_where` for `SQLiteLedger._spent_by_day`: the time bounds also on the day, so the
+    ``records_day`` index serves them."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if scope is not None:
+        clauses.append("scope = ?")
+        args.append(scope)
+    for bound, day_op, op in ((since, ">=", ">="), (until, "<=", "<")):
+        if bound is not None:
+            us = (bound - EPOCH) // MICRO
+            clauses += [f"at_us / {DAY_US} {day_op} ?", f"at_us {op} ?"]
+            args += [us // DAY_US, us]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
@@ -165,12 +193,26 @@ class SQLiteLedger(Ledger):
                     raise LedgerError(f"schema version {version} is not the one this costmodel "
                                       f"uses ({self.SCHEMA_VERSION})",
                                       path=self.path, operation="open")
+            self._add_derived(conn)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise self._error(exc, "open") from exc
             raise
         return conn
+
+    @staticmethod
+    def _add_derived(conn: sqlite3.Connection) -> None:
+        """Create the `_DERIVED` indexes the file lacks: once per file (a large one takes
+        seconds, ~2 s per million records), by whichever process opens it first."""
+        present = {name for name, in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [sql for name, sql in _DERIVED.items() if name not in present]
+        if missing:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in missing:   # (IF NOT EXISTS: another process may have been first)
+                conn.execute(statement)
+            conn.execute("COMMIT")
 
     def _db(self, operation: str) -> sqlite3.Connection:
         if self._closed:
@@ -250,9 +292,10 @@ class SQLiteLedger(Ledger):
 
     def _spent_by_day(self, scope: str | None, since: datetime | None,
                       until: datetime | None, sessions: bool) -> list[DaySpend]:
-        """One GROUP BY: the exact rows' nano-dollars summed in SQL, the others' decimal
-        text added in Python (a second query, only when a group has such rows)."""
-        where, args = _where([], [], scope, since=since, until=until)
+        """One GROUP BY over the ``records_day`` index: the exact rows' nano-dollars summed
+        in SQL; the others' decimal text (from ``records_day_fine``) added in Python, only
+        when a group has such rows."""
+        where, args = _day_where(scope, since, until)
         distinct = ", COUNT(DISTINCT session_id)" if sessions else ""
         # (integer division truncates: a time before 1970 would be put on the wrong day)
         sql = (f"SELECT at_us / {DAY_US}, scope, model, SUM(usd_nano * nano_exact), "
@@ -267,15 +310,17 @@ class SQLiteLedger(Ledger):
                 # Past 2**63 nano-dollars in one group: every amount as its exact text.
                 rows = conn.execute(f"SELECT {_SELECT} FROM records{where}", args)
                 return day_totals((self._record(row) for row in rows), sessions)
-            inexact: dict[tuple[int, str, str], list[Decimal]] = {}
-            if any(g[4] for g in groups):
+            fine: dict[tuple[int, str, str], str] = {}
+            if any(g[4] for g in groups):   # (the amounts travel as one text a group)
                 rest = where + (" AND" if where else " WHERE") + " nano_exact = 0"
-                for day, s, m, text in conn.execute(
-                        f"SELECT at_us / {DAY_US}, scope, model, usd FROM records{rest}", args):
-                    inexact.setdefault((day, s, m), []).append(Decimal(text))
+                fine = {(day, s, m): texts for day, s, m, texts in conn.execute(
+                    f"SELECT at_us / {DAY_US}, scope, model, group_concat(usd, ' ') FROM "
+                    f"records{rest} GROUP BY 1, 2, 3", args)}
         out = []
         for day, s, m, nano, _, n, *distinct_sessions in groups:
-            usd = exact_sum([Decimal(nano or 0).scaleb(-9, EXACT), *inexact.get((day, s, m), ())])
+            texts = fine.get((day, s, m))
+            usd = exact_sum([Decimal(nano or 0).scaleb(-9, EXACT),
+                             *(map(Decimal, texts.split(" ")) if texts else ())])
             out.append(DaySpend(_EPOCH_DAY + timedelta(days=day), s, m, usd, n,
                                 distinct_sessions[0] if sessions else None))
         return out

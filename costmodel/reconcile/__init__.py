@@ -18,8 +18,9 @@ per UTC day and model (issue 14).
 [('openai/gpt-realtime-1.5', Decimal('2'), None)]
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .exports import EXPORT_LIMIT, Export, ExportLine, read_export
-from .plan import Plan, PlanCost
 from .recorded import Recorded, RecordedDay, recorded_from_ledger, recorded_from_spend_logs
 from .table import Gap, Reconciliation, Row, Totals, default_window, reconcile, to_json
 from .window import Window, parse_window
@@ -28,3 +29,16 @@ __all__ = ["EXPORT_LIMIT", "Export", "ExportLine", "Gap", "Plan", "PlanCost", "R
            "Recorded", "RecordedDay", "Row", "Totals", "Window", "parse_window", "read_export",
            "default_window", "recorded_from_ledger", "recorded_from_spend_logs", "reconcile",
            "to_json"]
+
+if TYPE_CHECKING:
+    from .plan import Plan, PlanCost
+
+
+def __getattr__(name: str) -> Any:
+    """`Plan` and `PlanCost` on first use: they load numpy and the estimator, which
+    reconciling without a scenario does not need."""
+    if name in ("Plan", "PlanCost"):
+        from . import plan
+
+        return getattr(plan, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,16 +16,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from .._redact import mask_url
 from ..core.catalog import Catalog, default_catalog
 from ..core.pricing import price
 from ..errors import CostModelError
-from ..guard.spendlog import SessionRecord, read_spend_log
-from ..ledger import Ledger
 from ..money import exact_sum
 from .exports import ModelNames, Problems
 from .window import EVERY_DAY, Window
+
+if TYPE_CHECKING:
+    from ..guard.spendlog import SessionRecord
+    from ..ledger import Ledger
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,8 @@ def recorded_from_spend_logs(paths: Sequence[str | os.PathLike[str]], *,
     skipped session would quietly lower the recorded spend. A session found in two logs
     counts once.
     """
+    from ..guard.spendlog import read_spend_log  # (the guard: loaded for spend logs only)
+
     catalog = catalog or default_catalog()
     names = ModelNames(catalog)
     sessions: list[SessionRecord] = []

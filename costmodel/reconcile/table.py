@@ -23,12 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..money import exact_sum, tidy
 from .exports import Export, ExportLine
-from .plan import Plan
-from .recorded import Recorded
+from .recorded import Recorded, RecordedDay
 from .window import EVERY_DAY, Window
+
+if TYPE_CHECKING:
+    from .plan import Plan  # (numpy and the estimator: loaded only with a plan)
 
 _HUNDRED = Decimal(100)
 
@@ -185,7 +188,8 @@ def reconcile(recorded: Recorded | None, exports: Sequence[Export] = (), plan: P
     return out
 
 
-def _row(day: date, model: str, recorded: Recorded | None, rec, lines: list[ExportLine] | None,
+def _row(day: date, model: str, recorded: Recorded | None, rec: RecordedDay | None,
+         lines: list[ExportLine] | None,
          covered: str | None, plan: Plan | None, tolerance: Decimal, threshold: Decimal,
          min_usd: Decimal) -> Row:
     recorded_usd = None if recorded is None else (rec.usd if rec else Decimal(0))

@@ -123,3 +123,51 @@ def test_sqlite_agrees_with_one_pass_over_the_records(tmp_path_factory, items):
         expected = day_totals(records, sessions=True)
         assert sql.spent_by_day(sessions=True) == expected
         assert memory.spent_by_day(sessions=True) == expected
+
+
+def test_sqlite_groups_by_day_from_its_own_index_without_sorting_the_records(tmp_path):
+    path = tmp_path / "l.db"
+    with open_ledger(path) as ledger:
+        book(ledger)
+    db = sqlite3.connect(path)
+    [sql] = [r[0] for r in db.execute("SELECT sql FROM sqlite_master WHERE name = 'records_day'")]
+    assert "at_us / 86400000000, scope, model, session_id" in sql
+    plan = " ".join(r[3] for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT at_us / 86400000000, scope, model, SUM(usd_nano * nano_exact),"
+        " SUM(1 - nano_exact), COUNT(*), COUNT(DISTINCT session_id) FROM records "
+        "WHERE at_us / 86400000000 >= 20000 AND at_us >= 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"))
+    assert "COVERING INDEX records_day" in plan    # no table lookups
+    assert "FOR GROUP BY" not in plan and "FOR ORDER BY" not in plan   # and no sort
+    fine = " ".join(r[3] for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT at_us / 86400000000, scope, model, usd FROM records "
+        "WHERE nano_exact = 0"))
+    assert "COVERING INDEX records_day_fine" in fine     # only the finer amounts' own text
+    # A file made before the index existed gets it when opened, and keeps its schema version.
+    db.execute("DROP INDEX records_day")
+    db.execute("DROP INDEX records_day_fine")
+    db.commit()
+    db.close()
+    with open_ledger(path) as ledger:
+        assert ledger.spent_by_day(sessions=True) == EXPECTED
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'records_day%'"
+                      ).fetchone() == (2,)
+    assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    db.close()
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 3 * 86_400_000_000), st.integers(0, 3 * 86_400_000_000))
+def test_any_since_and_until_cut_at_the_instant(tmp_path_factory, a, b):
+    """Bounds at any microsecond, not only midnights: the same rows as the records' own."""
+    since, until = (NOV29 + timedelta(microseconds=min(a, b)),
+                    NOV29 + timedelta(microseconds=max(a, b)))
+    records = [rec(f"0.{i + 1:02d}", NOV29 + timedelta(hours=7 * i), session=f"s{i % 3}")
+               for i in range(10)]
+    path = tmp_path_factory.mktemp("b") / "l.db"
+    with open_ledger(path) as sql:
+        for r in records:
+            sql.record(r)
+        expected = day_totals([r for r in records if since <= r.at < until], sessions=True)
+        assert sql.spent_by_day(since=since, until=until, sessions=True) == expected
