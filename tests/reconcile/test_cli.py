@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def run(*args: str | Path):
-    result = runner.invoke(app, ["reconcile", *map(str, args)], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["reconcile", *map(str, args)], env={"COLUMNS": "500"})
     assert "Traceback" not in result.output, result.output
     return result
 

@@ -67,7 +67,7 @@ def test_reconciled_against_a_bill_from_the_command_line(relay_run, tmp_path):
     day = read_spend_log(log_path).records[0].started_at.date()
     bill = tmp_path / "bill.csv"
     bill.write_text(f"date,model,usd\n{day},gpt-realtime-1.5,{expected_usd()}\n")
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "500"})
     for source in (["--spend-log", str(log_path)], ["--ledger", str(db_path)]):
         result = runner.invoke(app, ["reconcile", *source, "--export", str(bill), "--json"])
         assert result.exit_code == 0, result.output
@@ -87,6 +87,7 @@ def test_a_damaged_spend_log_line_is_bad_input(relay_run, tmp_path):
     damaged = tmp_path / "spend.jsonl"
     lines = log_path.read_text().splitlines()
     damaged.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")   # cut short
-    result = CliRunner().invoke(app, ["reconcile", "--spend-log", str(damaged)])
+    result = CliRunner(env={"COLUMNS": "500"}).invoke(app, ["reconcile", "--spend-log",
+                                                            str(damaged)])
     assert result.exit_code == 2
     assert f"{damaged}:2: not JSON" in result.stderr and "Traceback" not in result.output
