@@ -189,7 +189,7 @@ def _response_kernel(comp: Component, sc: Scenario, lengths: Lengths
     if comp.response_usage is _none_response:
         return None
     t = sc.turns.seconds_per_turn
-    n = np.maximum(1, lengths.seconds // t).astype(np.int64)
+    n = sc.turns.responses(lengths.seconds)
     reach = np.bincount(n, weights=lengths.counts)[::-1].cumsum()[::-1] / lengths.n
     kmax = int(n.max())
     ks = np.arange(1, kmax + 1)
@@ -200,7 +200,10 @@ def _response_kernel(comp: Component, sc: Scenario, lengths: Lengths
             requests[k - 1] = 1
             tokens[k - 1] = u.input_tokens
             cached[k - 1] = sum(v for key, v in u.tokens.items() if key.endswith(".cached"))
-    ages = np.minimum(np.rint((ks - 1) * t), DAY_S - 1).astype(np.int64)
+    # (k - 1) turns in, shifted by how much sooner (or later) than a turn the first answer
+    # comes: the same ages as before when the scenario gives no first_response_s.
+    ages = np.clip(np.rint((ks - 1) * t + (sc.turns.first_s - t)), 0, DAY_S - 1
+                   ).astype(np.int64)
     share = reach[1:kmax + 1] * requests
     return ages, share, tokens, cached
 

@@ -197,7 +197,7 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
                    ) -> StackEstimate:
     """One stack's estimate over sampled call lengths."""
     seconds, counts, n = calls.seconds, calls.counts, calls.n
-    responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
+    responses = sc.turns.responses(seconds)
     tables = cost_tables(model, int(responses[-1]), seconds, catalog, day, cache)
     if not model.has_responses:
         responses = np.zeros_like(responses)  # row 0 of the (empty) response table
@@ -248,8 +248,10 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         cap = facts.max_session_seconds
         if cap is not None and longest > cap:
             share = int(counts[seconds > cap].sum()) / n
+            how = ("priced as reconnects, each session a fresh context" if comp.reconnects
+                   else "billed as one connection")
             notes.append(f"{comp.model}: {share:.2%} of calls run past its "
-                         f"{cap // 60}-minute session limit (reconnects not modelled)")
+                         f"{cap // 60}-minute session limit ({how})")
     return StackEstimate(
         stack=model.id,
         calls_simulated=n,
@@ -388,7 +390,7 @@ def curve(stack: str, sc: Scenario, catalog: Catalog | None = None, *, max_minut
     model = build_stack(wanted, sc, catalog, day)
     lengths = np.arange(step_minutes, max_minutes + step_minutes / 2, step_minutes)
     seconds = np.maximum(1, np.ceil(lengths * 60 - 1e-9)).astype(np.int64)
-    responses = np.maximum(1, seconds // sc.turns.seconds_per_turn).astype(np.int64)
+    responses = sc.turns.responses(seconds)
     tables = cost_tables(model, int(responses.max()), seconds, catalog, day, cache)
     rows = responses if model.has_responses else np.zeros_like(responses)
     costs = tables.turn_cum[rows] + tables.call_cost

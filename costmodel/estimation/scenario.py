@@ -29,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypedDict
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .._files import SCENARIO_LIMIT, TEXT_LIMIT, read_text
@@ -153,12 +154,34 @@ class Turns(_Strict):
     characters_per_s: float = Field(default=15, ge=0, le=1000, **_FLOAT,
                                     description="TTS characters per second of agent speech "
                                     "(~150 words/min)")
+    first_response_s: float | None = Field(
+        default=None, ge=0, le=3600, **_FLOAT, description="seconds from the call's start to "
+        "the agent's first answer (the user's first utterance + the model's latency); later "
+        "answers come every seconds_per_turn. Default: seconds_per_turn")
 
     @model_validator(mode="after")
     def _fits(self) -> Turns:
         if self.user_speech_s + self.agent_speech_s > self.seconds_per_turn:
             raise ValueError("user_speech_s + agent_speech_s must fit in seconds_per_turn")
         return self
+
+    @property
+    def first_s(self) -> float:
+        """When the first answer comes, in seconds from the call's start."""
+        return self.seconds_per_turn if self.first_response_s is None else self.first_response_s
+
+    def responses(self, call_seconds: np.ndarray) -> np.ndarray:
+        """`Scenario.responses_per_call` over an array of call lengths (int64)."""
+        t = self.seconds_per_turn
+        if self.first_response_s is None:  # (the historical rule, to the same float rounding)
+            n = call_seconds // t
+        else:
+            n = (call_seconds - self.first_response_s) // t + 1
+        return np.maximum(1, n).astype(np.int64)
+
+    def response_at_s(self, k: int) -> float:
+        """When answer k (1, 2, ...) comes, in seconds from the call's start."""
+        return self.first_s + (k - 1) * self.seconds_per_turn
 
     @property
     def user_tokens_per_s(self) -> float:
@@ -304,8 +327,17 @@ class Scenario(_Strict):
     _base_dir: str = PrivateAttr(default=".")
 
     def responses_per_call(self, call_seconds: float) -> int:
-        """floor(call seconds / seconds_per_turn), at least 1."""
-        return max(1, int(call_seconds // self.turns.seconds_per_turn))
+        """Answers in a call: one at ``turns.first_response_s``, then one every
+        ``seconds_per_turn`` (floor((T - first) / turn) + 1, at least 1). Without
+        ``first_response_s`` the first answer ends the first whole turn: floor(T / turn).
+
+        Sessions show why the first answer matters (issue 14): it comes a few seconds into
+        the call, after the user's first utterance, not a whole turn in, so a call holds
+        about T / turn + 1/2 - first / turn answers, not T / turn - 1/2."""
+        t = self.turns
+        if t.first_response_s is None:
+            return max(1, int(call_seconds // t.seconds_per_turn))
+        return max(1, int((call_seconds - t.first_response_s) // t.seconds_per_turn) + 1)
 
     def system_tokens(self) -> int:
         """System prompt + tool tokens; a ``system_file`` is counted with tiktoken (offline)."""

@@ -107,7 +107,7 @@ def truncation_onset(stack: str, sc: Scenario, catalog: Catalog | None = None, *
     growing = [c for c in model.components
                if c.role == "llm" or (c.role == "realtime"
                                       and catalog.get(c.model).facts.rebills_context)]
-    last = max(1, int(max_minutes * 60 // sc.turns.seconds_per_turn))
+    last = sc.responses_per_call(max_minutes * 60)
     onset = None
     for comp in growing:
         # Until truncation the context grows by the same amount every response (the last
@@ -116,7 +116,7 @@ def truncation_onset(stack: str, sc: Scenario, catalog: Catalog | None = None, *
         for k in range(2, last + 1):
             cur = _input_tokens(comp.response_usage(k))
             if cur <= prev or (step is not None and cur - prev < step):
-                minutes = k * sc.turns.seconds_per_turn / 60
+                minutes = sc.turns.response_at_s(k) / 60
                 onset = minutes if onset is None else min(onset, minutes)
                 break
             prev, step = cur, cur - prev

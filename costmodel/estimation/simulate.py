@@ -73,6 +73,8 @@ class Component:
     # The parts of the scenario its usages depend on (a subset of SHAPE_PARTS): its cost
     # tables are reused by any scenario that agrees on them (`costmodel.estimation.tables`).
     reads: tuple[str, ...] = ("turns", "prompt", "cache", "truncation")
+    # Past the model's session limit, answers restart a fresh session (`_reconnecting`).
+    reconnects: bool = False
 
 
 SHAPE_PARTS = ("turns", "prompt", "cache", "truncation")
@@ -167,6 +169,9 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     # A stream that bills silence bills the whole turn, not just the user's speech.
     user_s = t.seconds_per_turn if entry.facts.bills_silence else t.user_speech_s
     u = _r(user_s * tps_in)
+    # ... and before the first answer, the stream up to it (issue 14: sessions show the answer
+    # comes when the user stops, a few seconds in, not a whole turn in).
+    u_first = _r(t.first_s * tps_in) if entry.facts.bills_silence else u
     a = _r(t.agent_speech_s * tps_out)
     text_out = _r(t.agent_speech_s * t.agent_text_tokens_per_s)
     system = sc.system_tokens()
@@ -174,7 +179,8 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
 
     if not entry.facts.rebills_context:
         def turn_once(k: int) -> Usage:
-            tokens = {"audio.input": u, "audio.output": a, "text.output": text_out}
+            tokens = {"audio.input": u_first if k == 1 else u, "audio.output": a,
+                      "text.output": text_out}
             if k == 1 and system:
                 tokens["text.input"] = system
             return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
@@ -201,12 +207,12 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
 
     def state(k: int) -> tuple[int, int, bool]:
         while len(states) < k:
-            h = carried[0]
-            truncated = limit is not None and system + h + u > limit
+            h, new = carried[0], u if states else u_first
+            truncated = limit is not None and system + h + new > limit
             if limit is not None and truncated:
-                h = max(0, int(keep * limit) - system - u)
-            states.append((h, system + h + u, truncated))
-            carried[0] = h + u + a
+                h = max(0, int(keep * limit) - system - new)
+            states.append((h, system + h + new, truncated))
+            carried[0] = h + new + a
         return states[k - 1]
 
     def response(k: int) -> Usage:
@@ -222,12 +228,30 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         c_audio = min(cached - c_text, h) if can_cache["audio"] else 0
         if odds != 1.0:  # per-response: a hit's split, times the chance of a hit
             c_text, c_audio = _r(odds * c_text), _r(odds * c_audio)
+        new = u if k > 1 else u_first
         tokens = {"text.input": system - c_text, "text.cached": c_text,
-                  "audio.input": h + u - c_audio, "audio.cached": c_audio,
+                  "audio.input": h + new - c_audio, "audio.cached": c_audio,
                   "text.output": text_out, "audio.output": a}
         return usage_of(tokens)
 
     return Component("realtime", entry.id, response, _none_call)
+
+
+def _reconnecting(comp: Component, entry: ModelEntry, sc: Scenario) -> Component:
+    """A token-billed realtime model past its session limit: the call reconnects, and each
+    new session starts a fresh context (the system prompt again, no history), so answer k of
+    the call is answer ((k - 1) mod n) + 1 of its session, n the answers a session holds.
+    Pricing one endless session instead would bill a context no provider keeps."""
+    cap = entry.facts.max_session_seconds
+    per_session = sc.responses_per_call(cap) if cap is not None else 0
+    if cap is None or per_session < 1:
+        return comp
+    first = comp.response_usage
+
+    def response(k: int) -> Usage | None:
+        return first((k - 1) % per_session + 1)
+    return Component(comp.role, comp.model, response, comp.call_usage, comp.reads,
+                     reconnects=True)
 
 
 def _stt(entry: ModelEntry, sc: Scenario, period: PricePeriod, role: str) -> Component:
@@ -347,7 +371,7 @@ def _single(entry: ModelEntry, sc: Scenario, day: date) -> Component:
     if period is None:
         raise SimulationError(f"{entry.id} has no prices")
     if period.tokens:
-        return _realtime_tokens(entry, sc, period)
+        return _reconnecting(_realtime_tokens(entry, sc, period), entry, sc)
     if period.connection is not None:
         return _time_component(entry.kind, entry)
     raise SimulationError(f"{entry.id} ({entry.kind}) cannot be a stack by itself: use "

@@ -88,7 +88,8 @@ def test_flat_rate_stacks_cost_the_same_per_minute_at_any_length(builtin):
 
 
 def test_openai_cost_per_minute_rises_then_flattens_under_truncation(builtin):
-    points = curve("openai/gpt-realtime-1.5", scenario(), builtin, max_minutes=90, on=DAY)
+    # Up to the 60-minute session limit (past it the call reconnects: the next test).
+    points = curve("openai/gpt-realtime-1.5", scenario(), builtin, max_minutes=60, on=DAY)
     per_min = [p.per_minute_usd for p in points]
     assert all(b > a for a, b in zip(per_min, per_min[1:], strict=False))  # always rising...
     marginal = [b.per_call_usd - a.per_call_usd for a, b in zip(points, points[1:],
@@ -96,6 +97,22 @@ def test_openai_cost_per_minute_rises_then_flattens_under_truncation(builtin):
     # ...but once truncation caps the context (~32 min here) each extra minute costs the same
     assert marginal[5] < marginal[20] < marginal[30]
     assert max(marginal[40:]) - min(marginal[40:]) < 1e-9
+
+
+def test_past_the_session_limit_the_call_reconnects_with_a_fresh_context(builtin):
+    # gpt-realtime-1.5 closes a session at 60 minutes (facts.max_session_seconds 3600): with
+    # 15 s turns a session holds 240 answers, and answer 241 is the first of a new session,
+    # billed like answer 1 (system prompt, no history), not a 60-minute context.
+    model = build_stack("openai/gpt-realtime-1.5", scenario(), builtin, DAY)
+    assert model.response_usages(241) == model.response_usages(1)
+    assert model.response_usages(300) == model.response_usages(60)
+    points = curve("openai/gpt-realtime-1.5", scenario(), builtin, max_minutes=90, on=DAY)
+    # so the 61st minute costs what the 1st did, and the 90-minute call is a 60-minute
+    # call plus a 30-minute one
+    assert points[60].per_call_usd - points[59].per_call_usd == pytest.approx(
+        points[0].per_call_usd, rel=1e-9)
+    assert points[89].per_call_usd == pytest.approx(
+        points[59].per_call_usd + points[29].per_call_usd, rel=1e-9)
 
 
 def test_seed_claims_for_openai_realtime_hold_under_these_assumptions(builtin):
