@@ -26,6 +26,7 @@ from ._common import (
 if TYPE_CHECKING:
     from ..core.catalog import Catalog
     from ..reconcile import Gap, Reconciliation, Recorded, Row, Window
+    from ..reconcile.drift import Drift
 
 LedgerOpt = Annotated[str | None, typer.Option(
     "--ledger", metavar="URL", help="Ledger URL (sqlite:///file.db, a .db path, "
@@ -37,7 +38,12 @@ ExportOpt = Annotated[list[Path] | None, typer.Option(
     "--export", metavar="FILE", help="Provider export (repeatable): OpenAI usage or costs "
     "JSON, Twilio usage-records CSV, or a date,model,usd CSV.", show_default=False)]
 ScenarioOpt = Annotated[Path | None, typer.Option(
-    "--scenario", metavar="FILE", help="Scenario YAML: estimate the recorded calls as planned.",
+    "--scenario", metavar="FILE", help="Scenario YAML: estimate the recorded calls as planned, "
+    "and fit the sessions (spend logs, --sessions) to say whether they drift from it.",
+    show_default=False)]
+SessionsOpt = Annotated[list[Path] | None, typer.Option(
+    "--sessions", metavar="PATH", help="Recorded session event files or directories "
+    "(repeatable), fitted for the drift check with the spend logs' sessions.",
     show_default=False)]
 
 
@@ -96,6 +102,7 @@ def reconcile_cmd(
     spend_log: SpendLogOpt = None,
     export: ExportOpt = None,
     scenario: ScenarioOpt = None,
+    sessions: SessionsOpt = None,
     since: Annotated[str | None, typer.Option(
         metavar="7d|DATE", help="First UTC day: YYYY-MM-DD, or 7d for the last 7 days "
         "(default: the first day the exports cover, else every day).",
@@ -128,9 +135,9 @@ def reconcile_cmd(
 
     tol, thr, floor = _percent(tolerance, "--tolerance"), _percent(threshold, "--threshold"), \
         _min_usd(min_usd)
-    if ledger is None and not spend_log and not export:
+    if ledger is None and not spend_log and not export and not sessions:
         raise InputError("give what to reconcile: --ledger URL or --spend-log FILE, and/or "
-                         "--export FILE")
+                         "--export FILE (or --sessions with --scenario, for drift alone)")
     catalog = load_catalog(pricing, quiet=json_)
     exports = [read_export(p, catalog) for p in export or ()]
     window = parse_window(since, until)
@@ -145,13 +152,31 @@ def reconcile_cmd(
                          calls=plan is not None)
     result = reconcile(recorded, exports, plan, window=window, tolerance_pct=tol,
                        threshold_pct=thr, min_usd=floor)
+    drifted = None
+    fit_from = [*(recorded.sessions if recorded else ()), *(sessions or ())]
+    if plan is not None and fit_from:
+        from ..reconcile.drift import drift
+
+        drifted = drift(plan.scenario, fit_from, catalog=catalog, threshold_pct=float(thr),
+                        on=window.until)
+    elif sessions:
+        raise InputError("--sessions are fitted against a plan: give --scenario FILE too")
+    drift_fails = drifted is not None and bool(drifted.drifting) and \
+        drifted.total_pct is not None and abs(drifted.total_pct) > float(tol)
     if json_:
         from ..reconcile import to_json
+        from ..reconcile.drift import drift_json
 
-        print_json(to_json(result))
+        print_json({**to_json(result), "drift": None if drifted is None else {
+            **drift_json(drifted), "over_tolerance": drift_fails}})
     else:
         _show(result)
-    if result.failed:
+        if drifted is not None:
+            _show_drift(drifted, drift_fails, tol)
+        elif plan is not None:
+            err.print("[yellow]note:[/] no drift check: it fits sessions (give --spend-log or "
+                      "--sessions)", soft_wrap=True)
+    if result.failed or drift_fails:
         raise typer.Exit(1)
 
 
@@ -215,3 +240,30 @@ def _show(result: Reconciliation) -> None:
     if result.failed:
         err.print(f"[bold red]{len(result.failed)} row(s) over the {result.tolerance_pct}% "
                   "tolerance: exit 1[/]", soft_wrap=True)
+
+
+def _show_drift(d: Drift, fails: bool, tolerance: Decimal) -> None:
+    from rich import box
+
+    table = new_table(title=escape(f"drift: {d.sessions} sessions ({d.stack}) against "
+                                   f"{d.plan}"), title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
+    for name in ("parameter", "plan", "sessions", "±", "n", "change", "$/month alone"):
+        table.add_column(name, justify="left" if name == "parameter" else "right")
+    for p in d.parameters:
+        table.add_row(p.parameter, f"{p.planned:.4g}", f"{p.fitted:.4g}",
+                      "—" if p.spread is None else f"{p.spread:.3g}", str(p.sessions),
+                      "—" if p.change_pct is None else f"{p.change_pct:+.1f}%",
+                      "—" if p.impact_usd is None else f"{p.impact_usd:+,.0f}",
+                      style="yellow" if p.drifting else None)
+    out.print(table)
+    style = "bold red" if fails else ("yellow" if d.drifting else "green")
+    out.print(f"[{style}]{escape(d.verdict())}[/]", soft_wrap=True)
+    for p in d.parameters:
+        if p.note:
+            err.print(f"[yellow]note:[/] {p.parameter}: {escape(p.note)}", soft_wrap=True)
+    for note in d.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+    if fails:
+        err.print(f"[bold red]the sessions move the plan's monthly cost by more than the "
+                  f"{tolerance}% tolerance: exit 1[/]", soft_wrap=True)

@@ -147,9 +147,15 @@ def _session_rows(rec: SessionRecord, names: ModelNames
             by_model.setdefault(model, []).append(usd)
     main = own or next(iter(by_model), "unknown model")
     split = {m: exact_sum(v) for m, v in by_model.items()}
-    rest = rec.spent_usd - exact_sum(split.values())
-    if len(split) <= 1 or rest < 0:   # one model, or re-pricing says more than was spent
+    repriced = exact_sum(split.values())
+    rest = rec.spent_usd - repriced
+    if len(split) <= 1 or repriced <= 0:
         split = {main: rec.spent_usd}
-    elif rest:
+    elif split.get(main, Decimal(0)) + rest >= 0:   # (the guard's sums round at 28 digits)
         split[main] = split.get(main, Decimal(0)) + rest
+    else:   # re-pricing says more than was spent: the spend shared in the same proportions
+        models = list(split)
+        shares = {m: rec.spent_usd * split[m] / repriced for m in models[:-1]}
+        shares[models[-1]] = rec.spent_usd - exact_sum(shares.values())
+        split = shares
     return [(day, model, usd, 1, 1) for model, usd in split.items()]
