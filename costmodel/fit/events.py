@@ -181,6 +181,7 @@ class _Clock:
     segments: int = 0
     started_ms: float | None = None
     padding_ms: float | None = None
+    first_stop_ms: float | None = None
 
     def speech(self, event: Mapping[str, Any], kind: str) -> None:
         started = kind == _SPEECH[0]
@@ -190,6 +191,8 @@ class _Clock:
         if started:
             self.started_ms = at
         else:
+            if self.first_stop_ms is None:
+                self.first_stop_ms = at
             if at is not None and self.started_ms is not None and at >= self.started_ms:
                 self.speech_ms += at - self.started_ms
                 self.segments += 1
@@ -203,7 +206,8 @@ class _Clock:
             return None
         return StreamTiming(self.position_ms / 1000, self.tail_audio_tokens,
                             self.speech_ms / 1000, self.segments,
-                            None if self.padding_ms is None else self.padding_ms / 1000)
+                            None if self.padding_ms is None else self.padding_ms / 1000,
+                            None if self.first_stop_ms is None else self.first_stop_ms / 1000)
 
 
 def read_event_file(path: str, *, model: str | None = None) -> SessionObservation:

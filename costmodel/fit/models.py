@@ -30,6 +30,7 @@ class ModelFacts:
     rebills: bool                 # re-bills the whole context on every response
     bills_silence: bool           # streams (and bills) all input audio, silence included
     truncation_tokens: int | None  # input size past which the server truncates
+    max_session_seconds: int | None  # a session's longest life (the estimator reconnects)
     min_prefix: int               # the shortest prompt a cache serves
     increment: int                # caches serve whole multiples of this
     can_cache: bool               # has a cached-input rate
@@ -52,6 +53,7 @@ def _facts(entry: ModelEntry, period: PricePeriod | None) -> ModelFacts:
         tps_out=float(f.audio_tokens_per_second_out) if f.audio_tokens_per_second_out else None,
         rebills=bool(f.rebills_context), bills_silence=bool(f.bills_silence),
         truncation_tokens=f.truncation_threshold_tokens,
+        max_session_seconds=f.max_session_seconds,
         min_prefix=(rules.min_prefix_tokens or 0) if rules else 0,
         increment=(rules.increment_tokens or 1) if rules else 1,
         can_cache=any(k.endswith(".cached") for k in tokens),

@@ -29,7 +29,9 @@ class StreamTiming:
     (``audio_start_ms`` / ``audio_end_ms``); ``tail_output_audio_tokens``: the output audio of
     the responses done after it; ``speech_seconds`` over ``segments``: speech as the server's
     VAD timed it (start to stop, padding included); ``vad_padding_seconds``: the session's
-    ``prefix_padding_ms`` + ``silence_duration_ms`` (None if the events do not say).
+    ``prefix_padding_ms`` + ``silence_duration_ms`` (None if the events do not say);
+    ``first_stop_seconds``: where the first speech stopped (the first turn is committed
+    then, and answered right after: when the first answer comes).
     """
 
     input_seconds: float
@@ -37,6 +39,7 @@ class StreamTiming:
     speech_seconds: float
     segments: int
     vad_padding_seconds: float | None = None
+    first_stop_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

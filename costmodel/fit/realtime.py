@@ -82,6 +82,12 @@ def realtime_facts(obs: SessionObservation, book: ModelBook) -> SessionFacts:
     else:
         _additive(sums, responses)
     seconds, how = _length(obs, main, sums)
+    first = _first_answer(obs, main, sums)
+    if first is not None:
+        sums["first_s"], sums["has_first"] = first, 1
+    limit = main.max_session_seconds
+    if limit is not None and seconds is not None and seconds > limit and not sums["resets"]:
+        sums["kept_past_limit"] = 1
     tps_in = main.tps_in or 0.0
     if sums["u_n"] and tps_in:
         sums["user_s"] = sums["u_tok"] / sums["u_n"] * sums["n"] / tps_in
@@ -98,40 +104,61 @@ def realtime_facts(obs: SessionObservation, book: ModelBook) -> SessionFacts:
 
 
 def _rebilled(sums: defaultdict[str, float], main: ModelFacts, responses: list) -> None:
-    prev_inp = prev_audio = prev_text = prev_out_audio = 0
-    system = 0
+    # (Locals, not the sums' dict, in the loop: it runs for every response of every session.)
+    prev_inp = prev_audio = prev_text = prev_out_audio = system = 0
+    a_tok = t_out = image = u_tok = u_n = neg = growth = growth_n = trunc = trunc_inp = 0
+    max_inp = max_user = resets = first_audio = 0
     for k, t in enumerate(responses, 1):
         g = t.get
-        text_in = g("text.input", 0) + g("text.cached", 0)
-        audio_in = g("audio.input", 0) + g("audio.cached", 0)
+        text_cached, audio_cached = g("text.cached", 0), g("audio.cached", 0)
+        text_in = g("text.input", 0) + text_cached
+        audio_in = g("audio.input", 0) + audio_cached
         image_in = g("image.input", 0) + g("image.cached", 0)
-        cached = g("text.cached", 0) + g("audio.cached", 0) + g("image.cached", 0)
+        cached = text_cached + audio_cached + g("image.cached", 0)
         inp = text_in + audio_in + image_in
         out_audio = g("audio.output", 0)
-        sums["a_tok"] += out_audio
-        sums["t_out"] += g("text.output", 0)
-        sums["image_in"] += image_in
+        a_tok += out_audio
+        t_out += g("text.output", 0)
+        image += image_in
         if k == 1:
             system = text_in
-            sums["sys"] = system
-            sums["u_tok"] += audio_in
-            sums["u_n"] += 1
+            u_tok += audio_in
+            u_n += 1
+            max_user = audio_in
+        elif inp < prev_inp + prev_out_audio and text_in <= system \
+                and audio_in <= 2 * max_user and 4 * audio_in < prev_audio:
+            # Nothing but the instructions and about one turn's audio, a fraction of what
+            # the context held: a fresh session (the call reconnected), not a truncation
+            # (which keeps most of the context: 80% on OpenAI's default, half on Gemini's).
+            resets += 1
+            u_tok += audio_in
+            u_n += 1
+            count_response(sums, main, prefix=system, cached=cached, measure=False)
         elif inp < prev_inp + prev_out_audio:  # something was dropped: a truncation
-            sums["trunc"] += 1
-            sums["trunc_inp"] += inp
+            trunc += 1
+            trunc_inp += inp
             count_response(sums, main, prefix=system, cached=cached, measure=False)
         else:
             user = audio_in - prev_audio - prev_out_audio
-            sums["u_tok"] += user
-            sums["u_n"] += 1
-            sums["neg_u"] += user < 0
-            sums["growth"] += text_in - prev_text
-            sums["growth_n"] += 1
+            u_tok += user
+            u_n += 1
+            neg += user < 0
+            growth += text_in - prev_text
+            growth_n += 1
+            if user > max_user:
+                max_user = user
             count_response(sums, main, prefix=prev_inp, cached=cached)
-        sums["max_inp"] = max(sums["max_inp"], inp)
+        if inp > max_inp:
+            max_inp = inp
         prev_inp, prev_audio, prev_text, prev_out_audio = inp, audio_in, text_in, out_audio
-    sums["n"] = len(responses)
-    sums["last_out_audio"] = prev_out_audio
+    n = len(responses)
+    if n:
+        sums["sys"] = system
+        first_audio = responses[0].get("audio.input", 0) + responses[0].get("audio.cached", 0)
+    sums.update(n=n, a_tok=a_tok, t_out=t_out, image_in=image, u_tok=u_tok, u_n=u_n,
+                neg_u=neg, growth=growth, growth_n=growth_n, trunc=trunc,
+                trunc_inp=trunc_inp, max_inp=max_inp, last_out_audio=prev_out_audio,
+                resets=resets, first_audio=first_audio)
 
 
 def _additive(sums: defaultdict[str, float], responses: list) -> None:
@@ -166,6 +193,19 @@ def _length(obs: SessionObservation, main: ModelFacts, sums: defaultdict[str, fl
                 f"it at {main.tps_out:g} tokens/s")
     return None, ("no timing in the events (no input_audio_buffer speech events, and the "
                   "model does not stream silence)")
+
+
+def _first_answer(obs: SessionObservation, main: ModelFacts,
+                  sums: defaultdict[str, float]) -> float | None:
+    """When the first answer came (seconds from the start), if the session shows it: the
+    input a silence-billing model had streamed by then, or where the first speech stopped
+    (OpenAI commits the turn there and answers it)."""
+    if not sums["n"]:
+        return None
+    if main.bills_silence and main.rebills and main.tps_in:
+        return sums["first_audio"] / main.tps_in
+    t = obs.timing
+    return t.first_stop_seconds if t is not None else None
 
 
 def _tps(main: ModelFacts) -> tuple[float, float] | None:
@@ -203,8 +243,16 @@ def fit_realtime(facts: Sequence[SessionFacts], book: ModelBook) -> MechanicFit:
     p: dict[str, FittedValue] = {}
     problems: list[str] = []
     notes: list[str] = []
+    first = mean_of(facts, "first_s", having="has_first",
+                    source=("input streamed before the first answer / "
+                            f"{tps_in:g} tokens/s" if main.bills_silence else
+                            "where the first speech stopped (the turn is committed and "
+                            "answered there)"))
+    if first.sessions:
+        p["turns.first_response_s"] = first
     p["turns.seconds_per_turn"] = seconds_per_turn(
-        [(f.seconds, int(f.get("n"))) for f in facts if f.seconds is not None])
+        [(f.seconds, int(f.get("n"))) for f in facts if f.seconds is not None],
+        first=first.value if first.sessions else None)
     p["turns.agent_speech_s"] = ratio(
         facts, "a_tok", "n", scale=1 / tps_out,
         source=f"output audio tokens per response / {tps_out:g} tokens/s")
@@ -233,6 +281,10 @@ def fit_realtime(facts: Sequence[SessionFacts], book: ModelBook) -> MechanicFit:
             facts, "tr_text_out", "user_s",
             source="transcription text output tokens / seconds of user speech")
     problems += _unmodelled(facts, main)
+    resets = sum(f.get("resets") for f in facts)
+    if resets:
+        notes.append(f"{count_of(resets, 'response')} started a fresh context (the call "
+                     "reconnected); the estimator reconnects at the model's session limit")
     return MechanicFit(stack, p, mode, problems, notes)
 
 
@@ -284,6 +336,12 @@ def _unmodelled(facts: Sequence[SessionFacts], main: ModelFacts) -> list[str]:
         out.append(f"in {neg.value:.0%} of responses the context grew by less than the "
                    "agent's audio since: the estimator re-bills every output audio token in "
                    "full")
+    kept = sum(1 for f in facts if f.get("kept_past_limit"))
+    if kept:
+        out.append(f"{count_of(kept, 'session')} ran past {main.id}'s "
+                   f"{main.max_session_seconds:,}-second session limit keeping their context "
+                   "(context window compression or session resumption); the estimator starts "
+                   "a fresh context at the limit (a reconnect), so it bills them less")
     if sum(f.get("image_in") for f in facts):
         out.append("image input is billed in these sessions; the scenario has no images")
     biggest = max((f.get("max_inp") for f in facts), default=0)

@@ -23,12 +23,14 @@ from typing import Any
 
 import yaml
 
-from ..estimation.scenario import Cache
+from ..estimation.scenario import Cache, Turns
 from .durations import DurationFit
 from .facts import FittedValue, MechanicFit, StackKey, count_of
 
-_TURN_KEYS = ("seconds_per_turn", "user_speech_s", "agent_speech_s", "agent_text_tokens_per_s",
-              "user_text_tokens_per_s", "characters_per_s")
+_TURN_KEYS = tuple(k for k in (
+    "seconds_per_turn", "user_speech_s", "agent_speech_s", "agent_text_tokens_per_s",
+    "user_text_tokens_per_s", "characters_per_s", "first_response_s")
+    if k in Turns.model_fields)
 
 
 def _r(x: float, digits: int = 4) -> float:

@@ -84,13 +84,15 @@ def test_an_openai_session_is_read_off_its_usages_and_its_stream_clock(tmp_path)
     assert r.cache_mode == "per-response"
     assert "covered 100.0%" in r.parameters["cache.hit_ratio"].note    # 1,024 of 1,024
     # The stream's clock: the last speech ended at 35 s, then 80 tokens of answer at 20 a
-    # second: 39 s. Three responses in 39 s: any turn in (9.75, 13] gives 39 // turn = 3;
-    # the plain ratio 13 s is the nearest.
+    # second: 39 s. The first answer came when the first speech stopped, 6 s in; three
+    # answers in 39 s: (39 - 6) // turn + 1 = 3 for any turn in (11, 16.5], and the plain
+    # ratio 13 s is in it.
     assert r.duration.minutes == (39 / 60,)
     assert r.lengths_from == {"input audio position at the last speech event + the output "
                               "audio after it at 20 tokens/s": 1}
+    assert v["turns.first_response_s"] == 6.0
     assert v["turns.seconds_per_turn"] == pytest.approx(13.0, abs=1e-6)
-    assert 39 // v["turns.seconds_per_turn"] == 3
+    assert r.scenario.responses_per_call(39) == 3
     # The VAD's own timing, said beside the billed speech: (5 + 6 + 4) / 3 s, 0.8 s padding.
     assert "5.00 s of speech per turn" in r.parameters["turns.user_speech_s"].note
     assert "4.20 s without its 0.80 s" in r.parameters["turns.user_speech_s"].note
@@ -167,9 +169,11 @@ def test_a_silence_billing_session_is_as_long_as_its_stream(tmp_path):
     r = fit_sessions([gemini_session(tmp_path / "g.jsonl")])
     v = {k: p.value for k, p in r.parameters.items()}
     assert r.stack == (("realtime", "google/gemini-3.8-live"),)
-    # 800 streamed tokens / 25 = 32 s, then the last answer's 100 tokens: 4 s.
+    # 800 streamed tokens / 25 = 32 s, then the last answer's 100 tokens: 4 s. The first
+    # answer came after 250 tokens: 10 s in; (36 - 10) // 12 + 1 = 3.
     assert r.duration.minutes == (36 / 60,)
-    assert v["turns.seconds_per_turn"] == pytest.approx(12.0, abs=1e-6)   # 36 s, 3 turns
+    assert v["turns.first_response_s"] == 10.0
+    assert v["turns.seconds_per_turn"] == pytest.approx(12.0, abs=1e-6)
     assert v["turns.agent_speech_s"] == 5.0                               # 375 / 3 / 25
     assert v["prompt.system_tokens"] == 500
     # Speech cannot be told from silence in the stream: assumed, and said so.
@@ -286,3 +290,35 @@ def test_a_call_that_ended_before_its_first_answer_counts_and_cost_nothing(tmp_p
     # It says nothing about turns: the turn parameters are the other session's.
     assert r.parameters["turns.agent_speech_s"].sessions == 1
     assert r.parameters["prompt.system_tokens"].sessions == 1
+
+
+def long_gemini_session(path: Path, *, reconnect: bool) -> str:
+    """Gemini 3.8 Live sessions end after 900 s unless the context is compressed. Three
+    turns hear 10,000, 10,000 and 3,000 tokens (400, 400, 120 s): 920 s, and the context
+    kept. With `reconnect`, a fourth answer comes from a fresh session: the instructions
+    and 300 tokens of audio, nothing else."""
+    def meta(audio_in: int, audio_out: int) -> dict:
+        return {"usageMetadata": {
+            "promptTokenCount": 500 + audio_in, "responseTokenCount": audio_out,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 500},
+                                    {"modality": "AUDIO", "tokenCount": audio_in}],
+            "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": audio_out}]}}
+    events = [{"setup": {"model": "models/gemini-3.8-live"}},
+              meta(10_000, 100), meta(20_100, 100), meta(23_200, 100)]
+    if reconnect:
+        events.append(meta(300, 100))
+    return write_jsonl(path, events)
+
+
+def test_a_context_kept_past_the_session_limit_is_reported(tmp_path):
+    r = fit_sessions([long_gemini_session(tmp_path / "g.jsonl", reconnect=False)])
+    (problem,) = r.problems
+    assert problem.startswith("1 session ran past google/gemini-3.8-live's 900-second "
+                              "session limit keeping their context")
+
+
+def test_a_fresh_context_is_a_reconnect_not_a_truncation(tmp_path):
+    r = fit_sessions([long_gemini_session(tmp_path / "g.jsonl", reconnect=True)])
+    assert r.problems == [] and r.parameters["truncation.retention_ratio"].sessions == 0
+    assert r.notes == ["1 response started a fresh context (the call reconnected); the "
+                       "estimator reconnects at the model's session limit"]

@@ -19,9 +19,13 @@ from costmodel.fit.scenario_out import duration_value
 from costmodel.fit.turns import MAX_SECONDS_PER_TURN, MIN_SECONDS_PER_TURN, seconds_per_turn
 
 
-def responses(pairs: list[tuple[float, int]], spt: float) -> int:
+def responses(pairs: list[tuple[float, int]], spt: float, first: float | None = None) -> int:
     """The estimator's rule, as `Scenario.responses_per_call` applies it."""
-    return sum(max(1, int(math.ceil(s - 1e-9) // spt)) for s, _ in pairs)
+    def one(seconds: int) -> int:
+        if first is None:
+            return max(1, int(seconds // spt))
+        return max(1, int((seconds - first) // spt) + 1)
+    return sum(one(math.ceil(s - 1e-9)) for s, _ in pairs)
 
 
 def test_seconds_per_turn_gives_back_the_responses_seen():
@@ -35,15 +39,16 @@ def test_seconds_per_turn_gives_back_the_responses_seen():
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.floats(1, 20_000), st.integers(1, 400)), min_size=1,
-                max_size=30))
-def test_seconds_per_turn_sits_on_the_step_nearest_the_responses_seen(pairs):
-    v = seconds_per_turn(pairs).value
+                max_size=30), st.none() | st.floats(0, 60))
+def test_seconds_per_turn_sits_on_the_step_nearest_the_responses_seen(pairs, first):
+    v = seconds_per_turn(pairs, first=first).value
     assert MIN_SECONDS_PER_TURN <= v <= MAX_SECONDS_PER_TURN
     if MIN_SECONDS_PER_TURN < v < MAX_SECONDS_PER_TURN:
         target = sum(n for _, n in pairs)
         # Just below the value the rule gives at least the responses seen, just above at
         # most: no turn length comes closer.
-        assert responses(pairs, v * (1 - 1e-6)) >= target >= responses(pairs, v * (1 + 1e-6))
+        assert responses(pairs, v * (1 - 1e-6), first) >= target \
+            >= responses(pairs, v * (1 + 1e-6), first)
 
 
 def test_one_length_is_fixed_and_none_is_an_error():
