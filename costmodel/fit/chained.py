@@ -26,7 +26,16 @@ from collections.abc import Sequence
 from ..core.usage import Usage
 from .cache import count_response, fit_cache
 from .costs import session_usd
-from .facts import FittedValue, MechanicFit, SessionFacts, StackKey, assumed, mean_of, ratio
+from .facts import (
+    FittedValue,
+    MechanicFit,
+    SessionFacts,
+    StackKey,
+    assumed,
+    mean_of,
+    nonzero,
+    ratio,
+)
 from .models import ModelBook, ModelFacts
 from .observation import SessionObservation, SessionUnusable
 from .turns import seconds_per_turn
@@ -89,7 +98,7 @@ def chained_facts(obs: SessionObservation, book: ModelBook) -> SessionFacts:
         seconds, how = None, "no recorded length (chained sessions are read from spend logs)"
     stack: StackKey = tuple((r, chosen[r]) for r in (*ROLES, "telephony") if r in chosen)
     usd, why = session_usd(obs.usages, book, seconds)
-    return SessionFacts(obs.source, stack, seconds, how, dict(sums), "chained", usd, why,
+    return SessionFacts(obs.source, stack, seconds, how, nonzero(sums), "chained", usd, why,
                         day=obs.day.isoformat() if obs.day else None)
 
 

@@ -79,6 +79,11 @@ class SessionFacts:
         return self.sums.get(key, 0.0)
 
 
+def nonzero(sums: dict[str, float]) -> dict[str, float]:
+    """The sums worth keeping (a missing one reads as 0): a fit keeps every session's."""
+    return {k: v for k, v in sums.items() if v}
+
+
 def count_of(n: float, word: str) -> str:
     """``count_of(1, "session")`` -> '1 session'; ``count_of(2_000, "session")`` ->
     '2,000 sessions'."""

@@ -34,6 +34,7 @@ from .facts import (
     assumed,
     count_of,
     mean_of,
+    nonzero,
     ratio,
 )
 from .models import ModelBook, ModelFacts
@@ -99,7 +100,7 @@ def realtime_facts(obs: SessionObservation, book: ModelBook) -> SessionFacts:
     stack: StackKey = (("realtime", main.id), *((r, extra[r]) for r in
                                                 ("transcription", "telephony") if r in extra))
     usd, why = session_usd(obs.usages, book, seconds, main)
-    return SessionFacts(obs.source, stack, seconds, how, dict(sums), "realtime", usd, why,
+    return SessionFacts(obs.source, stack, seconds, how, nonzero(sums), "realtime", usd, why,
                         day=obs.day.isoformat() if obs.day else None)
 
 
