@@ -129,3 +129,15 @@ def test_the_sessions_priced_are_the_price_events_total():
     result = run(str(SESSION), "--json", "--no-check")
     doc = strict_json(result.stdout)
     assert Decimal(doc["observed_usd_per_call"]) == Decimal("0.1137524")  # price-events' total
+
+
+def test_empirical_lengths_without_o_go_beside_the_printed_yaml(tmp_path, monkeypatch):
+    log = realtime_log(tmp_path / "spend.jsonl", [40.0] * 30 + [400.0] * 30)
+    monkeypatch.chdir(tmp_path)
+    result = run(str(log), "--no-check", "--name", "bimodal")
+    assert result.exit_code == 0
+    assert "empirical: bimodal-lengths.csv" in result.stdout
+    assert "wrote bimodal-lengths.csv" in result.stderr
+    (tmp_path / "bimodal.yaml").write_text(result.stdout)
+    assert load_scenario(tmp_path / "bimodal.yaml").duration_min.empirical == \
+        "bimodal-lengths.csv"
