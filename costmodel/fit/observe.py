@@ -13,7 +13,6 @@ events (`costmodel.fit.events`). A spend log holds many sessions, one a line
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,11 +125,3 @@ def observe_file(path: str, *, model: str | None = None) -> FileObservations:
         out.unusable.append(str(exc))
     return out
 
-
-def display(path: str) -> str:
-    """A path as short as it can be said (relative to the working directory when inside)."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else path
