@@ -24,8 +24,10 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from ..core.catalog import Catalog
-    from ..reconcile import Gap, Reconciliation, Recorded, Row, Window
+    from ..reconcile import Gap, Reconciliation, Recorded, Row, Totals, Window
     from ..reconcile.drift import Drift
 
 LedgerOpt = Annotated[str | None, typer.Option(
@@ -157,8 +159,14 @@ def reconcile_cmd(
     if plan is not None and fit_from:
         from ..reconcile.drift import drift
 
-        drifted = drift(plan.scenario, fit_from, catalog=catalog, threshold_pct=float(thr),
-                        on=window.until)
+        try:
+            drifted = drift(plan.scenario, fit_from, catalog=catalog, threshold_pct=float(thr),
+                            on=window.until)
+        except InputError as exc:
+            if sessions:   # asked for by name: that they cannot be fitted is an error
+                raise
+            result.notes.append(f"no drift check: the spend logs' sessions cannot be fitted "
+                                f"({exc})")
     elif sessions:
         raise InputError("--sessions are fitted against a plan: give --scenario FILE too")
     drift_fails = drifted is not None and bool(drifted.drifting) and \
@@ -173,7 +181,7 @@ def reconcile_cmd(
         _show(result)
         if drifted is not None:
             _show_drift(drifted, drift_fails, tol)
-        elif plan is not None:
+        elif plan is not None and not fit_from:
             err.print("[yellow]note:[/] no drift check: it fits sessions (give --spend-log or "
                       "--sessions)", soft_wrap=True)
     if result.failed or drift_fails:
@@ -196,33 +204,49 @@ def _style(row: Row) -> str | None:
     return "bold red" if row.failed else ("yellow" if row.flagged else None)
 
 
-def _show(result: Reconciliation) -> None:
+def _model_table(model: str, rows: list[Row], t: Totals, billed: bool, planned: bool) -> Table:
     from rich import box
 
+    table = new_table(title=escape(model), title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
+    names = ["day", "calls", "recorded", *(("billed", "vs billed") if billed else ()),
+             *(("estimated", "vs plan") if planned else ())]
+    for name in names:
+        table.add_column(name, justify="left" if name == "day" else "right")
+    for r in rows:
+        cells = [r.day.isoformat(), "—" if r.calls is None else str(r.calls),
+                 _usd(r.recorded_usd)]
+        if billed:
+            cells += [_usd(r.billed_usd) + ("*" if r.billed_basis == "priced" else ""),
+                      _gap(r.vs_billed, "billed" in r.failed + r.flagged)]
+        if planned:
+            cells += [_usd(r.estimated_usd),
+                      _gap(r.vs_estimate, "estimate" in r.failed + r.flagged)]
+        table.add_row(*cells, style=_style(r))
+    if len(rows) > 1:
+        calls = [r.calls for r in rows if r.calls is not None]
+        cells = ["total", str(sum(calls)) if calls else "—", _usd(t.recorded_usd)]
+        cells += [_usd(t.billed_usd), _gap(t.vs_billed)] if billed else []
+        cells += [_usd(t.estimated_usd), _gap(t.vs_estimate)] if planned else []
+        table.add_row(*cells, style="bold")
+    return table
+
+
+def _show(result: Reconciliation) -> None:
+    if not result.rows and len(result.sources) <= 1:   # a plan alone: drift only
+        return
     out.print(f"reconcile: {result.window.describe()}", soft_wrap=True)
-    for model, (rows, t) in result.by_model().items():
-        table = new_table(title=escape(model), title_justify="left", box=box.SIMPLE_HEAD,
-                          pad_edge=False)
-        for name in ("day", "calls", "recorded", "billed", "vs billed", "estimated", "vs plan"):
-            table.add_column(name, justify="left" if name == "day" else "right")
-        for r in rows:
-            billed = _usd(r.billed_usd) + ("*" if r.billed_basis == "priced" else "")
-            table.add_row(r.day.isoformat(), "—" if r.calls is None else str(r.calls),
-                          _usd(r.recorded_usd), billed,
-                          _gap(r.vs_billed, "billed" in r.failed + r.flagged),
-                          _usd(r.estimated_usd),
-                          _gap(r.vs_estimate, "estimate" in r.failed + r.flagged),
-                          style=_style(r))
-        if len(rows) > 1:
-            calls = [r.calls for r in rows if r.calls is not None]
-            table.add_row("total", str(sum(calls)) if calls else "—", _usd(t.recorded_usd),
-                          _usd(t.billed_usd), _gap(t.vs_billed), _usd(t.estimated_usd),
-                          _gap(t.vs_estimate), style="bold")
-        out.print(table)
+    # (a side nothing was given for is left out, not shown as a column of dashes)
+    billed = any(r.billed_usd is not None for r in result.rows)
+    planned = any(r.estimated_usd is not None for r in result.rows)
+    for model, (rows, totals) in result.by_model().items():
+        out.print(_model_table(model, rows, totals, billed, planned))
     t = result.totals
-    out.print(f"all models: recorded {_usd(t.recorded_usd)}, billed {_usd(t.billed_usd)} "
-              f"({_gap(t.vs_billed)}), estimated {_usd(t.estimated_usd)} "
-              f"({_gap(t.vs_estimate)})", soft_wrap=True)
+    out.print(f"all models: recorded {_usd(t.recorded_usd)}" + "".join(
+        f"; {what} {_usd(total)} against {_usd(total - g.usd)} recorded on the same rows "
+        f"({_gap(g)})" for what, total, g in (("billed", t.billed_usd, t.vs_billed),
+                                             ("estimated", t.estimated_usd, t.vs_estimate))
+        if total is not None and g is not None), soft_wrap=True)
     if any(r.billed_basis == "priced" for r in result.rows):
         out.print("* usage the provider reported, priced by costmodel with the catalog")
     out.print(f"vs billed, vs plan: the difference from the recorded spend, in $ and % of it; "
@@ -248,11 +272,11 @@ def _show_drift(d: Drift, fails: bool, tolerance: Decimal) -> None:
     table = new_table(title=escape(f"drift: {d.sessions} sessions ({d.stack}) against "
                                    f"{d.plan}"), title_justify="left", box=box.SIMPLE_HEAD,
                       pad_edge=False)
-    for name in ("parameter", "plan", "sessions", "±", "n", "change", "$/month alone"):
+    for name in ("parameter", "plan", "sessions (± sd, n)", "change", "$/month alone"):
         table.add_column(name, justify="left" if name == "parameter" else "right")
     for p in d.parameters:
-        table.add_row(p.parameter, f"{p.planned:.4g}", f"{p.fitted:.4g}",
-                      "—" if p.spread is None else f"{p.spread:.3g}", str(p.sessions),
+        spread = "" if p.spread is None else f" ±{p.spread:.3g}"
+        table.add_row(p.parameter, f"{p.planned:,.4g}", f"{p.fitted:,.4g}{spread} ({p.sessions})",
                       "—" if p.change_pct is None else f"{p.change_pct:+.1f}%",
                       "—" if p.impact_usd is None else f"{p.impact_usd:+,.0f}",
                       style="yellow" if p.drifting else None)

@@ -6,7 +6,9 @@ that day (`costmodel.estimation.estimate`, one Monte Carlo per stack and set of 
 per day). The estimate for the day is the calls recorded that day x the mean cost per call
 of that model's part of the stack. Calls vary in length, so a day of few calls strays from
 the mean by chance: `PlanCost.band` is the 95% range for a number of calls, from the spread
-of the simulated calls' costs.
+of that model's cost over call lengths drawn from the scenario (each priced with the
+estimator's own usages: a telephony leg's cost grows with the minutes, a re-billing model's
+much faster, so each part has its own spread).
 
 The estimator works in float64; its per-call mean is taken at its shortest repr, and every
 figure derived from it is an estimate, shown rounded once.
@@ -22,17 +24,22 @@ from decimal import Decimal
 import numpy as np
 
 from ..core.catalog import Catalog, default_catalog
+from ..core.pricing import price
 from ..errors import NoPriceInForceError, UnknownModelError
 from ..estimation import Scenario, estimate, stack_id
+from ..estimation.monthly import sample_seconds
 from ..estimation.scenario import ChainedStack
+from ..estimation.simulate import build_stack
 
 _Z95 = Decimal("1.959963984540054")
+#: Call lengths drawn for each part's spread (its standard error: ~1% of it for most parts).
+SPREAD_CALLS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
 class PlanCost:
     """One model's part of a planned stack: the mean cost of a call, and the coefficient of
-    variation of a call's cost (the stack's: std / mean over the simulated calls)."""
+    variation of that part's cost of a call (std / mean over call lengths of the scenario)."""
 
     model: str
     stack: str
@@ -105,21 +112,45 @@ class Plan:
     def _estimate(self, stack: str | ChainedStack, models: list[str],
                   day: date) -> dict[str, PlanCost]:
         try:
-            est = estimate(self.scenario, self.catalog, stacks=[stack_id(stack)], on=day,
-                           keep_samples=True)
+            est = estimate(self.scenario, self.catalog, stacks=[stack_id(stack)], on=day)
+            cvs = self._spreads(stack, day)
         except NoPriceInForceError as exc:
             self.notes.append(f"no estimate for {stack_id(stack)} on {day}: {exc}")
             return {}
         [result] = est.results
-        samples = result.samples_usd
-        mean = float(np.mean(samples)) if samples is not None and len(samples) else 0.0
-        cv = float(np.std(samples)) / mean if mean > 0 and samples is not None else 0.0
         per_model: dict[str, float] = {}
         for item, usd in result.line_items:
             owner = item.split(" ", 1)[0]
             if owner in models:
                 per_model[owner] = per_model.get(owner, 0.0) + usd
         calls = est.calls_per_month
-        return {m: PlanCost(m, result.stack, Decimal(repr(v / calls)), cv if math.isfinite(cv)
-                            else 0.0)
+        return {m: PlanCost(m, result.stack, Decimal(repr(v / calls)), cvs.get(m, 0.0))
                 for m, v in per_model.items()}
+
+    def _spreads(self, stack: str | ChainedStack, day: date) -> dict[str, float]:
+        """Each model's coefficient of variation of its cost of a call: call lengths drawn
+        from the scenario (its seed), each call priced part by part from the stack's usages
+        (responses priced once each and summed cumulatively, per-call usage per length)."""
+        sc = self.scenario
+        model = build_stack(stack, sc, self.catalog, day)
+        rng = np.random.default_rng(sc.simulation.seed)
+        seconds = sample_seconds(sc, min(sc.simulation.calls, SPREAD_CALLS), rng)
+        lengths, counts = np.unique(seconds, return_counts=True)
+        answers = np.array([sc.responses_per_call(int(s)) for s in lengths])
+        names = [c.model for c in model.components]
+        per_response = {m: np.zeros(int(answers.max()) + 1) for m in names}
+        if model.has_responses:
+            for k in range(1, int(answers.max()) + 1):
+                for u in model.response_usages(k):
+                    per_response[u.model][k] += float(price(u, self.catalog, on=day).total_usd)
+        per_call = {m: np.cumsum(v)[answers] if model.has_responses else np.zeros(len(lengths))
+                    for m, v in per_response.items()}
+        for i, s in enumerate(lengths):
+            for u in model.call_usages(int(s)):
+                per_call[u.model][i] += float(price(u, self.catalog, on=day).total_usd)
+        out = {}
+        for m, cost in per_call.items():
+            mean = float(np.average(cost, weights=counts))
+            var = float(np.average((cost - mean) ** 2, weights=counts))
+            out[m] = math.sqrt(var) / mean if mean > 0 and math.isfinite(var) else 0.0
+        return out

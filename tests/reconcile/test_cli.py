@@ -136,3 +136,19 @@ def test_bad_input_exits_2_naming_what(ledger, tmp_path):
         assert result.exit_code == 2, (args, result.output)
     assert "expected a percentage" in run("--ledger", ledger, "--threshold", "x").stderr
     assert "give what to reconcile" in run().stderr
+
+
+def test_the_sample_spend_log_records_what_the_pilot_ledger_does(ledger):
+    log = COSTS.parent / "pilot-spend-log.jsonl"
+    from_log = rows(run("--spend-log", log, "--export", COSTS, "--export", TWILIO, "--json"))
+    from_ledger = rows(run("--ledger", ledger, "--export", COSTS, "--export", TWILIO,
+                           "--scenario", SCENARIO, "--json"))
+    assert {k: r["recorded_usd"] for k, r in from_log.items()} == {
+        k: r["recorded_usd"] for k, r in from_ledger.items()}
+    # one call a session either way (the ledger counts sessions with spend that day)
+    assert {k: r["calls"] for k, r in from_log.items()} == {
+        k: r["calls"] for k, r in from_ledger.items()}
+    # its sessions have no usage trail: reconciled, but not fitted for drift (a note says so)
+    planned = run("--spend-log", log, "--scenario", SCENARIO, "--json")
+    data = json.loads(planned.stdout)
+    assert data["drift"] is None and any("no drift check" in n for n in data["notes"])
