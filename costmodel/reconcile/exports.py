@@ -221,6 +221,7 @@ def read_generic_csv(name: str, text: str, names: ModelNames) -> Export:
         days.add(day)
         providers.add(line.provider)
     problems.check()
+    providers.discard("")   # (a name no catalog entry has speaks for no provider's other models)
     out.covers = {(d, p) for d in days for p in providers}
     unknown = sorted({ln.model for ln in out.lines if not ln.resolved})
     if unknown:
