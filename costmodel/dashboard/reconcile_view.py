@@ -97,7 +97,7 @@ def reconcile_uploads(recorded: Files, exports: Files, scenario: Scenario | None
             return paths
 
         def plain(text: str) -> str:   # the files as the user knows them
-            for path, name in shown.items():
+            for path, name in sorted(shown.items(), key=lambda x: -len(x[0])):
                 text = text.replace(path, name)
             return text.replace(tmp, "the upload")
 
