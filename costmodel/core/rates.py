@@ -266,6 +266,9 @@ class ModelFacts(_Strict):
         default=None, description="false: token counts a session reports are informational "
         "(the model is billed by time); pricing ignores them")
     max_session_seconds: Count | None = None
+    compression_lifts_session_limit: bool | None = Field(
+        default=None, description="true: max_session_seconds holds only without context "
+        "compression (the truncation_threshold_tokens mechanism), which lets a session go on")
     cache: CacheRules | None = None
     unconfirmed: list[str] = Field(default_factory=list,
                                    description="names of facts above that are not confirmed")

@@ -249,7 +249,8 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         if cap is not None and longest > cap:
             share = int(counts[seconds > cap].sum()) / n
             how = ("priced as reconnects, each session a fresh context" if comp.reconnects
-                   else "billed as one connection")
+                   else "context compression lets it go on" if facts.
+                   compression_lifts_session_limit else "billed as one connection")
             notes.append(f"{comp.model}: {share:.2%} of calls run past its "
                          f"{cap // 60}-minute session limit ({how})")
     return StackEstimate(

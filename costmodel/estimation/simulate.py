@@ -242,10 +242,12 @@ def _reconnecting(comp: Component, entry: ModelEntry, sc: Scenario) -> Component
     new session starts a fresh context (the system prompt again, no history), so answer k of
     the call is answer ((k - 1) mod n) + 1 of its session, n the answers a session holds.
     Pricing one endless session instead would bill a context no provider keeps."""
-    cap = entry.facts.max_session_seconds
-    per_session = sc.responses_per_call(cap) if cap is not None else 0
-    if cap is None or per_session < 1:
-        return comp
+    facts = entry.facts
+    cap = facts.max_session_seconds
+    if cap is None or (facts.compression_lifts_session_limit
+                       and facts.truncation_threshold_tokens is not None):
+        return comp  # (a compressing session, as the estimator prices it, goes on)
+    per_session = sc.responses_per_call(cap)
     first = comp.response_usage
 
     def response(k: int) -> Usage | None:

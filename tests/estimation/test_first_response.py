@@ -88,3 +88,12 @@ def test_it_is_read_from_a_scenario_file_and_checked(tmp_path):
     bad.write_text(good.read_text().replace("5.5", "-1"))
     with pytest.raises(ScenarioError, match="turns.first_response_s"):
         load_scenario(bad)
+
+
+def test_a_compressing_gemini_session_goes_on_past_fifteen_minutes(builtin):
+    # Gemini Live's 900 s limit holds only without context compression, and the estimator
+    # prices Gemini with compression (its truncation threshold): no reconnect, so answer 61
+    # (past 900 s with 15 s turns) still carries the history.
+    model = build_stack("google/gemini-3.8-live", scenario(seconds_per_turn=15), builtin, DAY)
+    assert model.components[0].reconnects is False
+    assert model.response_usages(61)[0].input_tokens > model.response_usages(60)[0].input_tokens
