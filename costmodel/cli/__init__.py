@@ -18,6 +18,7 @@ from . import guard, ledger, prices
 from ._bounds import DEFAULT_ENCODING
 from ._common import JsonOpt, handle_errors, out, print_json
 from .capacity import capacity_cmd
+from .check import check_cmd
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 from .fit import fit_cmd
@@ -44,6 +45,7 @@ app.add_typer(guard.app, name="guard")
 guard.app.command("replay")(replay_cmd)
 app.add_typer(ledger.app, name="ledger")
 app.command("reconcile")(reconcile_cmd)
+app.command("check")(check_cmd)
 
 
 @app.command("tokens")
