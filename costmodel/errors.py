@@ -15,6 +15,7 @@ decision, made in one place: `costmodel.cli._common.EXIT_CODES`)::
     │   ├── MissingModelError             usage whose model nothing names
     │   └── AmountError                   money or a quantity that is not a finite amount
     ├── InputError (ValueError)           bad command-line arguments or input files
+    │   └── RateCardError                 a rate-card file that does not load (file:line: key)
     ├── EncodingUnavailableError          a tiktoken encoding this machine cannot load
     ├── BudgetExceeded                    spending more would pass a budget limit
     └── LedgerError                       the spend ledger cannot be opened, read or written
@@ -114,6 +115,16 @@ class AmountError(UsageError):
 
 class InputError(CostModelError, ValueError):
     """Bad arguments or input files (missing file, wrong format)."""
+
+
+class RateCardError(InputError):
+    """A rate-card file (`costmodel.resale.cards`) that cannot be read or does not validate:
+    names the file, line and key, as `ScenarioError` does."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.path, self.line, self.key = path, line, key
+        super().__init__(_located("rate cards", message, path, line, key))
 
 
 class ScenarioError(CostModelError, ValueError):
