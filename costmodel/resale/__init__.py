@@ -5,6 +5,8 @@
 - `read_usage` (`usage`): each tenant's cost (the ledger), calls and minutes (spend logs)
   per UTC day.
 - `margins` (`margins`): revenue, cost and margin per tenant and day, and per month.
+- `export_usage` (`export`): the usage as Stripe meter events, OpenMeter CloudEvents or Lago
+  events, each with a deterministic idempotency key.
 
 >>> from datetime import date
 >>> from decimal import Decimal
@@ -20,9 +22,11 @@
 """
 
 from .cards import Card, RateCards, Terms, load_cards, parse_cards
+from .export import TARGETS, UsageEvent, UsageExport, export_usage, usage_key
 from .margins import DayMargin, Margins, MarginTotals, MonthMargin, margins, to_json
 from .usage import MeteredUsage, TenantDay, read_usage
 
-__all__ = ["Card", "DayMargin", "MarginTotals", "Margins", "MeteredUsage", "MonthMargin",
-           "RateCards", "TenantDay", "Terms", "load_cards", "margins", "parse_cards",
-           "read_usage", "to_json"]
+__all__ = ["TARGETS", "Card", "DayMargin", "MarginTotals", "Margins", "MeteredUsage",
+           "MonthMargin", "RateCards", "TenantDay", "Terms", "UsageEvent", "UsageExport",
+           "export_usage", "load_cards", "margins", "parse_cards", "read_usage", "to_json",
+           "usage_key"]
