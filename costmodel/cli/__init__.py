@@ -22,6 +22,7 @@ from .check import check_cmd
 from .estimate import compare_cmd, curve_cmd, estimate_cmd
 from .events import price_events_cmd
 from .fit import fit_cmd
+from .margins import export_usage_cmd, margins_cmd
 from .reconcile import reconcile_cmd
 from .replay import replay_cmd
 
@@ -45,6 +46,8 @@ app.add_typer(guard.app, name="guard")
 guard.app.command("replay")(replay_cmd)
 app.add_typer(ledger.app, name="ledger")
 app.command("reconcile")(reconcile_cmd)
+app.command("margins")(margins_cmd)
+app.command("export-usage")(export_usage_cmd)
 app.command("check")(check_cmd)
 
 
