@@ -2,10 +2,11 @@
 
 Neither package is a dependency. An installed package is found with
 `importlib.util.find_spec` (never imported: importing litellm takes seconds), and its data file
-read: LiteLLM ships ``model_prices_and_context_window_backup.json``; genai-prices ships its data
-as Python (``genai_prices/data.py``), which is read as a syntax tree, never run. A JSON file the
-user downloaded works too: LiteLLM's map (an object keyed by model) or genai-prices'
-``prices/data.json`` (a list of providers).
+read (`read_package`): LiteLLM ships ``model_prices_and_context_window_backup.json``;
+genai-prices ships its data as Python (``genai_prices/data.py``), which is read as a syntax
+tree, never run, and so does its voice fork voice-prices (``voice_prices/data.py``, read for
+`costmodel.core.priceimport`). A JSON file the user downloaded works too: LiteLLM's map (an
+object keyed by model) or genai-prices' ``prices/data.json`` (a list of providers).
 
 Every rate becomes a `Decimal` in the unit the catalog quotes: USD per 1M tokens, per minute,
 per 1M characters. LiteLLM's floats (USD per token, second, character) are read through their
@@ -21,7 +22,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -88,6 +89,24 @@ class TheirRow:
 
 
 @dataclass(frozen=True)
+class MapSource:
+    """An installed package's price map as read: the package, its version, the data file."""
+
+    package: str   # the distribution's name: "litellm", "genai-prices", "voice-prices"
+    version: str   # "?" when the installed metadata does not say
+    path: Path
+    data: Any      # LiteLLM: an object keyed by model; the others: a list of providers
+
+
+# name -> (import name, data file inside the package)
+PACKAGES: Mapping[str, tuple[str, str]] = {
+    "litellm": ("litellm", "model_prices_and_context_window_backup.json"),
+    "genai-prices": ("genai_prices", "data.py"),
+    "voice-prices": ("voice_prices", "data.py"),
+}
+
+
+@dataclass(frozen=True)
 class PriceMap:
     """A map read into rows: which map, from where."""
 
@@ -108,6 +127,9 @@ class _Rewrite(_Strict):
 
 class MapRules(_Strict):
     providers: dict[str, str] = Field(default_factory=dict)
+    # the provider id rows of other providers are imported under, where the map's own name
+    # is not one (`costmodel prices import`)
+    names: dict[str, str] = Field(default_factory=dict)
     skip: list[str] = Field(default_factory=list)
     rewrite: list[_Rewrite] = Field(default_factory=list)
 
@@ -131,11 +153,16 @@ def _fail(msg: str) -> InputError:
     return InputError(msg)
 
 
+class NotInstalledError(InputError):
+    """A price map's package is not installed (the message names the pip command)."""
+
+
 def _package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise InputError(f"{package} is not installed: install it (pip install "
-                         f"{package.replace('_', '-')}) or pass the path of a map you downloaded")
+        raise NotInstalledError(
+            f"{package} is not installed: install it (pip install {package.replace('_', '-')})"
+            " or pass the path of a map you downloaded")
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise InputError(f"{package} is installed but has no {relative} ({path})")
@@ -149,16 +176,33 @@ def _version(dist: str) -> str:
         return "?"
 
 
+def read_package(name: str) -> MapSource:
+    """The price map of installed package `name` (a key of `PACKAGES`), read and parsed;
+    `NotInstalledError` when it is not installed, `InputError` when it cannot be read.
+
+    >>> read_package("litellm").data["gpt-4o"]["input_cost_per_token"]   # doctest: +SKIP
+    2.5e-06
+    """
+    if name not in PACKAGES:
+        raise InputError(f"no price map named {name!r}: expected one of {', '.join(PACKAGES)}")
+    module, relative = PACKAGES[name]
+    path = _package_file(module, relative)
+    if path.suffix == ".json":
+        data = _json(path)
+    else:
+        data = genai_from_python(read_text(path, limit=MAP_LIMIT, fail=_fail))
+    return MapSource(name, _version(name), path, data)
+
+
 def load_map(against: str, day: date) -> PriceMap:
     """`against`: "litellm", "genai-prices" (the installed package) or a JSON file's path.
     Raises `InputError` when it cannot be found or read."""
     if against == "litellm":
-        path = _package_file("litellm", "model_prices_and_context_window_backup.json")
-        return litellm_map(_json(path), f"litellm {_version('litellm')}", str(path))
+        src = read_package("litellm")
+        return litellm_map(src.data, f"litellm {src.version}", str(src.path))
     if against in ("genai-prices", "genai_prices"):
-        path = _package_file("genai_prices", "data.py")
-        data = genai_from_python(read_text(path, limit=MAP_LIMIT, fail=_fail))
-        return genai_map(data, day, f"genai-prices {_version('genai-prices')}", str(path))
+        src = read_package("genai-prices")
+        return genai_map(src.data, day, f"genai-prices {src.version}", str(src.path))
     data = _json(Path(against))
     if isinstance(data, dict):
         return litellm_map(data, f"litellm map {Path(against).name}", against)
@@ -176,7 +220,7 @@ def _json(path: Path) -> Any:
         raise InputError(f"{path}: not JSON: {exc}") from None
 
 
-def _exact(value: Any) -> Decimal | None:
+def exact(value: Any) -> Decimal | None:
     """A map's number as an exact Decimal (a float through its shortest repr); None if it
     is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
@@ -188,16 +232,18 @@ def _exact(value: Any) -> Decimal | None:
     return out if out.is_finite() else None
 
 
-def _convert(prices: Mapping[str, Any], table: Mapping[str, tuple[str, Decimal, int]]
-             ) -> dict[str, Decimal]:
+def convert_rates(prices: Mapping[str, Any], table: Mapping[str, tuple[str, Decimal, int]]
+                  ) -> dict[str, Decimal]:
+    """A map's prices under our rate keys, in our units (`LITELLM_RATES`, `GENAI_RATES`);
+    a tiered genai-prices price by its base."""
     rates: dict[str, Decimal] = {}
     for their_key, (ours, mult, div) in table.items():
         value = prices.get(their_key)
         if isinstance(value, Mapping):  # genai-prices tiers: {"base": ..., "tiers": [...]}
             value = value.get("base")
-        exact = _exact(value)
-        if exact is not None and ours not in rates:
-            rates[ours] = exact * mult / div
+        number = exact(value)
+        if number is not None and ours not in rates:
+            rates[ours] = number * mult / div
     return rates
 
 
@@ -214,7 +260,7 @@ def litellm_map(data: Mapping[str, Any], label: str, path: str) -> PriceMap:
         provider = rules.providers.get(str(spec.get("litellm_provider")))
         if provider is None or any(p.search(key) for p in skip):
             continue
-        rates = _convert(spec, LITELLM_RATES)
+        rates = convert_rates(spec, LITELLM_RATES)
         if not rates:
             continue
         name = key
@@ -236,33 +282,37 @@ def genai_map(providers: list[Any], day: date, label: str, path: str) -> PriceMa
         if provider is None:
             continue
         for model in prov.get("models") or ():
-            prices = _in_force(model.get("prices"), day)
-            rates = _convert(prices, GENAI_RATES) if prices else {}
+            prices = in_force(model.get("prices"), day)
+            rates = convert_rates(prices, GENAI_RATES) if prices else {}
             if rates:
                 key = str(model.get("id"))
                 names = dict.fromkeys([key, *_literals(model.get("match"))])
-                variants = tuple(_convert(p, GENAI_RATES) for p in _by_time(model.get("prices")))
+                variants = tuple(convert_rates(p, GENAI_RATES)
+                                 for p in by_time(model.get("prices")))
                 rows.append(TheirRow(key, provider, tuple(names), rates, variants))
     return PriceMap("genai-prices", label, path, tuple(rows))
 
 
-def _in_force(prices: Any, day: date) -> Mapping[str, Any] | None:
+def in_force(prices: Any, day: date) -> Mapping[str, Any] | None:
     """A model's prices, or of a list of conditional prices the last to start by `day`
-    (time-of-day prices are left out)."""
+    (time-of-day prices are left out; a price starting at an instant, as voice-prices'
+    ``start_timestamp``, counts from that instant's day)."""
     if isinstance(prices, Mapping):
         return prices
     found: Mapping[str, Any] | None = None
     for item in prices or ():
         constraint = item.get("constraint") or {}
-        start = constraint.get("start_date")
+        start = constraint.get("start_date", constraint.get("start_timestamp"))
         if "start_time" in constraint:
             continue
+        if isinstance(start, datetime):
+            start = start.date()
         if start is None or date.fromisoformat(str(start)) <= day:
             found = item.get("prices")
     return found
 
 
-def _by_time(prices: Any) -> Iterator[Mapping[str, Any]]:
+def by_time(prices: Any) -> Iterator[Mapping[str, Any]]:
     """The time-of-day prices of a list of conditional prices."""
     if isinstance(prices, list):
         for item in prices:
@@ -321,6 +371,9 @@ def _literal(node: ast.expr) -> Any:
             return Decimal(str(_literal(node.args[0])))
         if name == "date" and node.args:
             return date(*(int(_literal(a)) for a in node.args))
+        if name == "datetime" and len(node.args) >= 3:   # voice-prices' start_timestamp (UTC)
+            y, mo, d, h, mi, sec = ([int(_literal(a)) for a in node.args[:6]] + [0, 0, 0])[:6]
+            return datetime(y, mo, d, h, mi, sec)
         # dataclass fields that clash with keywords carry a trailing "_" (or_, and_)
         return {(k.arg or "").rstrip("_"): _literal(k.value) for k in node.keywords}
     return None
