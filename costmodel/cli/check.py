@@ -7,13 +7,14 @@ baseline file, a limit or a tolerance that cannot be used, or nothing to check).
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import AmountError, InputError
+from ..errors import AmountError, InputError, ModelShutDownWarning
 from ._common import (
     JsonOpt,
     PricingOpt,
@@ -140,8 +141,10 @@ def check_cmd(
     before = read_baseline(baseline) if baseline is not None else None
     sc = load_scenario(scenario)
     catalog = load_catalog(pricing, quiet=json_)
-    res = check(sc, catalog, baseline=before, limits=limits, tolerance=share, stacks=stack,
-                on=on.date() if on else None)
+    with warnings.catch_warnings():   # a shut-down model is in the estimate's notes
+        warnings.simplefilter("ignore", ModelShutDownWarning)
+        res = check(sc, catalog, baseline=before, limits=limits, tolerance=share,
+                    stacks=stack, on=on.date() if on else None)
     if write_baseline is not None:
         write(write_baseline, res.current)
     if json_:

@@ -264,8 +264,8 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline file (at most 1 MB); `InputError` naming the file and the field."""
     name = os.fspath(path)
     if not Path(name).exists():
-        raise InputError(f"{name}: no such baseline file (write one with --write-baseline "
-                         f"{name}, or `write_baseline`)")
+        raise InputError(f"{name}: no such baseline file (a first run writes it: "
+                         f"costmodel check SCENARIO --write-baseline {name})")
     text = read_text(name, limit=BASELINE_LIMIT, fail=lambda msg: InputError(f"{name}: {msg}"))
     try:
         data = json.loads(text)
