@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _str  # (json.dumps' own, in C)
 from typing import TYPE_CHECKING, Annotated
@@ -271,6 +271,7 @@ def price_events_cmd(
     2 for an unknown model or an unreadable file.
     """
     from ..adapters.recorded import price_events
+    from ..core.imported import imported_notes
 
     catalog = load_catalog(pricing, quiet=json_)
     sink = _JsonRows() if json_ else _TableRows(every=all_)
@@ -281,14 +282,20 @@ def price_events_cmd(
                               connection_seconds=None if connection_seconds is None
                               else to_decimal(connection_seconds, "--seconds"),
                               on_priced=sink, keep_priced=False)
+    # models priced at rates `costmodel prices import` wrote (secondary) say so
+    notes = imported_notes(catalog, (li.model for li in report.line_items),
+                           on.date() if on else date.today())
     if isinstance(sink, _JsonRows):
         data = _as_json(report)
         data["overrides"] = [{"id": o.id, "by": o.by, "replaced": o.replaced}
                              for o in catalog.overrides]
+        data["notes"] = notes
         print_json(data, rows={"responses": sink.responses,
                                "transcriptions": sink.transcriptions})
     else:
         _print(report, sink)
+        for note in notes:
+            err.print(f"[yellow]note:[/] {escape(note)}")
     if report.unknown_reason is not None:
         err.print(f"[bold red]total unknown:[/] {escape(report.unknown_reason)}")
         raise typer.Exit(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -267,6 +267,39 @@ def diff_(
     from .pricediff import run
 
     raise typer.Exit(run(against, pricing, json_))
+
+
+@app.command("import")
+@handle_errors
+def import_(
+    source: Annotated[str, typer.Option(
+        "--from", help="litellm, genai-prices or voice-prices: the installed package's price "
+        "map (read as data, never imported).")],
+    only: Annotated[str | None, typer.Option(
+        help="Only these kinds, comma-separated: realtime,stt,tts,llm,telephony (default: "
+        "all).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The catalog directory to write (default: prices-<package>).",
+        show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        help="Replace a previous import in a non-empty --output.")] = False,
+    effective: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="The day the rates took effect (default: today; an "
+        "installed package does not record its release date).")] = None,
+    pricing: PricingOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write a user catalog directory from a public price map: the long tail of LLM, STT and
+    TTS models, every rate `confidence: secondary` with the package and version as source.
+
+    Models the catalog already prices are skipped (the built-in catalog wins), and so are
+    those whose rates it cannot hold; the reasons are counted. Exit 2 when the package is not
+    installed or --output is not empty (without --force).
+    """
+    from .priceimport import run
+
+    raise typer.Exit(run(source, only, output, force, effective.date() if effective else None,
+                         pricing, json_))
 
 
 @app.command("schema")

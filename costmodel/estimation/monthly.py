@@ -29,6 +29,7 @@ import numpy as np
 
 from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
+from ..core.imported import imported_note
 from ..errors import NoPriceInForceError, UnknownModelError
 from .lengths import Lengths, percentiles, weighted_mean_std
 from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
@@ -240,7 +241,8 @@ def estimate_stack(model: StackModel, calls: Lengths, sc: Scenario, catalog: Cat
         entry = catalog.get(comp.model)
         facts = entry.facts
         notes += [f"{comp.model}: {note}" for note in
-                  (entry.promotion_note(day), entry.lifecycle_note(day)) if note]
+                  (entry.promotion_note(day), entry.lifecycle_note(day),
+                   imported_note(entry, day)) if note]
         shaky = [f for f in facts.unconfirmed if f in _COST_SHAPING_FACTS]
         if shaky:
             notes.append(f"{comp.model}: depends on unconfirmed catalog facts: "
