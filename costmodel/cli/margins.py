@@ -16,11 +16,13 @@ import typer
 
 from .._files import clip
 from ..errors import InputError
-from ._common import JsonOpt, err, escape, handle_errors, new_table, out, print_json
+from ._common import JsonOpt, err, escape, handle_errors, out, print_json
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from ..reconcile.window import Window
-    from ..resale import Margins, MeteredUsage, UsageExport
+    from ..resale import DayMargin, Margins, MeteredUsage, UsageExport
     from ..resale.cards import RateCards
 
 LedgerOpt = Annotated[str, typer.Option(
@@ -125,37 +127,61 @@ def _minutes(value: Decimal | None) -> str:
 _STYLE = {"negative": "bold red", "unbilled": "red", "thin": "yellow"}
 
 
-def _show(m: Margins) -> None:
-    from rich import box
+_HEADERS = ("tenant", "day", "card", "calls", "minutes", "cost", "revenue", "margin",
+            "margin %", "")
+_LEFT = {0, 1, 2, 9}
+Row = tuple[tuple[str, ...], str | None]
 
-    table = new_table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("tenant", "day", "card", "calls", "minutes", "cost", "revenue", "margin",
-                 "margin %", ""):
-        table.add_column(name, justify="left" if name in ("tenant", "day", "card", "")
-                         else "right")
-    months = defaultdict(list)
-    for mm in m.months:
-        months[mm.tenant].append(mm)
-    days = defaultdict(list)
+
+def _rows(m: Margins) -> list[Row | None]:
+    """The table's rows (cells and a style), tenant by tenant, each month's days then its
+    total; None between tenants."""
+    days: dict[tuple[str, object], list[DayMargin]] = defaultdict(list)
     for d in m.days:
         days[(d.tenant, d.day.replace(day=1))].append(d)
-    for tenant, rows in months.items():
-        for mm in rows:
-            for d in days[(tenant, mm.month)]:
-                table.add_row(escape(tenant), d.day.isoformat(), escape(d.card or "none"),
-                              str(d.calls), _minutes(d.minutes), _usd(d.cost_usd),
-                              _usd(d.revenue_usd), _usd(d.margin_usd), _pct(d.margin_pct),
-                              " ".join(d.flags), style=_STYLE.get(next(iter(d.flags), "")))
-            label = mm.month.strftime("%Y-%m") + (" total" if mm.over else " to date")
-            extra = f" +{_usd(mm.top_up_usd)} min" if mm.top_up_usd else ""
-            table.add_row(escape(tenant), label, escape(mm.card or "none"), str(mm.calls),
-                          _minutes(mm.minutes), _usd(mm.cost_usd),
-                          _usd(mm.revenue_usd) + extra, _usd(mm.margin_usd),
-                          _pct(mm.margin_pct), " ".join(mm.flags),
-                          style="bold " + _STYLE.get(next(iter(mm.flags), ""), ""))
-            table.add_section()
+    rows: list[Row | None] = []
+    for i, mm in enumerate(m.months):
+        if i and m.months[i - 1].tenant != mm.tenant:
+            rows.append(None)
+        rows.extend(((d.tenant, d.day.isoformat(), d.card or "none", str(d.calls),
+                       _minutes(d.minutes), _usd(d.cost_usd), _usd(d.revenue_usd),
+                       _usd(d.margin_usd), _pct(d.margin_pct), " ".join(d.flags)),
+                      _STYLE.get(next(iter(d.flags), "")))
+                     for d in days[(mm.tenant, mm.month)])
+        label = mm.month.strftime("%Y-%m") + (" total" if mm.over else " to date")
+        extra = f" +{_usd(mm.top_up_usd)} min" if mm.top_up_usd else ""
+        rows.append(((mm.tenant, label, mm.card or "none", str(mm.calls), _minutes(mm.minutes),
+                      _usd(mm.cost_usd), _usd(mm.revenue_usd) + extra, _usd(mm.margin_usd),
+                      _pct(mm.margin_pct), " ".join(mm.flags)),
+                     "bold " + _STYLE.get(next(iter(mm.flags), ""), "")))
+    return rows
+
+
+def _table(rows: list[Row | None]) -> Text:
+    """The rows laid out in columns: a rich `Table` takes ~0.7 ms a row to lay out, and a
+    month of 100 tenants is 3,100 rows (bench/bench_margins.py)."""
+    from rich.text import Text
+
+    cells = [r[0] for r in rows if r is not None]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(_HEADERS)]
+
+    def line(values: tuple[str, ...]) -> str:
+        return " " + "   ".join(v.ljust(w) if i in _LEFT else v.rjust(w)
+                                for i, (v, w) in enumerate(zip(values, widths, strict=True)))
+
+    text = Text(line(_HEADERS).rstrip() + "\n", style="bold")
+    text.append(" " + "─" * (sum(widths) + 3 * (len(widths) - 1)) + "\n")
+    for row in rows:
+        if row is None:
+            text.append("\n")
+        else:
+            text.append(line(row[0]).rstrip() + "\n", style=row[1])
+    return text
+
+
+def _show(m: Margins) -> None:
     out.print(f"margins: {m.window.describe()}", soft_wrap=True)
-    out.print(table)
+    out.print(_table(_rows(m)), soft_wrap=True)
     t = m.totals
     out.print(f"all tenants: revenue {_usd(t.revenue_usd)}, cost {_usd(t.cost_usd)}, margin "
               f"{_usd(t.margin_usd)} ({_pct(t.margin_pct)} of revenue)"

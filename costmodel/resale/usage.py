@@ -94,6 +94,10 @@ class _Session:
     seconds: Decimal | None
 
 
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
 def _spend_log_sessions(paths: Sequence[str | os.PathLike[str]], first: date | None,
                         last: date | None, scope: str | None,
                         notes: list[str]) -> dict[str, dict[str, _Session]]:
@@ -115,17 +119,17 @@ def _spend_log_sessions(paths: Sequence[str | os.PathLike[str]], first: date | N
         for rec in log.records:
             if scope is not None and rec.scope != scope:
                 continue
-            ended = max(rec.ended_at, rec.started_at)
+            started, ended = _utc(rec.started_at), _utc(rec.ended_at)
+            ended = max(ended, started)
             if (first is not None and ended.date() < first) or \
-                    (last is not None and rec.started_at.date() > last):
+                    (last is not None and started.date() > last):
                 continue
             sessions = out.setdefault(rec.scope, {})
             if rec.session_id in sessions:
                 twice += 1
                 continue
             seconds = None if rec.seconds is None else to_decimal(rec.seconds, "seconds")
-            sessions[rec.session_id] = _Session(rec.started_at.astimezone(UTC),
-                                                ended.astimezone(UTC), seconds)
+            sessions[rec.session_id] = _Session(started, ended, seconds)
     if twice:
         notes.append(f"{twice} session(s) appear in more than one spend log: counted once")
     return out
