@@ -25,6 +25,7 @@ from .fit import fit_cmd
 from .margins import export_usage_cmd, margins_cmd
 from .reconcile import reconcile_cmd
 from .replay import replay_cmd
+from .webhooks import serve_webhooks_cmd
 
 app = typer.Typer(
     help="What voice AI agents cost: price catalog, session pricing, estimates, budget guard.",
@@ -49,6 +50,7 @@ app.command("reconcile")(reconcile_cmd)
 app.command("margins")(margins_cmd)
 app.command("export-usage")(export_usage_cmd)
 app.command("check")(check_cmd)
+app.command("serve-webhooks")(serve_webhooks_cmd)
 
 
 @app.command("tokens")

@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +107,12 @@ def records_for(report: CallReport, scope: str, *, fee: PlatformFee | None = Non
                 estimate_usd: Decimal | None = None) -> list[SpendRecord]:
     """The records of `report` in `scope` (see the module docstring). A report with no cost
     at all gives one ``estimate`` record at `estimate_usd`, or none without one."""
-    at = report.ended_at or datetime.now(UTC)
+    at = report.ended_at
+    if at is None and report.started_at is not None and report.duration_seconds is not None:
+        at = report.started_at + timedelta(seconds=float(report.duration_seconds))
+    # (a report that says neither is stamped when it arrives: a re-delivery then differs in
+    # time only, and the first delivery's records are kept)
+    at = at or report.started_at or datetime.now(UTC)
     # (not the event: Retell reports one call's cost with call_ended and call_analyzed alike)
     base = {"platform": report.platform, "call_id": report.call_id}
     call = {k: v for k, v in (
