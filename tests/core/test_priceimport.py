@@ -289,3 +289,18 @@ def test_a_package_that_is_not_installed_names_the_pip_command(
     with pytest.raises(InputError, match="--from takes one of litellm, genai-prices, "
                        "voice-prices"):
         read_source("openrouter")
+
+
+def test_a_file_the_catalog_could_not_load_is_not_written(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import costmodel.core.priceimport.write as write_module
+
+    monkeypatch.setattr(write_module, "CATALOG_LIMIT", 500)   # bytes, for a small test map
+    their = {"acme-tts": {"litellm_provider": "acme", "mode": "audio_speech",
+                          "input_cost_per_character": 1.5e-05}}
+    report = import_prices(MapSource("litellm", "1", tmp_path / "m.json", their),
+                           default_catalog(), day=DAY)
+    with pytest.raises(InputError, match=r"acme.yaml would be [\d,]+ bytes, over a catalog "
+                       r"file's limit of 500: narrow the import with --only"):
+        write_catalog(report, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from ..._files import CATALOG_LIMIT
 from ...errors import InputError
 from .build import ImportReport
 
@@ -85,22 +86,27 @@ def write_catalog(report: ImportReport, out_dir: Path, *, force: bool = False) -
     that no import wrote and this one would overwrite. With `force`, files an earlier import
     wrote are replaced: those of providers this one has no entries for are removed.
     """
-    groups = report.by_provider()
-    names = {f"{provider}.yaml" for provider in groups}
-    stale = _writable(out_dir, names, force)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in stale:
-        if path.name not in names:
-            path.unlink()
     top = header(report)
-    written = []
-    for provider, entries in groups.items():
+    texts = {}
+    for provider, entries in report.by_provider().items():
         data = {"provider": provider,
                 "description": f"{provider} models imported from {report.label}",
                 "models": entries}
         text = top + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                                width=100)
-        path = out_dir / f"{provider}.yaml"
+        size = len(text.encode())
+        if size > CATALOG_LIMIT:   # (the loader would refuse it)
+            raise InputError(f"{provider}.yaml would be {size:,} bytes, over a catalog file's "
+                             f"limit of {CATALOG_LIMIT:,}: narrow the import with --only")
+        texts[f"{provider}.yaml"] = text
+    stale = _writable(out_dir, set(texts), force)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in stale:
+        if path.name not in texts:
+            path.unlink()
+    written = []
+    for name, text in texts.items():
+        path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
