@@ -9,12 +9,15 @@ show on their own (a figure finer than a float, a user file in the way).
 from __future__ import annotations
 
 import importlib.util
+import tempfile
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel.core.catalog import Catalog, check_catalog, default_catalog
 from costmodel.core.imported import imported_from, imported_note
@@ -304,3 +307,25 @@ def test_a_file_the_catalog_could_not_load_is_not_written(tmp_path: Path,
                        r"file's limit of 500: narrow the import with --only"):
         write_catalog(report, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.decimals(min_value=Decimal("1e-12"), max_value=Decimal(999_999), allow_nan=False,
+                   allow_infinity=False, places=None).filter(lambda d: len(d.as_tuple().digits)
+                                                             <= 28))
+def test_every_rate_reads_back_exactly_as_the_loader_reads_it(rate: Decimal) -> None:
+    # whatever its digits, a written rate is the same number once the catalog's loader (which
+    # reads YAML numbers as floats) and the schema have read it
+    from costmodel._yamlmarks import load_with_marks
+    from costmodel.core.rates import ModelEntry
+
+    their = [{"id": "acme", "models": [{"id": "acme-voice-9", "match": {"equals": "x"},
+                                        "prices": {"input_mchars": rate}}]}]
+    report = import_prices(MapSource("genai-prices", "1", Path("data.py"), their),
+                           default_catalog(), day=DAY)
+    with tempfile.TemporaryDirectory() as out:
+        (path,) = write_catalog(report, Path(out) / "imported")
+        data, _ = load_with_marks(path.read_text(), str(path))
+    entry = ModelEntry.model_validate(data["models"][0])
+    assert entry.prices[0].characters is not None
+    assert entry.prices[0].characters.usd_per_mchar == rate
