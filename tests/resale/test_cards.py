@@ -122,3 +122,13 @@ def test_an_unreadable_cards_file_says_so(tmp_path):
     with pytest.raises(RateCardError, match="a YAML mapping"):
         parse_cards("- 1\n- 2\n", "list.yaml")
     assert parse_cards("", "empty.yaml").tenants == []    # no tenants: every one is reported
+
+
+def test_the_example_cards_load():
+    from pathlib import Path
+
+    cards = load_cards(Path(__file__).parents[2] / "examples" / "rate-cards.yaml")
+    assert cards.tenants == ["acme", "globex", "hooli", "initech"]
+    assert card_id(cards, "globex", "2026-10-31") == "plan:starter"
+    assert card_id(cards, "globex", "2026-12-01") == "plan:pro@2026-12-01"
+    assert card_id(cards, "hooli", "2027-01-01") is None   # until 2026-12-31
