@@ -42,7 +42,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -145,6 +145,14 @@ class Terms(_Strict):
     def kind(self) -> Kind:
         return ("per_minute" if self.per_minute_usd is not None else
                 "per_call" if self.per_call_usd is not None else "markup")
+
+    def billed_seconds(self, seconds: Decimal) -> Decimal:
+        """A call's seconds as the card counts them: whole ``increment_seconds`` steps,
+        rounded up (60: per started minute), or as they are."""
+        step = self.increment_seconds
+        if not step:
+            return seconds
+        return (seconds / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
 class PlanAssignment(_Strict):

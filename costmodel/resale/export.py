@@ -2,11 +2,13 @@
 OpenMeter CloudEvents or Lago events.
 
 One event per tenant, UTC day and metric: the metric its card prices by (`Card.metric`:
-``minutes`` for a per-minute card, ``calls`` per call, ``cost_usd`` for cost x markup), named
-as the cards file's ``meters:`` say. The billing system prices the usage (its own included
-minutes, minimums and markup); the events carry only the quantity, as a decimal string
-rounded half-even to 6 places (minutes to 60 µs, dollars to the micro-dollar; Stripe takes
-at most 15 significant digits). A day with nothing to bill (0) has no event.
+``minutes`` for a per-minute card, each call counted in the card's whole increments when it
+has one; ``calls`` per call; ``cost_usd`` for cost x markup), named as the cards file's
+``meters:`` say. The billing system prices the usage (its own included minutes, minimums and
+markup: a per-call minimum is not in a day's minutes); the events carry the quantity, as a
+decimal string rounded half-even to 6 places (minutes to 60 µs, dollars to the
+micro-dollar; Stripe takes at most 15 significant digits). A day with nothing to bill (0)
+has no event.
 
 Every event carries the same deterministic key, `usage_key` (tenant, day, metric, card): a
 re-export of the same days writes the same keys, so the billing system takes each once. Its
@@ -52,6 +54,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, TextIO
 
 from ..errors import UsageError
+from ..money import exact_sum
 from .cards import Card, Metric, RateCards
 from .usage import MeteredUsage, TenantDay
 
@@ -109,12 +112,15 @@ def usage_key(tenant: str, day: date, metric: str, card: str) -> str:
     return "cm_" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _value(day: TenantDay, metric: Metric) -> Decimal | None:
-    if metric == "calls":
+def _value(day: TenantDay, card: Card) -> Decimal | None:
+    if card.metric == "calls":
         return Decimal(day.calls)
-    if metric == "cost_usd":
+    if card.metric == "cost_usd":
         return day.cost_usd
-    return None if day.seconds is None else day.seconds / _SIXTY
+    if day.call_seconds is None:
+        return None
+    # (as the card counts them: each call in whole increments, when it has one)
+    return exact_sum(card.terms.billed_seconds(s) for s in day.call_seconds) / _SIXTY
 
 
 def _text(value: Decimal) -> str:
@@ -172,7 +178,7 @@ def export_usage(usage: MeteredUsage, cards: RateCards, target: Target, *,
         reason = None
         card = cards.card_for(day.tenant, day.day)
         customer, also = _customer(target, cards, day.tenant)
-        value = None if card is None else _value(day, card.metric)
+        value = None if card is None else _value(day, card)
         if card is None:
             reason = "no rate card"
         elif value is None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from itertools import groupby
 
 from ..money import exact_sum
@@ -156,12 +156,10 @@ def _per_minute(card: Card, day: TenantDay, included_s: Decimal
     """(revenue, included seconds used) of a per-minute day (see the module doc)."""
     t = card.terms
     assert t.per_minute_usd is not None and day.call_seconds is not None
-    step = t.increment_seconds
     left = included_s
     payable: list[Decimal] = []
-    for seconds in day.call_seconds:
-        if step:
-            seconds = (seconds / step).to_integral_value(rounding=ROUND_CEILING) * step
+    for each in day.call_seconds:
+        seconds = t.billed_seconds(each)
         covered = min(seconds, left)
         left -= covered
         payable.append(seconds - covered)

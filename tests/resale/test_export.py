@@ -142,3 +142,12 @@ def test_a_key_is_the_same_for_the_same_usage_and_another_for_any_other(a, b):
     assert usage_key(*a) == usage_key(*a)
     assert (usage_key(*a) == usage_key(*b)) == (a == b)
     assert len(usage_key(*a)) == 35 <= 100   # Stripe's identifier: at most 100 characters
+
+
+def test_minutes_are_counted_as_the_card_counts_them():
+    from costmodel.resale import MeteredUsage, TenantDay, parse_cards
+
+    cards = parse_cards("tenants: {a: {card: {per_minute_usd: 0.1, increment_seconds: 60}}}")
+    day = TenantDay("a", date(2026, 10, 1), D(0), 0, 2, "spend log", D(90), (D(20), D(70)))
+    event = export_usage(MeteredUsage([day]), cards, "openmeter", today=TODAY).events[0]
+    assert event.body["data"] == {"minutes": "3"}   # per started minute: 1 + 2
