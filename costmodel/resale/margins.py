@@ -248,6 +248,7 @@ def margins(usage: MeteredUsage, cards: RateCards, *, thin_pct: Decimal = Decima
     day_rows: list[DayMargin] = []
     month_rows: list[MonthMargin] = []
     by_tenant = {t: list(g) for t, g in groupby(usage.days, key=lambda d: d.tenant)}
+    first_day = window.since or min((d.day for d in usage.days), default=None)
     for tenant in sorted(set(by_tenant) | set(cards.tenants)):
         seen: set[date] = set()
         for month, days in _months(by_tenant.get(tenant, [])):
@@ -265,18 +266,17 @@ def margins(usage: MeteredUsage, cards: RateCards, *, thin_pct: Decimal = Decima
             day_rows += rows
             if rows:
                 month_rows.append(_month(tenant, month, rows, month_card, window, today, thin))
-        month_rows += _idle_months(tenant, cards, seen, usage, today, thin)
+        month_rows += _idle_months(tenant, cards, seen, window, first_day, today, thin)
     month_rows.sort(key=lambda m: (m.tenant, m.month))
     return Margins(day_rows, month_rows, _totals(month_rows), window, thin,
                    list(usage.sources), list(usage.notes))
 
 
-def _idle_months(tenant: str, cards: RateCards, seen: set[date], usage: MeteredUsage,
-                 today: date, thin: Decimal) -> list[MonthMargin]:
-    """The ended months of the window in which a tenant with a monthly minimum used nothing:
-    it is billed its minimum all the same."""
-    window = usage.window
-    since = window.since or min((d.day for d in usage.days), default=None)
+def _idle_months(tenant: str, cards: RateCards, seen: set[date], window: Window,
+                 since: date | None, today: date, thin: Decimal) -> list[MonthMargin]:
+    """The ended months of the window (from ``since``, its first day or the first with
+    usage) in which a tenant with a monthly minimum used nothing: it is billed its minimum
+    all the same."""
     until = window.until or today
     if since is None:
         return []
