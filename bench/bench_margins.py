@@ -195,10 +195,10 @@ def main() -> None:
           f"ratio {report['ratio_costmodel_to_floor']}x")
     print(f"  the command --json, end to end (subprocess)  {med['command_json']:6.3f} s   "
           f"goal <= 2 s: {'met' if med['command_json'] <= 2 else 'NOT met'}")
-    print(f"  the command, table of {rows + report['months']:,} rows          "
-          f"{med['command_table']:6.3f} s")
-    print(f"  with a spend log ({report['spend_log_mb']} MB, per-minute tenants)   "
-          f"{med['with_spend_log']:6.3f} s")
+    table_label = f"the command, its table of {rows + report['months']:,} rows"
+    log_label = f"with a spend log ({report['spend_log_mb']} MB; per-minute tenants)"
+    print(f"  {table_label:<45}{med['command_table']:6.3f} s")
+    print(f"  {log_label:<45}{med['with_spend_log']:6.3f} s")
 
 
 if __name__ == "__main__":
