@@ -15,7 +15,8 @@ decision, made in one place: `costmodel.cli._common.EXIT_CODES`)::
     │   ├── MissingModelError             usage whose model nothing names
     │   └── AmountError                   money or a quantity that is not a finite amount
     ├── InputError (ValueError)           bad command-line arguments or input files
-    │   └── RateCardError                 a rate-card file that does not load (file:line: key)
+    │   ├── RateCardError                 a rate-card file that does not load (file:line: key)
+    │   └── LadderError                   a guard policy file that does not load (file:line: key)
     ├── EncodingUnavailableError          a tiktoken encoding this machine cannot load
     ├── BudgetExceeded                    spending more would pass a budget limit
     └── LedgerError                       the spend ledger cannot be opened, read or written
@@ -125,6 +126,16 @@ class RateCardError(InputError):
                  key: str | None = None) -> None:
         self.path, self.line, self.key = path, line, key
         super().__init__(_located("rate cards", message, path, line, key))
+
+
+class LadderError(InputError):
+    """A guard policy file (`costmodel.guard.policyfile`: the ladder and the hang-up timers) that
+    cannot be read or does not validate: names the file, line and key."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.path, self.line, self.key = path, line, key
+        super().__init__(_located("guard policy", message, path, line, key))
 
 
 class ScenarioError(CostModelError, ValueError):

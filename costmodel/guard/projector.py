@@ -7,6 +7,12 @@ user turn, capped at the model's truncation threshold, with the share of it the 
 last time (text first: instructions lead the context); the reply is the largest seen so far.
 Models that do not re-bill are bounded by their largest response.
 
+What the provider says the session is set to also shapes the projection (`configure`): a cap on
+the reply (``max_output_tokens``) and a truncation setting (a lower threshold, and the share a
+truncation keeps). `rest_of_call` prices the responses after the next one too, on a copy:
+the budget guard's ladder (`costmodel.guard.ladder`) compares the rest of a call with and
+without a step that way, each response a `Usage` priced by `costmodel.core.pricing.price`.
+
 The projection is computed when something it depends on changes, not on every event, and
 priced on the compiled integer pico-dollar rates without building a `Usage` or `Cost`.
 
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..core.catalog import Catalog
-from ..core.pricing import Rates, rates_for, token_cost
+from ..core.pricing import Rates, price, rates_for, token_cost
 from ..core.usage import MODALITIES, TOKEN_KEYS, Usage
 
 _DEFAULT_USER_SECONDS = Decimal(10)   # user speech assumed before any turn was measured
@@ -37,6 +43,44 @@ _SLOT = {key: (6 if key.endswith(".output") else 3 if key.endswith(".cached") el
          + MODALITIES.index(key.partition(".")[0]) for key in TOKEN_KEYS}
 # The buckets of a projected response, in the order `_counts` gives them.
 _BUCKETS = tuple(f"{m}.{state}" for state in ("input", "cached", "output") for m in MODALITIES)
+
+
+@dataclass(frozen=True, slots=True)
+class Truncation:
+    """How a session truncates its context, as OpenAI Realtime's ``truncation`` sets it:
+    ``"disabled"`` (never: the provider refuses a context past the window), or
+    ``{"type": "retention_ratio", "retention_ratio": r, "token_limits": {"post_instructions":
+    n}}``: past n tokens after the instructions (default: the model's threshold), keep r of
+    them (https://platform.openai.com/docs/api-reference/realtime-client-events/session/update).
+    """
+
+    retention_ratio: Decimal | None = None
+    post_instructions_tokens: int | None = None
+    disabled: bool = False
+
+
+def capped_output(text: int, audio: int, cap: int) -> tuple[int, int]:
+    """A reply of `text` + `audio` tokens cut at `cap` output tokens (``max_output_tokens``
+    counts both): each part in proportion, audio rounded down (the estimator's policies cut
+    replies by the same rule: `costmodel.estimation.simulate`).
+
+    >>> capped_output(30, 150, 90)   # 180 tokens cut in half
+    (15, 75)
+    """
+    if text + audio <= cap:
+        return text, audio
+    audio_kept = audio * cap // (text + audio)
+    return cap - audio_kept, audio_kept
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """The responses after now, projected: `usd` for the first `responses` of them, and how
+    many in a row fit in the budget asked about (`fit`, at most the cap asked for)."""
+
+    responses: int
+    usd: Decimal
+    fit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +132,7 @@ class Projector:
     __slots__ = ("facts", "_max_output_text", "_max_output_audio", "_user_tokens",
                  "_max_user_tokens", "_last_input_total", "_cache_share", "_base_text",
                  "_base_audio", "_base_image", "_max_response_usd", "_transcription_usd",
-                 "_memo")
+                 "_memo", "_setup_text", "_out_cap", "_limit", "_keep", "_truncation")
 
     def __init__(self, facts: ModelFacts | None = None) -> None:
         self.facts = facts
@@ -102,10 +146,53 @@ class Projector:
         self._max_response_usd = Decimal(0)
         self._transcription_usd = Decimal(0)  # the last transcription's cost: one per turn
         self._memo: Decimal | None = None
+        # Text input of the first response: the instructions and tools (`setup_tokens`).
+        self._setup_text = 0
+        # As the provider set the session: a cap on the reply, the input past which the
+        # context is truncated and what a truncation keeps (None: the catalog's threshold).
+        self._out_cap: int | None = None
+        self._truncation: Truncation | None = None
+        self._limit = self._keep = facts.limit if facts is not None else None
 
     def use(self, facts: ModelFacts) -> None:
         """The session's model (it may change mid-session; what was learnt stays)."""
         self.facts = facts
+        self._settle()
+
+    @property
+    def setup_tokens(self) -> int:
+        """Text tokens of the first response's input: the instructions and tools the session
+        was set up with (0 before the first response)."""
+        return self._setup_text
+
+    def configure(self, *, max_output_tokens: int | None = None,
+                  truncation: Truncation | None = None) -> None:
+        """The session as the provider now says it is set: replies capped at
+        `max_output_tokens` (None: no cap), and `truncation` (None: the model's own)."""
+        self._out_cap = max_output_tokens
+        self._truncation = truncation
+        self._settle()
+
+    def _settle(self) -> None:
+        """The truncation threshold and what a truncation keeps, in input tokens. OpenAI
+        counts both past the instructions (``token_limits.post_instructions``,
+        ``retention_ratio``: https://platform.openai.com/docs/api-reference/realtime-client-events/session/update),
+        so the first response's text input (the instructions) is added back."""
+        f, t = self.facts, self._truncation
+        limit = f.limit if f is not None else None
+        keep = limit
+        if t is not None:
+            if t.disabled:
+                limit = keep = None
+            else:
+                setup = self._setup_text
+                if t.post_instructions_tokens is not None:
+                    own = setup + t.post_instructions_tokens
+                    limit = own if limit is None else min(limit, own)
+                keep = limit
+                if limit is not None and t.retention_ratio is not None:
+                    keep = setup + int(t.retention_ratio * max(0, limit - setup))
+        self._limit, self._keep = limit, keep
         self._memo = None
 
     # -- what it learns from ----------------------------------------------------------------
@@ -126,6 +213,10 @@ class Projector:
             self._cache_share = share if share < 1.0 else 1.0
         else:
             self._cache_share = 0.0
+            if not self._setup_text:  # the first response: its text input is the set-up
+                self._setup_text = acc[0]
+                if self._truncation is not None:
+                    self._settle()
         self._last_input_total = total_in
         self._base_text, self._base_audio, self._base_image = (
             acc[0] + acc[6], acc[1] + acc[7], acc[2] + acc[8])
@@ -157,6 +248,76 @@ class Projector:
         self._cache_share = 0.0
         self._memo = None
 
+    def forget(self, share: float) -> None:
+        """`share` of the history after the set-up was dropped (old turns deleted): the next
+        input re-sends only the rest, uncached past the set-up."""
+        keep = 1.0 - min(max(share, 0.0), 1.0)
+        history_text = max(0, self._base_text - self._setup_text)
+        self._base_text = min(self._base_text, self._setup_text) + int(history_text * keep)
+        self._base_audio = int(self._base_audio * keep)
+        self._base_image = int(self._base_image * keep)
+        self._last_input_total = min(self._last_input_total, self._setup_text)
+        self._memo = None
+
+    def copy(self) -> Projector:
+        """An independent copy (what `rest_of_call` projects on)."""
+        twin = Projector.__new__(Projector)
+        for name in Projector.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
+    def rest_of_call(self, catalog: Catalog, *, budget_usd: Decimal,
+                     responses: int | None = None, most: int = 500,
+                     max_output_tokens: int | None = None,
+                     truncation: Truncation | None = None, forget: float = 0.0) -> Outlook:
+        """The responses after now as the session goes on (each the next projection, then
+        learnt as if it happened), priced one by one with `price`: the cost of the first
+        `responses` of them (default: as many as fit), and how many fit in `budget_usd` (at
+        most `most`). With a change (a lower `max_output_tokens`, another `truncation`, a
+        share of the history to `forget`), as they would go with it from now on. Raises
+        `CostModelError` for tokens the catalog cannot price.
+
+        >>> from costmodel import default_catalog
+        >>> p = Projector(ModelFacts.of("openai/gpt-realtime-1.5", default_catalog()))
+        >>> p.learn({"audio.input": 1000, "audio.output": 200})
+        >>> p.rest_of_call(default_catalog(), budget_usd=Decimal("0.12"))  # $0.0544 + $0.064
+        Outlook(responses=2, usd=Decimal('0.118400000000'), fit=2)
+        >>> p.rest_of_call(default_catalog(), budget_usd=Decimal("0.12"), responses=3).usd
+        Decimal('0.192000000000')
+        """
+        facts = self.facts
+        assert facts is not None, "the model is not known yet"
+        twin = self.copy()
+        if max_output_tokens is not None:
+            cap = twin._out_cap
+            twin._out_cap = max_output_tokens if cap is None else min(cap, max_output_tokens)
+        if truncation is not None:
+            twin._truncation = truncation
+            twin._settle()
+        if forget:
+            twin.forget(forget)
+            twin.bust()
+        want = most if responses is None else min(responses, most)
+        fit, fit_usd, n, usd = 0, Decimal(0), 0, Decimal(0)
+        fitting = True
+        for _ in range(max(want, most)):
+            if not fitting and (responses is None or n >= want):
+                break
+            tokens = twin.tokens()
+            cost = price(Usage._unchecked(facts.model_id, tokens, "projected"),
+                         catalog).total_usd
+            if not facts.rebills and twin._max_response_usd > cost:
+                cost = twin._max_response_usd  # (as `next_usd` bounds it)
+            cost += twin._transcription_usd
+            if fitting and fit_usd + cost <= budget_usd:
+                fit, fit_usd = fit + 1, fit_usd + cost
+            else:
+                fitting = False
+            if responses is not None and n < want:
+                n, usd = n + 1, usd + cost
+            twin.learn(tokens)
+        return Outlook(fit, fit_usd, fit) if responses is None else Outlook(n, usd, fit)
+
     # -- what it says -----------------------------------------------------------------------
     def _counts(self, output_seconds: Decimal | None = None) -> tuple[int, ...]:
         """The next response's tokens: input text/audio/image, cached text/audio/image, output
@@ -174,6 +335,9 @@ class Projector:
             out_text, out_audio = _DEFAULT_TEXT_OUT, int(_DEFAULT_AGENT_SECONDS * f.tps_out)
         else:
             out_text, out_audio = _DEFAULT_TEXT_OUT, 0  # a text LLM (a chained pipeline's)
+        cap = self._out_cap
+        if cap is not None and out_text + out_audio > cap:
+            out_text, out_audio = capped_output(out_text, out_audio, cap)
         # Input: what the context re-sends (re-billing models), plus the new user turn: audio
         # for a speech model, its transcript for a text LLM.
         user_audio, user_text = (user, 0) if f.speech_in else (0, user)
@@ -185,9 +349,11 @@ class Projector:
             text, audio, image = user_text, user_audio, 0
             total = user
         truncated = False
-        if f.limit is not None and total > f.limit:
+        limit = self._limit
+        if limit is not None and total > limit:
             truncated = True
-            audio = max(0, audio - (total - f.limit))
+            keep = self._keep if self._keep is not None else limit
+            audio = max(0, audio - (total - keep))
         # The cached prefix: the share seen last time, of the context as it was, text first
         # (the instructions lead the context). Truncation busts the cache past the start.
         left = int(self._cache_share * self._last_input_total) if f.cacheable else 0

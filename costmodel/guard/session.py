@@ -51,7 +51,7 @@ from ..ledger import Ledger, Spool
 from ..money import to_decimal
 from .ledger_link import LedgerLink
 from .policy import MAX_SCOPE_LIMIT_USD, Decision, Policy, usd_limit
-from .projector import ModelFacts, Projector
+from .projector import ModelFacts, Projector, Truncation
 from .trackers import TRACKERS, Tracker
 
 log = logging.getLogger("costmodel.guard")
@@ -120,9 +120,8 @@ class SessionGuard:
         self._model_arg, self._tmodel_arg, self._fmt = model, transcription_model, fmt
         self._tracker: Tracker | None = None
         self._facts: ModelFacts | None = None
-        self._projector = Projector()
-        self._token_spent = _ZERO
-        self._time_spent = _ZERO
+        self.projector = Projector()   # the next responses' cost (public: the ladder's)
+        self._token_spent = self._time_spent = _ZERO
         self._started = clock()
         self._ended: float | None = None
         self.responses = 0
@@ -229,9 +228,7 @@ class SessionGuard:
 
     def _client_before_format(self, event: Mapping[str, Any]) -> Decision:
         # The only client signal that matters before the provider has spoken: a request.
-        if event.get("type") == "response.create":
-            return self.requested()
-        return self.last
+        return self.requested() if event.get("type") == "response.create" else self.last
 
     # -- what trackers report (the `Meter` protocol) ----------------------------------------
     def requested(self) -> Decision:
@@ -285,7 +282,7 @@ class SessionGuard:
         seconds = self._output_seconds()
         log.warning("guard %s: a response without usage (%s); estimated from %s s of audio",
                     self.session_id, why, seconds)
-        return self.metered([self._projector.usage(seconds, "estimated response")
+        return self.metered([self.projector.usage(seconds, "estimated response")
                              .with_(estimated=True)])
 
     def metered(self, usages: list[Usage]) -> Decision:
@@ -302,14 +299,17 @@ class SessionGuard:
     def user_speech(self, seconds: Decimal | None) -> Decision:
         facts = self._model_facts()
         if seconds is not None and facts is not None and facts.speech_measured:
-            self._projector.user_turn(seconds)
+            self.projector.user_turn(seconds)
         return self._decide()
 
     def audio_rate(self, bytes_per_second: int) -> None:
         self._audio_bytes_per_s = bytes_per_second
 
+    def configured(self, max_output_tokens: int | None, truncation: Truncation | None) -> None:
+        self.projector.configure(max_output_tokens=max_output_tokens, truncation=truncation)
+
     def busted(self) -> Decision:
-        self._projector.bust()
+        self.projector.bust()
         return self._decide()
 
     def forged(self, kind: str) -> Decision:
@@ -358,14 +358,14 @@ class SessionGuard:
             seconds = self._output_seconds()
             log.warning("guard %s: a response was in flight at the end; estimated from %s s "
                         "of audio", self.session_id, seconds)
-            self._account(self._projector.usage(seconds, "estimated (in flight)")
+            self._account(self.projector.usage(seconds, "estimated (in flight)")
                           .with_(estimated=True))
         # Asked for but never confirmed: the provider may have started it (its input is then
         # billed) without our hearing of it. Counted, conservatively, with no audio out.
         for _ in range(self._requested):
             log.warning("guard %s: a requested response was never confirmed; estimated",
                         self.session_id)
-            self._account(self._projector.usage(_ZERO, "estimated (requested)")
+            self._account(self.projector.usage(_ZERO, "estimated (requested)")
                           .with_(estimated=True))
         self._in_flight = self._requested = 0
         if facts.time_billed:
@@ -390,9 +390,9 @@ class SessionGuard:
         own = facts is not None and cost.rates.model == facts.model_id
         if usage.tokens and (own or facts is None):
             self.responses += 1
-            self._projector.learn(usage.tokens, total)
+            self.projector.learn(usage.tokens, total)
         elif facts is not None and usage.tokens or usage.audio_seconds:
-            self._projector.transcription(total)  # the next turn likely has one too
+            self.projector.transcription(total)  # the next turn likely has one too
         if self._tracker is not None:
             self._tracker.audio_bytes = 0   # what streamed belonged to this usage
         if self._link is not None:
@@ -430,7 +430,7 @@ class SessionGuard:
                     self._unpriced = str(exc)
             return None
         self._facts = facts
-        self._projector.use(facts)
+        self.projector.use(facts)
         return facts
 
     def projected_next_usd(self) -> Decimal:
@@ -440,7 +440,7 @@ class SessionGuard:
             return _ZERO
         if not facts.time_billed:
             try:
-                return self._projector.next_usd()
+                return self.projector.next_usd()
             except KeyError as exc:
                 log.warning("guard %s: cannot project the next response: no rate for %s",
                             self.session_id, exc)

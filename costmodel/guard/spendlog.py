@@ -5,8 +5,11 @@ it cost (``spent_usd``, ``responses``, ``estimated``, ``unsaved_usd``), what the
 (``decisions``), when and how it ended (``started_at``, ``ended_at``, ``end``), how long it
 lasted (``seconds``, on a monotonic clock) and every usage the guard priced, in order
 (``usage``: `costmodel.core.usage.usage_to_json` each; past `MAX_USAGES` the rest is left out
-and ``usage_truncated`` is true). Re-pricing ``usage`` gives ``spent_usd``; `costmodel fit`
-learns scenarios from it and `costmodel reconcile` lines it up with what providers billed.
+and ``usage_truncated`` is true), and once its first response is priced, its set-up
+(``setup``: the instructions and tools billed per call, `costmodel.guard.setup`); a relay with
+a ladder adds the steps it took (``ladder``: `costmodel.guard.ladder.StepDecision.json`).
+Re-pricing ``usage`` gives ``spent_usd``; `costmodel fit` learns scenarios from it and
+`costmodel reconcile` lines it up with what providers billed.
 
 `session_record` builds a line from a finished `SessionGuard`, `append_record` appends it,
 `read_spend_log` reads a log back (lines written before ``usage`` and ``seconds`` existed
@@ -39,6 +42,7 @@ from ..errors import CostModelError, InputError, UsageError
 from ..money import to_usd
 from .policy import Decision
 from .session import SessionGuard
+from .setup import setup_cost
 
 log = logging.getLogger("costmodel.guard")
 
@@ -93,7 +97,7 @@ def session_record(guard: SessionGuard, *, end: str, started_at: str | None = No
     if started_at is None:
         started_at = (_datetime(ended, "ended_at") - timedelta(seconds=seconds)).isoformat()
     costs = guard.costs
-    record = {
+    record: dict[str, Any] = {
         "session_id": session_id or guard.session_id, "upstream_session_id": upstream_session_id,
         "worker": os.getpid(), "path": path, "scope": guard.scope, "model": model,
         "limit_usd": str(guard.limit_usd), "spent_usd": str(guard.spent_usd),
@@ -105,6 +109,9 @@ def session_record(guard: SessionGuard, *, end: str, started_at: str | None = No
         "usage": [usage_to_json(c.usage) for c in costs[:MAX_USAGES]]}
     if len(costs) > MAX_USAGES:
         record["usage_truncated"] = True
+    setup = setup_cost(guard)
+    if setup is not None:   # the per-call fixed cost: instructions and tools
+        record["setup"] = setup.json()
     return record
 
 

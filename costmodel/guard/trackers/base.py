@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from ...core.usage import Usage
 from ...errors import MissingModelError, UsageError
 from ..policy import Decision
+from ..projector import Truncation
 
 if TYPE_CHECKING:
     from ...adapters.recorded import EventReader
@@ -52,6 +53,10 @@ class Meter(Protocol):
 
     def audio_rate(self, bytes_per_second: int) -> None:
         """The session's output audio format changed."""
+
+    def configured(self, max_output_tokens: int | None, truncation: Truncation | None) -> None:
+        """The provider says the session caps replies at `max_output_tokens` (None: no cap)
+        and truncates its context so (None: the model's own way)."""
 
     def busted(self) -> Decision:
         """The cached prefix cannot be trusted any more (new instructions, edited history)."""

@@ -15,6 +15,7 @@ from typing import Any
 from ...adapters.openai_realtime import OpenAIRealtimeReader
 from ...money import to_decimal
 from ..policy import Decision
+from ..projector import Truncation
 from .base import Tracker
 
 _AUDIO_DELTA = frozenset({"response.output_audio.delta", "response.audio.delta"})
@@ -57,6 +58,37 @@ def output_bytes_per_second(session: Mapping[str, Any]) -> int | None:
     elif fmt == "pcm16":
         return 48000
     return None
+
+
+def session_limits(session: Mapping[str, Any]) -> tuple[int | None, Truncation | None]:
+    """The reply cap and the truncation a session config sets (GA ``max_output_tokens``, beta
+    ``max_response_output_tokens``: a number of tokens or ``"inf"``; GA ``truncation``:
+    ``"auto"``, ``"disabled"`` or a retention ratio, see `Truncation`). A session event shows
+    the whole effective config, so what it leaves out is the default: no cap, ``"auto"``
+    (https://platform.openai.com/docs/api-reference/realtime-server-events/session/updated).
+
+    >>> session_limits({"max_output_tokens": 300, "truncation": {"type": "retention_ratio",
+    ...     "retention_ratio": 0.5, "token_limits": {"post_instructions": 8000}}})
+    (300, Truncation(retention_ratio=Decimal('0.5'), post_instructions_tokens=8000, disabled=False))
+    >>> session_limits({"max_response_output_tokens": "inf", "truncation": "auto"})
+    (None, None)
+    """
+    cap = session.get("max_output_tokens", session.get("max_response_output_tokens"))
+    cap = cap if type(cap) is int and cap > 0 else None
+    t = session.get("truncation")
+    if t == "disabled":
+        return cap, Truncation(disabled=True)
+    if not isinstance(t, dict) or t.get("type") != "retention_ratio":
+        return cap, None
+    ratio = t.get("retention_ratio")
+    keep = None
+    if isinstance(ratio, int | float) and not isinstance(ratio, bool) and 0 < ratio <= 1:
+        keep = to_decimal(ratio, "retention_ratio")
+    limits = t.get("token_limits")
+    post = limits.get("post_instructions") if isinstance(limits, dict) else None
+    return cap, Truncation(retention_ratio=keep,
+                           post_instructions_tokens=post if type(post) is int and post > 0
+                           else None)
 
 
 class OpenAIRealtimeTracker(Tracker):
@@ -102,6 +134,7 @@ class OpenAIRealtimeTracker(Tracker):
             rate = output_bytes_per_second(session)
             if rate is not None:
                 self.meter.audio_rate(rate)
+            self.meter.configured(*session_limits(session))
         return self._metered(event)  # names the model(s)
 
     def _speech_started(self, event: Mapping[str, Any]) -> Decision:
