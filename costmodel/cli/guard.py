@@ -7,7 +7,7 @@ import os
 import signal
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -82,8 +82,27 @@ def serve_cmd(
              "sessions over them. Each has its own sessions; spend and tenant budgets are "
              "shared through --ledger (give a SQLite or Redis one). Metrics: worker i serves "
              "--metrics-port + i.", min=1, max=64)] = 1,
+    ladder: Annotated[str | None, typer.Option(
+        "--ladder", metavar="FILE|default",
+        help="Guard policy file (YAML): 'ladder:' steps between warn and cut (lower "
+             "max_output_tokens, tighten truncation, drop old turns, wrap up, end), each at a "
+             "share of the session limit, and 'hangup:' timers; 'default' for the built-in "
+             "ladder.", show_default=False)] = None,
+    silence_timeout: Annotated[float | None, typer.Option(
+        help="End a call after this many seconds without user speech, as the provider's VAD "
+             "reports it (spend log end: silence, close code 4009).", min=0.001,
+        show_default=False)] = None,
+    hold_timeout: Annotated[float | None, typer.Option(
+        help="End a call after this many seconds of client audio the provider hears no "
+             "speech in, as on hold (end: hold, close code 4010). Default: "
+             "--silence-timeout decides then too.", min=0.001, show_default=False)] = None,
+    max_call_minutes: Annotated[float | None, typer.Option(
+        help="End a call this long after it started (end: max_length, close code 4011), "
+             "asking the agent to wrap up 30 s before.", min=0.001, max=1440,
+        show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each session's "
-                                          "wrap-up and cut as they happen.")] = False,
+                                          "wrap-up, ladder steps and cut as they happen.")
+                       ] = False,
 ) -> None:
     """Relay client <-> provider realtime traffic unchanged, metered; runs until Ctrl-C.
 
@@ -115,6 +134,7 @@ def serve_cmd(
         auth_header = "x-goog-api-key" if wire.name == "gemini-live" else "Authorization"
         upstream_auth = _upstream_auth(upstream_auth_env, bearer=auth_header == "Authorization")
         frame_bytes = parse_size(max_frame_bytes)
+        steps, hangup = _guard_policy(ladder, silence_timeout, hold_timeout, max_call_minutes)
         raise_fd_limit()  # (the default session cap follows the fd limit)
         if ledger is not None:
             store = open_ledger(ledger)
@@ -124,7 +144,7 @@ def serve_cmd(
                       upstream_auth=upstream_auth, max_sessions=max_sessions,
                       idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                       max_frame_bytes=frame_bytes, protocol=wire.name,
-                      upstream_auth_header=auth_header)
+                      upstream_auth_header=auth_header, ladder=steps, hangup=hangup)
     except CostModelError as exc:  # a ledger URL we cannot open
         if store is not None:
             store.close()
@@ -177,6 +197,22 @@ def _limits(limit_usd: str | None, warn_at: str, *, tokens: bool) -> tuple[Decim
     if not warn.is_finite() or not 0 < warn <= 1:
         raise InputError(f"--warn-at must be in (0, 1], got {warn_at!r}")
     return limit, warn
+
+
+def _guard_policy(path: str | None, silence: float | None, hold: float | None,
+                  max_minutes: float | None) -> tuple[Any, Any]:
+    """The ladder (--ladder FILE|default) and the hang-up timers (the file's ``hangup:``, each
+    overridden by its flag); InputError (LadderError) for a bad file."""
+    from ..guard.idle import Hangup
+    from ..guard.policyfile import GuardPolicy, load_policy
+
+    policy = load_policy(path) if path is not None else GuardPolicy()
+    base = policy.hangup or Hangup()
+    hangup = Hangup(silence if silence is not None else base.silence_seconds,
+                    hold if hold is not None else base.hold_seconds,
+                    max_minutes * 60 if max_minutes is not None else base.max_call_seconds,
+                    base.wrap_up_before_seconds)
+    return policy.ladder, hangup if hangup.any else None
 
 
 def _upstream_auth(env_name: str | None, bearer: bool = True) -> str | None:
@@ -265,6 +301,13 @@ async def _run(relay, listen: str, metrics_host: str, metrics_port: int | None, 
         who = (f"{len(relay.auth)} token(s), limit per token" if relay.auth is not None
                else f"no client auth, limit ${relay.limit_usd} per session")
         idle = f"idle {lim.idle_timeout:g} s" if lim.idle_timeout else "no idle timeout"
+        if relay.ladder is not None:
+            idle += f", ladder of {len(relay.ladder.steps)} steps ({relay.ladder.source})"
+        if relay.hangup is not None:
+            h = relay.hangup
+            idle += "".join(f", {name} {v:g} s" for name, v in (
+                ("silence", h.silence_seconds), ("hold", h.hold_seconds),
+                ("max call", h.max_call_seconds)) if v is not None)
         name = "costmodel guard" if worker is None else f"costmodel guard worker {worker}"
         err.print(f"{name}: ws://{_show(host)}:{port} -> {relay.upstream_display}  "
                   f"{who}  max {lim.max_sessions} sessions, {idle}{metrics}  (Ctrl-C to stop)",
@@ -284,6 +327,11 @@ def _print_session(rec: dict) -> None:
     from decimal import Decimal
     cut = next((d for d in rec["decisions"] if d["action"] == "cut"), None)
     note = f"  cut: {cut['reason']}" if cut else ""
+    steps = [s["step"] for s in rec.get("ladder", []) if s.get("applied")]
+    note += f"  ladder: {', '.join(steps)}" if steps else ""
+    setup = rec.get("setup")
+    if setup:
+        note += f"  set-up {format_usd(Decimal(setup['first_response_usd']))}"
     out.print(f"{rec['ended_at'][:19]}  {rec['session_id'][:12]}  {rec['model'] or '?'}  "
               f"{format_usd(Decimal(rec['spent_usd']))} of "
               f"{format_usd(Decimal(rec['limit_usd']), 2)}  "

@@ -30,7 +30,8 @@ class RelayMetrics:
     sockets open, handshakes included), ``sessions_started_total``, ``sessions_ended_total
     {end}``, ``decisions_total{action}``, ``spend_usd_total{scope,model}``,
     ``ledger_errors_total``, ``spooled_records_total``, ``rejected_client_frames_total
-    {reason}``, ``refused_handshakes_total{reason}``, ``accept_errors_total``.
+    {reason}``, ``refused_handshakes_total{reason}``, ``accept_errors_total``,
+    ``ladder_steps_total{step,applied}`` (the ladder's steps taken, `costmodel.guard.ladder`).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -62,6 +63,9 @@ class RelayMetrics:
         self.refused = Counter("costmodel_relay_refused_handshakes",
                                "Client connections refused before a session, by reason.",
                                ["reason"], registry=r)
+        self.ladder_steps = Counter("costmodel_relay_ladder_steps",
+                                    "Ladder steps taken, by step and whether the provider "
+                                    "could take it.", ["step", "applied"], registry=r)
         self.accept_errors = Counter("costmodel_relay_accept_errors",
                                      "Failed accept() calls (out of file descriptors).",
                                      registry=r)

@@ -24,9 +24,13 @@ from ...errors import InputError
 from ..actions import (
     WRAP_UP_INSTRUCTIONS,
     client_budget_error,
+    client_end_notice,
     openai_cut_events,
+    openai_delete_events,
+    openai_session_update_events,
     openai_wrap_up_events,
 )
+from ..ladder import LadderStep
 from ..policy import Decision
 from .frames import (
     SERVER_AUDIO,
@@ -90,6 +94,43 @@ class WireProtocol:
         """The client event id an upstream error refers to (a refused request), if any."""
         return None
 
+    # -- the ladder and the hang-up timers (`costmodel.guard.relay.steps`) ---------------
+    def speech(self, event: dict[str, Any]) -> bool | None:
+        """The provider's voice activity: the user's speech started (True) or stopped
+        (False); None for any other event."""
+        return None
+
+    def detects_speech(self, event: dict[str, Any]) -> bool | None:
+        """Whether the session, as this provider event shows it, detects the user's turns
+        (its speech events will come); None when the event does not say."""
+        return None
+
+    def items(self, event: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(id of a conversation item added, id of one deleted), as this event reports."""
+        return None, None
+
+    def beta(self, event: dict[str, Any]) -> bool | None:
+        """Whether the session speaks the provider's older (beta) protocol, if this event
+        shows it."""
+        return None
+
+    def cannot(self, step: LadderStep, beta: bool) -> str | None:
+        """Why this provider cannot take a ladder step mid-session (None: it can)."""
+        if step.kind in ("wrap_up", "end"):
+            return None
+        return f"{self.name} cannot change {step.kind} mid-session"
+
+    def step(self, step: LadderStep, *, beta: bool, drop: list[str]) -> list[dict[str, Any]]:
+        """The client events that take a step the provider can take (`cannot` is None):
+        ``max_output_tokens`` and ``truncation`` as a session update, ``drop_turns`` deleting
+        the items in `drop`."""
+        return []
+
+    def end_notice(self, end: str, message: str) -> str | None:
+        """The last message to the client before the guard ends its call for `end`
+        (``silence``, ``hold``, ``max_length``, ``ladder_end``), if the protocol has one."""
+        return None
+
 
 class OpenAIRealtime(WireProtocol):
     """OpenAI Realtime: typed JSON events; ``input_audio_buffer.append`` is the audio."""
@@ -140,11 +181,67 @@ class OpenAIRealtime(WireProtocol):
             return ref if isinstance(ref, str) else None
         return None
 
+    def speech(self, event: dict[str, Any]) -> bool | None:
+        t = event.get("type")
+        return _OPENAI_SPEECH.get(t) if isinstance(t, str) else None
+
+    def detects_speech(self, event: dict[str, Any]) -> bool | None:
+        session = event.get("session")
+        if event.get("type") not in _OPENAI_SESSION or not isinstance(session, dict):
+            return None
+        audio = session.get("audio")   # GA: audio.input.turn_detection; beta: turn_detection
+        where = audio.get("input") if isinstance(audio, dict) else session
+        if not isinstance(where, dict) or "turn_detection" not in where:
+            return None
+        return where["turn_detection"] is not None
+
+    def items(self, event: dict[str, Any]) -> tuple[str | None, str | None]:
+        t = event.get("type")
+        if t in _OPENAI_ITEM_ADDED:
+            item = event.get("item")
+            iid = item.get("id") if isinstance(item, dict) else None
+            return (iid if isinstance(iid, str) else None), None
+        if t == "conversation.item.deleted":
+            iid = event.get("item_id")
+            return None, iid if isinstance(iid, str) else None
+        return None, None
+
+    def beta(self, event: dict[str, Any]) -> bool | None:
+        session = event.get("session")   # a GA session says its type; a beta one does not
+        if event.get("type") != "session.created" or not isinstance(session, dict):
+            return None
+        return "type" not in session
+
+    def cannot(self, step: LadderStep, beta: bool) -> str | None:
+        if step.kind == "truncation" and beta:
+            return "the beta Realtime API has no truncation setting"
+        return None
+
+    def step(self, step: LadderStep, *, beta: bool, drop: list[str]) -> list[dict[str, Any]]:
+        if step.kind == "drop_turns":
+            return openai_delete_events(drop)
+        if step.kind in ("max_output_tokens", "truncation"):
+            return openai_session_update_events(max_output_tokens=step.max_output_tokens,
+                                                truncation=step.truncation, beta=beta)
+        return []
+
+    def end_notice(self, end: str, message: str) -> str | None:
+        return json.dumps(client_end_notice(end, message))
+
+
+_OPENAI_SPEECH = {"input_audio_buffer.speech_started": True,
+                  "input_audio_buffer.speech_stopped": False}
+_OPENAI_SESSION = frozenset({"session.created", "session.updated"})
+# GA reports an item on `conversation.item.added` (and again at `.done`); beta on `.created`.
+_OPENAI_ITEM_ADDED = frozenset({"conversation.item.added", "conversation.item.created",
+                                "conversation.item.done"})
+
 
 # A Gemini client message is one of these (a protobuf oneof): a frame naming two would be
 # read differently by different parsers, and the relay must read what the provider reads.
 _GEMINI_CLIENT_KINDS = ("setup", "clientContent", "client_content", "realtimeInput",
                         "realtime_input", "toolResponse", "tool_response")
+_GEMINI_SPEECH = {"ACTIVITY_START": True, "ACTIVITY_END": False}
 _GEMINI_AUDIO_PREFIXES = ('{"realtimeInput":', '{"realtime_input":')
 # What an audio chunk must not hold to be relayed unparsed: another message kind, or the end
 # of the user's activity (a request for a response, with manual VAD).
@@ -182,6 +279,21 @@ class GeminiLive(WireProtocol):
         return [{"clientContent": {"turns": [{"role": "user",
                                               "parts": [{"text": WRAP_UP_INSTRUCTIONS}]}],
                                    "turnComplete": True}}]
+
+    def speech(self, event: dict[str, Any]) -> bool | None:
+        # voiceActivity {voiceActivityType: ACTIVITY_START | ACTIVITY_END}:
+        # https://googleapis.github.io/js-genai/release_docs/enums/types.VoiceActivityType.html
+        va = event.get("voiceActivity", event.get("voice_activity"))
+        if not isinstance(va, dict):
+            return None
+        kind = va.get("voiceActivityType", va.get("voice_activity_type"))
+        return _GEMINI_SPEECH.get(kind) if isinstance(kind, str) else None
+
+    def cannot(self, step: LadderStep, beta: bool) -> str | None:
+        if step.kind in ("wrap_up", "end"):
+            return None
+        # https://ai.google.dev/api/live: the config cannot be updated while connected.
+        return f"Gemini Live takes its config only at setup: no {step.kind} mid-session"
 
 
 PROTOCOLS: dict[str, WireProtocol] = {p.name: p for p in (OpenAIRealtime(), GeminiLive())}

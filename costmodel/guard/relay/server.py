@@ -21,6 +21,8 @@ from websockets.typing import Subprotocol
 
 from ...errors import InputError
 from ...ledger import Spool
+from ..idle import Hangup
+from ..ladder import Ladder
 from ..session import SessionGuard
 from ..spendlog import append_record
 from .auth import TOKEN_SUBPROTOCOL, Grant, TokenTable
@@ -115,6 +117,8 @@ class Relay:
             it); off by default: base64 audio barely compresses, and deflating every frame on
             both legs adds latency and CPU (p99 +3 to +6 ms with 50 sessions on 2 cores).
         ledger, on_ledger_error: shared by every session's guard; the guard's policy.
+        ladder: steps between warn and cut (`costmodel.guard.ladder.Ladder`; default none).
+        hangup: silence, hold and maximum-length timers (`costmodel.guard.idle.Hangup`).
     """
 
     def __init__(self, upstream: str, limit_usd: Decimal | str | float | None = None, *,
@@ -131,7 +135,8 @@ class Relay:
                  max_frame_bytes: int = Limits.max_frame_bytes,
                  max_connections: int | None = None,
                  metrics: RelayMetrics | None = None, spool: Any = None,
-                 protocol: str = "auto", upstream_auth_header: str = "Authorization") -> None:
+                 protocol: str = "auto", upstream_auth_header: str = "Authorization",
+                 ladder: Ladder | None = None, hangup: Hangup | None = None) -> None:
         secrets = [*url_secrets(upstream), *_auth_secrets(upstream_auth)]
         self.redactor = Redactor(secrets)
         # The relay brings the provider credential (in the URL or as upstream_auth): an upstream
@@ -160,6 +165,7 @@ class Relay:
         # What every session gets without auth: the default scope, the relay's limit.
         self._open_grant = Grant("default", probe.limit_usd)
         self.model, self.ledger, self.on_ledger_error = model, ledger, on_ledger_error
+        self.ladder, self.hangup = ladder, hangup if hangup is not None and hangup.any else None
         # One spool for every session (one file per process), for the ledger it serves.
         if ledger is not None and isinstance(spool, Spool):
             # Caught here, not by each session's guard (after its handshake, once per client).

@@ -16,11 +16,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from ...errors import CostModelError, UsageError
-from ..actions import CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
+from ..actions import END_CLOSES
 from ..policy import Decision
 from ..session import SessionGuard, Source
 from ..spendlog import decision_json, now_iso, session_record
 from .frames import RefusedFrame
+from .steps import SessionSteps
 from .upstream import close_code
 
 if TYPE_CHECKING:
@@ -65,12 +66,16 @@ class Session:
         self._spooled_seen = 0
         self._ignored_seen = 0
         self.frames = 0             # frames either way, for the idle timeout
+        self.client_frames = 0      # client frames, for the hold timer (audio streaming)
         self._refused: set[str] = set()  # reasons client frames were refused for (logged once)
         self.end: str | None = None
         self.upstream_session_id: str | None = None
         self.wrap_pending = False
         self.wrap_sent = False
         self.wrap_event_id: str | None = None
+        # The ladder and the hang-up timers, when the relay has any (else None: no cost).
+        self.steps = SessionSteps(self, relay.ladder, relay.hangup) \
+            if relay.ladder is not None or relay.hangup is not None else None
 
     def _on_decision(self, d: Decision) -> None:
         self.metrics.decisions.labels(d.action).inc()
@@ -83,6 +88,8 @@ class Session:
         idle = self.relay.limits.idle_timeout
         if idle:
             pumps.append(asyncio.create_task(self._watch_idle(idle)))
+        if self.steps is not None and self.steps.quiet is not None:
+            pumps.append(asyncio.create_task(self.steps.watch()))
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -106,6 +113,9 @@ class Session:
             if decision.action == "cut" and not self.end:
                 await self._cut(decision)
                 return
+            if self.steps is not None:
+                await self.steps.after(decision)
+                await self.steps.settle()
 
     async def _watch_idle(self, timeout: float) -> None:
         """Close a session with no frame either way for `timeout` seconds. A frame counter
@@ -202,6 +212,7 @@ class Session:
                 self.end = self.end or "client_closed"
                 return
             self.frames += 1
+            self.client_frames += 1
             if self.end:
                 return
             decision = None
@@ -261,13 +272,18 @@ class Session:
                 if decision.action == "cut":
                     await self._cut(decision, forward=msg)
                     return
-                # Wrap-up goes upstream before the client can answer this event.
+                # Wrap-up (and the ladder's steps) go upstream before the client can answer.
                 await self._act(decision)
+                if self.steps is not None:
+                    self.steps.server_event(event)
+                    await self.steps.after(decision)
             try:
                 await client.send(msg)
             except ConnectionClosed:
                 self.end = self.end or "client_closed"
                 return
+            if self.steps is not None and self.steps.end_pending:
+                await self.steps.settle()
 
     def _track(self, event: dict) -> None:
         protocol = self.protocol
@@ -290,6 +306,20 @@ class Session:
                 self._observe(ev, "client")   # the goodbye is a response too: it counts
                 await self._send_up(json.dumps(ev))
 
+    async def ask_wrap_up(self) -> None:
+        """Ask the agent to close the call (once): now, or when no response is in flight."""
+        if not self.wrap_sent:
+            self.wrap_pending = True
+        await self._act(self.guard.last)
+
+    async def send_upstream(self, events: list[dict], observe: bool = False) -> None:
+        """Send the relay's own client events upstream (`observe`: the guard hears of them
+        as of the client's: a request counts, an edit busts the cache)."""
+        for ev in events:
+            if observe:
+                self._observe(ev, "client")
+            await self._send_up(json.dumps(ev))
+
     async def _send_client(self, text: str) -> None:
         with contextlib.suppress(ConnectionClosed):
             await self.client.send(text)
@@ -310,16 +340,17 @@ class Session:
             farewell = self.protocol.budget_error(decision)
             if farewell is not None:
                 await self.client.send(farewell)
-            await self.client.close(CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET)
+            await self.client.close(*END_CLOSES["cut"])
         except ConnectionClosed:
             pass
 
     async def shutdown(self) -> None:
         """Close whichever side is still open, passing the other side's close code on."""
         client, up = self.client, self.up
-        if self.end == "cut":
-            up_code, up_reason = 1000, CLOSE_REASON_BUDGET
-            cl_code, cl_reason = CLOSE_CODE_BUDGET, CLOSE_REASON_BUDGET
+        ended = END_CLOSES.get(self.end or "")
+        if ended is not None:   # the guard ended it: the budget, the ladder, the timers
+            up_code, up_reason = 1000, ended[1]
+            cl_code, cl_reason = ended
         elif self.end == "idle":
             up_code, up_reason = 1000, "client idle"
             cl_code, cl_reason = CLOSE_CODE_IDLE, CLOSE_REASON_IDLE
@@ -341,6 +372,9 @@ class Session:
 
     def record(self) -> dict:
         """The session's spend-log line (`costmodel.guard.spendlog`), once it has ended."""
-        return session_record(self.guard, end=self.end or "error", started_at=self.started_at,
-                              upstream_session_id=self.upstream_session_id, path=self.path,
-                              decisions=self.decisions)
+        rec = session_record(self.guard, end=self.end or "error", started_at=self.started_at,
+                             upstream_session_id=self.upstream_session_id, path=self.path,
+                             decisions=self.decisions)
+        if self.steps is not None and self.steps.taken:
+            rec["ladder"] = self.steps.taken
+        return rec
