@@ -68,7 +68,7 @@ def _banner(url: str, forecasts: dict[str, Forecast], default: str, budgets: Bud
     from ..money import format_usd
 
     out.print(f"serving webhooks on {url}: " + ", ".join(
-        f"{p} at {url}/{p}" for p in platforms))
+        f"{p} at {url}/{p}" for p in platforms), soft_wrap=True)
     for stack, f in forecasts.items():
         mark = " (default)" if stack == default else ""
         out.print(f"  {escape(stack)}{mark}: holds {format_usd(f.p95_usd)} a call (P95 of "
