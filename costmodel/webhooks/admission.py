@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("costmodel.webhooks")
 
 Policy = Literal["fail_open", "fail_closed"]
-DEFAULT_HOLD_SECONDS = 3600.0   # Retell's default longest call is an hour; Vapi's 10 minutes
+# The longest calls by default: Retell's max_call_duration_ms is 3,600,000 (its API reference,
+# create-agent), Vapi's maxDurationSeconds 600 (CreateAssistantDTO in its OpenAPI document).
+DEFAULT_HOLD_SECONDS = 3600.0
 _MICRO = Decimal("0.000001")
 _FLUSH_BATCH = 200
 
