@@ -40,9 +40,11 @@ The guard's session model (the LLM whose next response is projected) is ``llm_mo
 the one LLM among the ``models`` values. Or pass your own ``guard=SessionGuard(...)``.
 
 ``spend_log=PATH`` appends the session's spend-log line (`costmodel.guard.spendlog`: spend,
-every priced usage, ``seconds``) when the pipeline ends (``EndFrame`` / ``CancelFrame``) or at
-`PipecatBudget.finalize`. Its length is on the guard's ``clock=`` (default ``time.monotonic``;
-a replay of recorded metrics passes one that reads their timestamps).
+every priced usage, ``seconds``) when the pipeline has finished (the observer: the end frame
+processed by the task's sink, or the task's ``on_pipeline_finished``; the processor: the end
+frame reaching it, last) or at `PipecatBudget.finalize`. Its length is on the guard's
+``clock=`` (default ``time.monotonic``; a replay of recorded metrics passes one that reads
+their timestamps).
 
 Only services report usage: Pipecat services push their usage metrics *downstream*
 (``FrameProcessor.start_llm_usage_metrics`` and its siblings). A usage metric that travels
@@ -54,6 +56,7 @@ does not say who pushed it), so prefer the observer where a transport takes clie
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 import logging
@@ -70,6 +73,18 @@ from ..errors import CostModelError, UsageError
 from ..guard.policy import Decision
 from ..guard.session import SessionGuard
 from ._common import MeteredHook, build_guard, session_model
+from .pipecat_frames import (
+    END_FRAME_NAMES,
+    end_frame,
+    end_of,
+    first_push,
+    frames_module,
+    ignored_because,
+    is_last_sink,
+    pusher,
+    wait_for_sink,
+    watch_task,
+)
 
 __all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]
 
@@ -80,43 +95,10 @@ log = logging.getLogger("costmodel.hooks.pipecat")
 BudgetObserver: type
 BudgetProcessor: type
 
-INSTALL_HINT = ("the Pipecat hook needs pipecat-ai, which is not installed: "
-                "pip install costmodel[pipecat]")
-
 _USAGE_CLASSES = frozenset({"LLMUsageMetricsData", "STTUsageMetricsData", "TTSUsageMetricsData"})
 _INSTANCE = re.compile(r"#\d+$")
 
 Models = Mapping[str, str] | Callable[[str, str | None], str | None] | None
-
-
-def _frames_module():
-    try:
-        from pipecat.frames import frames
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(INSTALL_HINT) from exc
-    return frames
-
-
-def end_frame(cancel: bool = False, reason: str | None = None) -> tuple[Any, Any]:
-    """The frame that ends the pipeline in the installed Pipecat, and the direction to push it.
-
-    ``EndWorkerFrame`` / ``CancelWorkerFrame`` (Pipecat >= 1.4) go downstream, as their
-    docstrings ask, so frames queued ahead are flushed first; the older ``EndTaskFrame`` /
-    ``CancelTaskFrame`` go upstream to the task, as those releases expected.
-    """
-    frames = _frames_module()
-    from pipecat.processors.frame_processor import FrameDirection
-
-    new, old = ("CancelWorkerFrame", "CancelTaskFrame") if cancel else \
-        ("EndWorkerFrame", "EndTaskFrame")
-    cls = getattr(frames, new, None)
-    direction = FrameDirection.DOWNSTREAM
-    if cls is None:
-        cls, direction = getattr(frames, old), FrameDirection.UPSTREAM
-    try:
-        return cls(reason=reason), direction
-    except TypeError:  # old releases: no reason field
-        return cls(), direction
 
 
 def _as_dict(data: Any) -> tuple[str, Any]:
@@ -274,7 +256,7 @@ def _budget(budget: PipecatBudget | None, kwargs: dict[str, Any]) -> PipecatBudg
 
 
 def _build_classes() -> dict[str, type]:
-    frames = _frames_module()
+    frames = frames_module()
     return {"BudgetProcessor": _processor_class(frames),
             "BudgetObserver": _observer_class(frames)}
 
@@ -319,56 +301,26 @@ def _processor_class(frames: Any) -> type:
     return BudgetProcessor
 
 
-def _first_push(seen: deque[int], data: Any) -> bool:
-    """Whether this is the frame's first push (older Pipecat reports every push)."""
-    frame = data.frame
-    if getattr(data, "first_push", True) is False or frame.id in seen:
-        return False
-    seen.append(frame.id)
-    return True
-
-
-def _ignored_because(data: Any, client_side: tuple[type, ...]) -> str | None:
-    """Why a usage metric pushed this way is not priced, or None to price it."""
-    from pipecat.processors.frame_processor import FrameDirection
-
-    if data.direction != FrameDirection.DOWNSTREAM:
-        return "pushed upstream"
-    if isinstance(data.source, client_side):
-        return f"pushed by the transport {data.source}"
-    return None
-
-
-def _pusher(observer: Any, data: Any) -> Callable[[Any, Any], Any]:
-    """How the observer pushes an end frame: through its task, else from the frame's source."""
-    from pipecat.processors.frame_processor import FrameDirection
-
-    async def push(out: Any, direction: Any) -> None:
-        if observer.task is None:
-            log.warning("%s: no task attached (observer.task = task); pushing %s from "
-                        "%s", observer.budget.name, type(out).__name__, data.source)
-            await data.source.push_frame(out, direction)
-        elif direction == FrameDirection.DOWNSTREAM:
-            await observer.task.queue_frame(out)
-        else:
-            await observer.task.queue_frame(out, direction)
-
-    return push
-
-
 def _observer_class(frames: Any) -> type:
-    from pipecat.observers.base_observer import BaseObserver, FramePushed
+    from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
     from pipecat.transports.base_input import BaseInputTransport
     from pipecat.transports.base_output import BaseOutputTransport
 
-    terminal = (frames.EndFrame, frames.CancelFrame)
-    watched = (frames.MetricsFrame, *terminal)
+    ends = tuple(getattr(frames, n) for n in END_FRAME_NAMES if hasattr(frames, n))
     client_side = (BaseInputTransport, BaseOutputTransport)
 
     class BudgetObserver(BaseObserver):
         """An observer that prices every usage metric once, wherever it is pushed, and ends the
         pipeline through ``task`` (set ``observer.task = task`` after building the task).
-        Without a task it pushes the end frame from the processor that pushed the metric."""
+        Without a task it pushes the end frame from the processor that pushed the metric.
+
+        The session is over (`PipecatBudget.finalize`, its spend-log line) once the end frame
+        has been processed by the task's sink, the last processor of ``task.pipeline``
+        (without a task: by a pipeline's sink, exact for a flat pipeline), or at the task's
+        ``on_pipeline_finished``: never at the end frame's first push, which comes before the
+        usage the services report as they stop (an STT service flushes its trailing audio
+        then). The observer hears of the sink processing the frame after every push made
+        before it (its events are queued in order), so no usage is left out."""
 
         def __init__(self, budget: PipecatBudget | None = None, *, task: Any = None,
                      **kwargs: Any) -> None:
@@ -377,6 +329,8 @@ def _observer_class(frames: Any) -> type:
             except TypeError:  # releases before observe_every_push: deduplicated below
                 super().__init__()
             self.budget = _budget(budget, kwargs)
+            self._task: Any = None
+            self._at_sink = asyncio.Event()
             self.task = task
             self._seen: deque[int] = deque(maxlen=256)
 
@@ -384,18 +338,33 @@ def _observer_class(frames: Any) -> type:
         def guard(self) -> SessionGuard:
             return self.budget.guard
 
+        def _get_task(self) -> Any:
+            return self._task
+
+        def _set_task(self, task: Any) -> None:
+            self._task = watch_task(task, self._task, self._pipeline_finished)
+
+        task = property(_get_task, _set_task, doc="The ``PipelineWorker`` (``PipelineTask``) "
+                        "the observer ends, and whose end ends the session.")
+
         async def on_push_frame(self, data: FramePushed) -> None:
             frame = data.frame
-            if not isinstance(frame, watched) or not _first_push(self._seen, data):
+            if not isinstance(frame, frames.MetricsFrame) or not first_push(self._seen, data):
                 return
-            if isinstance(frame, terminal):
-                self.budget.finalize()
-                return
-            reason = _ignored_because(data, client_side)
+            reason = ignored_because(data, client_side)
             if reason is not None:
                 self.budget.ignore(frame, reason)
                 return
-            await self.budget.act(_observe(self.budget, frame), _pusher(self, data))
+            await self.budget.act(_observe(self.budget, frame), pusher(self, data))
+
+        async def on_process_frame(self, data: FrameProcessed) -> None:
+            if isinstance(data.frame, ends) and is_last_sink(self._task, data.processor):
+                self._at_sink.set()
+                self.budget.finalize(end_of(data.frame))
+
+        async def _pipeline_finished(self, task: Any, frame: Any) -> None:
+            await wait_for_sink(self._at_sink)
+            self.budget.finalize(end_of(frame))
 
     return BudgetObserver
 

@@ -20,7 +20,14 @@ from costmodel.hooks.livekit import LiveKitBudget
 from costmodel.hooks.pipecat import PipecatBudget
 
 from .test_livekit_hook import FakeSession, _livekit, _scripted_llm, event, llm, stt
-from .test_pipecat_hook import MODELS, _run, llm_dict
+from .test_pipecat_hook import (
+    MODELS,
+    _pipecat,
+    _run,
+    _scripted_service,
+    _worker_and_runner,
+    llm_dict,
+)
 
 
 def repriced(usages) -> Decimal:
@@ -92,6 +99,44 @@ def test_a_real_pipeline_ended_by_the_budget_writes_a_cut_line(hook_kind, tmp_pa
     assert repriced(rec.usage) == rec.spent_usd == Decimal("0.004171666666666666666666666666")
     assert [d["action"] for d in json.loads(path.read_text())["decisions"]] == ["wrap_up", "cut"]
     assert 0 <= rec.seconds < 30
+
+
+@pytest.mark.parametrize("with_task", [True, False])
+def test_the_observer_writes_the_line_once_the_pipeline_has_finished(tmp_path, with_task):
+    # Three turns and the app's EndFrame are queued at once: the worker's source pushes the
+    # EndFrame (its first push) before the service has answered the first turn, so a line
+    # written then would be empty. It is written once the EndFrame has reached the end of the
+    # pipeline: the task's sink (with the task), or the pipeline's sink (without one).
+    _pipecat()
+    from pipecat.frames.frames import EndFrame, TextFrame
+    from pipecat.pipeline.pipeline import Pipeline
+
+    from costmodel.hooks import pipecat as hook
+
+    path = tmp_path / "spend.jsonl"
+    PipelineWorker, Runner = _worker_and_runner()
+    service = _scripted_service()()
+    budget = hook.BudgetObserver(limit_usd="10", models=MODELS, spend_log=path)
+    task = PipelineWorker(Pipeline([service]), observers=[budget], idle_timeout_secs=None)
+    if with_task:
+        budget.task = task
+
+    async def main():
+        for i in range(3):
+            await task.queue_frame(TextFrame(text=f"turn {i}: hello there"))
+        await task.queue_frame(EndFrame())
+        runner = Runner(handle_sigint=False)
+        await runner.add_workers(task)
+        await asyncio.wait_for(runner.run(), timeout=30)
+
+    asyncio.run(main())
+    [rec] = read_spend_log(path).records
+    # per turn: STT 3.5 s, the LLM (3000 + 500k tokens in, 100 out), TTS 19 characters
+    assert service.turns == 3 and len(budget.guard.costs) == 9
+    assert [u.model for u in rec.usage] == ["deepgram/nova-3", "openai/gpt-4o-mini",
+                                            "cartesia/sonic-3"] * 3
+    assert rec.spent_usd == budget.guard.spent_usd == repriced(rec.usage) > 0
+    assert rec.responses == 3 and rec.end == "ended"
 
 
 # -- LiveKit ------------------------------------------------------------------------------------
