@@ -136,7 +136,7 @@ def test_a_file_that_cannot_be_read_is_named_and_the_last_table_stays_stale(ledg
     assert ("2026-11-24", GROK) in table(at)                       # the last good table
 
 
-def test_two_ledgers_or_nothing_recorded_are_said_plainly(ledger):
+def test_two_ledgers_or_a_file_that_is_no_ledger_are_said_plainly(ledger):
     with pytest.raises(InputError, match="spend logs or one ledger .* not both: a.db, b.db"):
         reconcile_uploads([("a.db", ledger), ("b.db", ledger)], [], None)
     with pytest.raises(CostModelError, match="ledger notes.db: open: .*not a database"):
