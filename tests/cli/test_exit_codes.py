@@ -19,7 +19,7 @@ EXPECTED = {
     "NoPriceInForceError": 1, "CatalogError": 1, "ScenarioError": 2, "SimulationError": 1,
     "UsageError": 1, "MissingModelError": 1, "AmountError": 1, "InputError": 2,
     "EncodingUnavailableError": 1, "BudgetExceeded": 1, "LedgerError": 1,
-    "LedgerConflictError": 1, "LadderError": 2,
+    "LedgerConflictError": 1, "LadderError": 2, "RateCardError": 2,
 }
 
 ERROR_CLASSES = {name: cls for name, cls in vars(errors).items()

@@ -127,7 +127,7 @@ def test_an_unreadable_cards_file_says_so(tmp_path):
 def test_the_example_cards_load():
     from pathlib import Path
 
-    cards = load_cards(Path(__file__).parents[2] / "examples" / "rate-cards.yaml")
+    cards = load_cards(Path(__file__).parents[2] / "examples" / "resale" / "rate-cards.yaml")
     assert cards.tenants == ["acme", "globex", "hooli", "initech"]
     assert card_id(cards, "globex", "2026-10-31") == "plan:starter"
     assert card_id(cards, "globex", "2026-12-01") == "plan:pro@2026-12-01"
