@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from ..core.catalog import Catalog
+    from ..ledger import Ledger
 
 
 class _LazyConsole:
@@ -282,3 +283,21 @@ def _default(obj: Any) -> Any:
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+@contextmanager
+def existing_ledger(url: str) -> Iterator[Ledger]:
+    """The ledger at `url`, opened to read: a SQLite file that does not exist is an
+    `InputError` (a typo must not create an empty ledger that then reads as $0 spent)."""
+    from ..errors import LedgerError
+    from ..ledger import open_ledger
+    from ..ledger.url import ledger_key
+
+    try:
+        key = ledger_key(url)
+    except LedgerError as exc:
+        raise InputError(f"--ledger: {exc}") from None
+    if key is not None and key.startswith("sqlite:") and not Path(key[7:]).is_file():
+        raise InputError(f"--ledger: {url}: no such ledger file")   # (never create one)
+    with open_ledger(url) as store:
+        yield store

@@ -16,7 +16,7 @@ import typer
 
 from .._files import clip
 from ..errors import InputError
-from ._common import JsonOpt, err, escape, handle_errors, out, print_json
+from ._common import JsonOpt, err, escape, existing_ledger, handle_errors, out, print_json
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -56,19 +56,10 @@ def _percent(text: str, option: str) -> Decimal:
 
 def _usage(ledger: str, cards_file: Path, spend_logs: list[Path], window: Window,
            scope: str | None) -> tuple[RateCards, MeteredUsage]:
-    from ..errors import LedgerError
-    from ..ledger import open_ledger
-    from ..ledger.url import ledger_key
     from ..resale import load_cards, read_usage
 
     cards = load_cards(cards_file)   # (first: a bad file is reported before the ledger is read)
-    try:
-        key = ledger_key(ledger)
-    except LedgerError as exc:
-        raise InputError(f"--ledger: {exc}") from None
-    if key is not None and key.startswith("sqlite:") and not Path(key[7:]).is_file():
-        raise InputError(f"--ledger: {ledger}: no such ledger file")   # (never create one)
-    with open_ledger(ledger) as store:
+    with existing_ledger(ledger) as store:
         usage = read_usage(store, window=window, spend_logs=spend_logs, scope=scope,
                            name=ledger)
     return cards, usage

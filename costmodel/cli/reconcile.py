@@ -16,6 +16,7 @@ from ._common import (
     PricingOpt,
     err,
     escape,
+    existing_ledger,
     handle_errors,
     load_catalog,
     new_table,
@@ -72,22 +73,13 @@ def _min_usd(text: str) -> Decimal:
 
 def _recorded(ledger: str | None, spend_logs: list[Path], window: Window, scope: str | None,
               catalog: Catalog, calls: bool) -> Recorded | None:
-    from ..errors import LedgerError
-    from ..ledger import open_ledger
-    from ..ledger.url import ledger_key
     from ..reconcile import recorded_from_ledger, recorded_from_spend_logs
 
     logs = recorded_from_spend_logs(spend_logs, window=window, scope=scope, catalog=catalog) \
         if spend_logs else None
     if ledger is None:
         return logs
-    try:
-        key = ledger_key(ledger)
-    except LedgerError as exc:
-        raise InputError(f"--ledger: {exc}") from None
-    if key is not None and key.startswith("sqlite:") and not Path(key[7:]).is_file():
-        raise InputError(f"--ledger: {ledger}: no such ledger file")   # (never create one)
-    with open_ledger(ledger) as store:
+    with existing_ledger(ledger) as store:
         found = recorded_from_ledger(store, window=window, scope=scope, catalog=catalog,
                                      calls=calls, name=ledger)
     if logs is not None:

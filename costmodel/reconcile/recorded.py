@@ -12,7 +12,7 @@ counts on both days).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -101,13 +101,34 @@ def recorded_from_spend_logs(paths: Sequence[str | os.PathLike[str]], *,
     skipped session would quietly lower the recorded spend. A session found in two logs
     counts once.
     """
-    from ..guard.spendlog import read_spend_log  # (the guard: loaded for spend logs only)
-
     catalog = catalog or default_catalog()
     names = ModelNames(catalog)
     sessions: list[SessionRecord] = []
     seen: set[str] = set()
     twice = 0
+    for rec in read_spend_logs_strictly(paths):
+        if (scope is not None and rec.scope != scope) or rec.started_at.date() not in window:
+            continue
+        if rec.session_id in seen:
+            twice += 1
+            continue
+        seen.add(rec.session_id)
+        sessions.append(rec)
+    rows = [row for rec in sessions for row in _session_rows(rec, names)]
+    out = Recorded("spend log " + ", ".join(os.fspath(p) for p in paths)
+                   + (f" (scope {scope})" if scope else ""), _merge(rows), sessions)
+    if twice:
+        out.notes.append(f"{twice} session(s) appear in more than one spend log: counted once")
+    return out
+
+
+def read_spend_logs_strictly(paths: Sequence[str | os.PathLike[str]]
+                             ) -> Iterator[SessionRecord]:
+    """Every record of the spend logs, in order; any line that is not a valid record is an
+    `InputError` naming the file and line (for money read off the logs, a skipped session
+    would quietly lower a total)."""
+    from ..guard.spendlog import read_spend_log  # (the guard: loaded for spend logs only)
+
     for path in paths:
         log = read_spend_log(path)
         problems = Problems(log.path)
@@ -115,20 +136,7 @@ def recorded_from_spend_logs(paths: Sequence[str | os.PathLike[str]], *,
             problems.add(line, message)
         problems.count = log.skipped
         problems.check()
-        for rec in log.records:
-            if (scope is not None and rec.scope != scope) or rec.started_at.date() not in window:
-                continue
-            if rec.session_id in seen:
-                twice += 1
-                continue
-            seen.add(rec.session_id)
-            sessions.append(rec)
-    rows = [row for rec in sessions for row in _session_rows(rec, names)]
-    out = Recorded("spend log " + ", ".join(os.fspath(p) for p in paths)
-                   + (f" (scope {scope})" if scope else ""), _merge(rows), sessions)
-    if twice:
-        out.notes.append(f"{twice} session(s) appear in more than one spend log: counted once")
-    return out
+        yield from log.records
 
 
 def _session_rows(rec: SessionRecord, names: ModelNames

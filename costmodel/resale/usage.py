@@ -104,32 +104,24 @@ def _spend_log_sessions(paths: Sequence[str | os.PathLike[str]], first: date | N
     """tenant -> session id -> its times and seconds, for sessions that ran in the days.
     A bad line is an `InputError` naming file and line (a session skipped would lower the
     minutes billed); a session in two logs counts once."""
-    from ..guard.spendlog import read_spend_log  # (the guard: loaded for spend logs only)
-    from ..reconcile.exports import Problems
+    from ..reconcile.recorded import read_spend_logs_strictly
 
     out: dict[str, dict[str, _Session]] = {}
     twice = 0
-    for path in paths:
-        log = read_spend_log(path)
-        problems = Problems(log.path)
-        for line, message in log.problems:
-            problems.add(line, message)
-        problems.count = log.skipped
-        problems.check()
-        for rec in log.records:
-            if scope is not None and rec.scope != scope:
-                continue
-            started, ended = _utc(rec.started_at), _utc(rec.ended_at)
-            ended = max(ended, started)
-            if (first is not None and ended.date() < first) or \
-                    (last is not None and started.date() > last):
-                continue
-            sessions = out.setdefault(rec.scope, {})
-            if rec.session_id in sessions:
-                twice += 1
-                continue
-            seconds = None if rec.seconds is None else to_decimal(rec.seconds, "seconds")
-            sessions[rec.session_id] = _Session(started, ended, seconds)
+    for rec in read_spend_logs_strictly(paths):
+        if scope is not None and rec.scope != scope:
+            continue
+        started, ended = _utc(rec.started_at), _utc(rec.ended_at)
+        ended = max(ended, started)
+        if (first is not None and ended.date() < first) or \
+                (last is not None and started.date() > last):
+            continue
+        sessions = out.setdefault(rec.scope, {})
+        if rec.session_id in sessions:
+            twice += 1
+            continue
+        seconds = None if rec.seconds is None else to_decimal(rec.seconds, "seconds")
+        sessions[rec.session_id] = _Session(started, ended, seconds)
     if twice:
         notes.append(f"{twice} session(s) appear in more than one spend log: counted once")
     return out
