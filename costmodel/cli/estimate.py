@@ -101,6 +101,8 @@ def result_json(r: StackEstimate) -> dict:
         "fixed_monthly_usd": round(r.fixed_monthly_usd, 2),
         "line_items": [{"item": name, "usd": round(usd, 2)} for name, usd in r.line_items],
         "selfhost_basis": r.selfhost_basis,
+        "policy_saving_monthly_usd": None if r.policy_saving_monthly_usd is None
+        else round(r.policy_saving_monthly_usd, 2),
         "notes": r.notes,
     }
 

@@ -31,6 +31,7 @@ from .._files import CSV_LIMIT, clip, read_text
 from ..core.catalog import Catalog, default_catalog
 from ..core.imported import imported_note
 from ..errors import NoPriceInForceError, UnknownModelError
+from . import policies
 from .lengths import Lengths, percentiles, weighted_mean_std
 from .scenario import MAX_CALL_MINUTES, MAX_CALLS_PER_MONTH, Scenario, ScenarioError, stack_id
 from .simulate import StackModel, build_stack
@@ -70,6 +71,9 @@ class StackEstimate:
     # concurrent, $10,184/month (730 h)"); its line item '<id> GPUs always on' (or
     # '<id> GPUs autoscaled') replaces the GPU-minute share. None for API stacks.
     selfhost_basis: str | None = None
+    # With the scenario's policies (`costmodel.estimation.policies`): what they save a month
+    # against the same stack without them (None: the scenario sets none).
+    policy_saving_monthly_usd: float | None = None
 
 
 @dataclass
@@ -95,9 +99,11 @@ def sample_seconds(sc: Scenario, n: int, rng: np.random.Generator) -> np.ndarray
         minutes = rng.lognormal(d.lognormal.mu, d.lognormal.sigma, n)
     else:
         minutes = rng.choice(empirical_minutes(sc), size=n, replace=True)
-    # A lognormal's far tail can draw a "call" of days; no call is longer than a day.
+    # A lognormal's far tail can draw a "call" of days; no call is longer than a day, nor
+    # than the policies' longest call (the guard ends it there: `policies`).
     # In place: at 10M calls every temporary is another 80 MB to fault in.
-    minutes = np.minimum(minutes, MAX_CALL_MINUTES, out=minutes)
+    minutes = np.minimum(minutes, sc.policies.max_call_minutes or MAX_CALL_MINUTES,
+                         out=minutes)
     minutes *= 60
     minutes -= 1e-9
     np.ceil(minutes, out=minutes)
@@ -157,7 +163,8 @@ def sampled_lengths(sc: Scenario, n: int, seed: int, cache: TableCache | None = 
                     ) -> Lengths:
     """`n` call lengths of the scenario's distribution drawn with `seed` (cached)."""
     d = sc.duration_min
-    key: tuple[Any, ...] = (d.fixed, d.lognormal and (d.lognormal.mean, d.lognormal.p95), n, seed)
+    key: tuple[Any, ...] = (d.fixed, d.lognormal and (d.lognormal.mean, d.lognormal.p95), n, seed,
+                            sc.policies.max_call_minutes)
     if d.empirical is not None:
         path = sc.resolve_path(d.empirical)
         try:
@@ -364,9 +371,17 @@ def estimate(sc: Scenario, catalog: Catalog | None = None, *, stacks: Sequence[s
             raise
         if progress:
             progress(model.id)
+        model, noted = policies.with_ladder(model, sc, catalog, day,
+                                            int(sc.turns.responses(lengths.seconds)[-1]))
         results.append(estimate_stack(model, lengths, sc, catalog, day, volume,
                                       np.random.default_rng(seed + 1),
                                       keep_samples=keep_samples, cache=cache))
+        results[-1].notes += noted
+    if policies.in_force(sc):   # what they save: the same calls' seeds without them
+        plain = estimate(policies.without_policies(sc), catalog, stacks=stacks,
+                         calls_per_month=calls_per_month, seed=seed, calls=calls, on=day,
+                         cache=cache)
+        policies.note_savings(results, plain.results, sc)
     return Estimate(sc.name, volume, seed, day, results)
 
 

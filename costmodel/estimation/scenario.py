@@ -11,6 +11,8 @@ below are a contract (extensions are marked)::
             agent_text_tokens_per_s: 3.5}
     prompt: {system_tokens: 3000, tool_tokens: 0}    # or system_file: prompt.txt
     cache: {hit_ratio: 0.0}                  # extension: hits: per-response
+    policies: {max_call_minutes: 20,          # extension: what the guard does to calls
+               ladder: [{at_usd: 0.50, max_output_tokens: 300}]}
     stacks:
       - openai/gpt-realtime-1.5
       - {stt: deepgram/nova-3, llm: openai/gpt-5.4-mini, tts: cartesia/sonic-3,
@@ -228,6 +230,30 @@ class Truncation(_Strict):
     retention_ratio: float = Field(default=1.0, gt=0, le=1, **_FLOAT)
 
 
+class PolicyStep(_Strict):
+    """Extension: a ladder step (`costmodel.estimation.policies`): from the answer at which a
+    call's realtime spend reaches ``at_usd``, replies are cut at ``max_output_tokens``, or a
+    truncation keeps ``retention_ratio`` of the threshold."""
+
+    at_usd: float = Field(gt=0, le=1_000_000, **_FLOAT)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=1_000_000, **_INT)
+    retention_ratio: float | None = Field(default=None, gt=0, le=1, **_FLOAT)
+
+    @model_validator(mode="after")
+    def _one(self) -> PolicyStep:
+        if (self.max_output_tokens is None) == (self.retention_ratio is None):
+            raise ValueError("a step sets max_output_tokens or retention_ratio (one)")
+        return self
+
+
+class Policies(_Strict):
+    """Extension: what the budget guard does to calls, as the estimate should count it: calls
+    ended at ``max_call_minutes``, and ladder steps past a spend."""
+
+    max_call_minutes: float | None = Field(default=None, gt=0, le=MAX_CALL_MINUTES, **_FLOAT)
+    ladder: tuple[PolicyStep, ...] = Field(default=(), max_length=20)
+
+
 class ChainedStack(_Strict):
     stt: str | None = None
     llm: str | None = None
@@ -318,6 +344,7 @@ class Scenario(_Strict):
     prompt: Prompt = Field(default_factory=Prompt)
     cache: Cache = Field(default_factory=Cache)
     truncation: Truncation = Field(default_factory=Truncation)
+    policies: Policies = Field(default_factory=Policies)
     platform: Platform = Field(default_factory=Platform)
     selfhost: SelfHost = Field(default_factory=SelfHost)
     stacks: list[str | ChainedStack] = Field(min_length=1)

@@ -63,6 +63,43 @@ def _cache_mode(hits: str, hit_ratio: float) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
+class ReplyChange:
+    """From answer `first` on, a realtime model's replies are cut at `max_output_tokens`
+    (text and audio in proportion, as `costmodel.guard.projector.capped_output` cuts them),
+    or its truncation keeps `retention_ratio` (the scenario's policies:
+    `costmodel.estimation.policies`)."""
+
+    first: int
+    max_output_tokens: int | None = None
+    retention_ratio: float | None = None
+
+
+def _capped(text: int, audio: int, cap: int) -> tuple[int, int]:
+    if text + audio <= cap:
+        return text, audio
+    kept = audio * cap // (text + audio)
+    return cap - kept, kept
+
+
+def _in_force(changes: tuple[ReplyChange, ...], text_out: int, audio_out: int,
+              keep: float) -> Callable[[int], tuple[int, int, float]]:
+    """(text out, audio out, retention) of answer k, with the changes from k on applied."""
+    if not changes:
+        return lambda k: (text_out, audio_out, keep)
+
+    def at(k: int) -> tuple[int, int, float]:
+        out_t, out_a, kept = text_out, audio_out, keep
+        for c in changes:
+            if c.first <= k:
+                if c.max_output_tokens is not None:
+                    out_t, out_a = _capped(text_out, audio_out, c.max_output_tokens)
+                if c.retention_ratio is not None:
+                    kept = c.retention_ratio
+        return out_t, out_a, kept
+    return at
+
+
+@dataclass(frozen=True)
 class Component:
     """One billed part of a stack: per-response usage (k = 1, 2, ...) and per-call usage."""
 
@@ -75,6 +112,8 @@ class Component:
     reads: tuple[str, ...] = ("turns", "prompt", "cache", "truncation")
     # Past the model's session limit, answers restart a fresh session (`_reconnecting`).
     reconnects: bool = False
+    # What else its usages depend on: the policies' reply changes (`with_reply_changes`).
+    variant: tuple[ReplyChange, ...] = ()
 
 
 SHAPE_PARTS = ("turns", "prompt", "cache", "truncation")
@@ -162,7 +201,8 @@ def _time_component(role: str, entry: ModelEntry,
                      connection if field == "connection_seconds" else audio, reads=())
 
 
-def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Component:
+def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod,
+                     changes: tuple[ReplyChange, ...] = ()) -> Component:
     t = sc.turns
     tps_in = float(_need(entry, "audio_tokens_per_second_in", "speech input"))
     tps_out = float(_need(entry, "audio_tokens_per_second_out", "speech output"))
@@ -176,16 +216,19 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     text_out = _r(t.agent_speech_s * t.agent_text_tokens_per_s)
     system = sc.system_tokens()
     rates = period.token_rates_per_mtok()
+    keep = sc.truncation.retention_ratio
+    in_force = _in_force(changes, text_out, a, keep)
 
     if not entry.facts.rebills_context:
         def turn_once(k: int) -> Usage:
-            tokens = {"audio.input": u_first if k == 1 else u, "audio.output": a,
-                      "text.output": text_out}
+            out_t, out_a, _ = in_force(k)
+            tokens = {"audio.input": u_first if k == 1 else u, "audio.output": out_a,
+                      "text.output": out_t}
             if k == 1 and system:
                 tokens["text.input"] = system
             return Usage(entry.id, {k_: v for k_, v in tokens.items() if v}, label="response")
         return Component("realtime", entry.id, turn_once, _none_call,
-                         reads=("turns", "prompt"))
+                         reads=("turns", "prompt"), variant=changes)
 
     hit = sc.cache.hit_ratio
     rules = entry.facts.cache
@@ -197,7 +240,6 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     covered, odds = _cache_mode(sc.cache.hits, hit)
     can_cache = {m: f"{m}.cached" in rates for m in ("text", "audio")}
     limit = entry.facts.truncation_threshold_tokens
-    keep = sc.truncation.retention_ratio
     usage_of = _token_usages(entry.id, "response")
 
     # Response k depends only on k, so states are computed once, in order, and memoised:
@@ -208,11 +250,12 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
     def state(k: int) -> tuple[int, int, bool]:
         while len(states) < k:
             h, new = carried[0], u if states else u_first
+            _, out_a, kept = in_force(len(states) + 1)
             truncated = limit is not None and system + h + new > limit
             if limit is not None and truncated:
-                h = max(0, int(keep * limit) - system - new)
+                h = max(0, int(kept * limit) - system - new)
             states.append((h, system + h + new, truncated))
-            carried[0] = h + new + a
+            carried[0] = h + new + out_a
         return states[k - 1]
 
     def response(k: int) -> Usage:
@@ -229,12 +272,13 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod) -> Co
         if odds != 1.0:  # per-response: a hit's split, times the chance of a hit
             c_text, c_audio = _r(odds * c_text), _r(odds * c_audio)
         new = u if k > 1 else u_first
+        out_t, out_a, _ = in_force(k)
         tokens = {"text.input": system - c_text, "text.cached": c_text,
                   "audio.input": h + new - c_audio, "audio.cached": c_audio,
-                  "text.output": text_out, "audio.output": a}
+                  "text.output": out_t, "audio.output": out_a}
         return usage_of(tokens)
 
-    return Component("realtime", entry.id, response, _none_call)
+    return Component("realtime", entry.id, response, _none_call, variant=changes)
 
 
 def _reconnecting(comp: Component, entry: ModelEntry, sc: Scenario) -> Component:
@@ -253,7 +297,7 @@ def _reconnecting(comp: Component, entry: ModelEntry, sc: Scenario) -> Component
     def response(k: int) -> Usage | None:
         return first((k - 1) % per_session + 1)
     return Component(comp.role, comp.model, response, comp.call_usage, comp.reads,
-                     reconnects=True)
+                     reconnects=True, variant=comp.variant)
 
 
 def _stt(entry: ModelEntry, sc: Scenario, period: PricePeriod, role: str) -> Component:
@@ -428,6 +472,22 @@ def build_stack(stack: str | ChainedStack, sc: Scenario, catalog: Catalog,
             continue  # a platform stack that is also the scenario's platform: billed once
         comps.append(platform_component(e, day))
     return StackModel(stack_id(stack), tuple(comps), sc)
+
+
+def with_reply_changes(model: StackModel, changes: tuple[ReplyChange, ...], catalog: Catalog,
+                       day: date) -> StackModel:
+    """`model` with its token-billed realtime component built again with `changes` (the
+    rest as it is); `model` itself when it has none. With reconnects, each session applies
+    the changes from the same answer on."""
+    comps = list(model.components)
+    for i, comp in enumerate(comps):
+        entry = catalog.get(comp.model)
+        period = _period(entry, day)
+        if comp.role == "realtime" and period is not None and period.tokens:
+            comps[i] = _reconnecting(_realtime_tokens(entry, model.scenario, period, changes),
+                                     entry, model.scenario)
+            return StackModel(model.id, tuple(comps), model.scenario)
+    return model
 
 
 def platform_component(entry: ModelEntry, day: date) -> Component:

@@ -285,7 +285,7 @@ def shape_key(comp: Component, sc: Scenario, system_tokens: int) -> tuple[Any, .
     parts: dict[str, Any] = {
         "turns": sc.turns, "prompt": system_tokens, "cache": sc.cache,
         "truncation": sc.truncation}
-    return (comp.role, comp.model, tuple((p, parts[p]) for p in comp.reads))
+    return (comp.role, comp.model, tuple((p, parts[p]) for p in comp.reads), comp.variant)
 
 
 class TableCache:
