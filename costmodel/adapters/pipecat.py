@@ -190,6 +190,11 @@ def usage_from_pipecat_stt(usage: Mapping[str, Any], model: str, *, at: date | N
                            label: str = "") -> Usage:
     """A `Usage` from a Pipecat ``STTUsage`` dict (or ``STTUsageMetricsData`` dict).
 
+    One report, exactly as reported. A streaming service's reports are "incremental deltas
+    since the previous usage report" of one stream (pipecat ``metrics/metrics.py``), which its
+    provider rounds to the billing increment once: pricing each such `Usage` on its own
+    rounds each delta up. `costmodel.hooks.streams.Streams` turns them into the stream's bill.
+
     >>> usage_from_pipecat_stt({"audio_seconds": 4.25}, "deepgram/nova-3").audio_seconds
     Decimal('4.25')
     """

@@ -36,6 +36,16 @@ catalog id | None``; a model name the catalog knows (an id, alias or unambiguous
 used as is. When a metric cannot be mapped or priced, the guard's ``on_unpriced`` policy
 decides: ``fail_closed`` (default) ends the pipeline, ``fail_open`` logs and goes on.
 
+STT audio is billed as providers bill it (`costmodel.hooks.streams`): a streaming service
+(Deepgram...) reports "incremental deltas" of one stream (pipecat ``metrics/metrics.py``
+``STTUsage``), so its audio is rounded to the billing increment once per stream (per service
+instance), each report priced as what it adds to the stream's bill: at every report the spend
+is what the stream would cost if it closed then. A segmented service (``SegmentedSTTService``:
+Whisper, Groq...) uploads each VAD segment as a request of its own and reports each: each is
+billed alone. The observer tells them apart by the service that pushed the metric; the
+processor and recorded metrics cannot, so name segmented services in ``segmented_stt=``
+(processor or class names).
+
 The guard's session model (the LLM whose next response is projected) is ``llm_model=``, or
 the one LLM among the ``models`` values. Or pass your own ``guard=SessionGuard(...)``.
 
@@ -81,10 +91,12 @@ from .pipecat_frames import (
     frames_module,
     ignored_because,
     is_last_sink,
+    note_segmented,
     pusher,
     wait_for_sink,
     watch_task,
 )
+from .streams import Streams
 
 __all__ = ["BudgetObserver", "BudgetProcessor", "PipecatBudget", "end_frame"]
 
@@ -132,7 +144,7 @@ class PipecatBudget(MeteredHook):
                  llm_model: str | None = None, on_wrap_up: Any = None,
                  end: Literal["end", "cancel"] = "end", name: str = "pipecat",
                  spend_log: str | os.PathLike[str] | None = None,
-                 **guard_kwargs: Any) -> None:
+                 segmented_stt: Iterable[str] = (), **guard_kwargs: Any) -> None:
         if end not in ("end", "cancel"):
             raise UsageError("end must be 'end' (graceful) or 'cancel' (immediate)")
         self.models = models
@@ -151,6 +163,8 @@ class PipecatBudget(MeteredHook):
         self.wrapped_up = False     # the wrap-up was delivered
         self._ids: dict[tuple[str, str | None], str] = {}
         self.ignored_metrics = 0    # usage metrics from the client's side: never metered
+        self.segmented_stt = set(segmented_stt)   # processors whose reports are requests
+        self.streams = Streams(self.guard.catalog)
 
     # -- pricing ------------------------------------------------------------------------------
     def catalog_id(self, processor: str, model: str | None) -> str:
@@ -180,7 +194,13 @@ class PipecatBudget(MeteredHook):
 
     def usages(self, frame: Any) -> list[Usage]:
         """The priced `Usage`\\ s in a ``MetricsFrame`` (or a list of MetricsData, or recorded
-        ``{"processor", "model", "value"}`` dicts); timing metrics are skipped."""
+        ``{"processor", "model", "value"}`` dicts); timing metrics are skipped.
+
+        STT audio is billed per stream (`costmodel.hooks.streams`): a streaming service's
+        reports are deltas of one stream, and each becomes what it adds to the stream's bill
+        (the audio so far rounded once, less what was billed); a report that adds nothing is
+        left out. Advances the streams: call it once per frame (`observe` does). The reports
+        of a processor in ``segmented_stt`` are requests of their own, each billed alone."""
         items = getattr(frame, "data", frame)
         if isinstance(items, Mapping) or not isinstance(items, Iterable):
             items = [items]
@@ -191,9 +211,17 @@ class PipecatBudget(MeteredHook):
                 continue
             processor = str(d.get("processor") or "")
             model = d.get("model")
-            out.append(usage_from_pipecat_metrics(d, self.catalog_id(processor, model),
-                                                  label=processor))
+            usage: Usage | None = usage_from_pipecat_metrics(
+                d, self.catalog_id(processor, model), label=processor)
+            if usage is not None and usage.audio_seconds and not self._segmented(processor):
+                usage = self.streams.share((processor, usage.model), usage)
+            if usage is not None:
+                out.append(usage)
         return out
+
+    def _segmented(self, processor: str) -> bool:
+        return processor in self.segmented_stt or \
+            _INSTANCE.sub("", processor) in self.segmented_stt
 
     def observe(self, frame: Any) -> Decision | None:
         """Price the usage in `frame` and return the guard's decision (None: nothing priced)."""
@@ -355,6 +383,7 @@ def _observer_class(frames: Any) -> type:
             if reason is not None:
                 self.budget.ignore(frame, reason)
                 return
+            note_segmented(self.budget.segmented_stt, data.source)
             await self.budget.act(_observe(self.budget, frame), pusher(self, data))
 
         async def on_process_frame(self, data: FrameProcessed) -> None:

@@ -4,6 +4,7 @@ pipecat-ai's frames, imported on use, so that `costmodel.hooks.pipecat` imports 
 - `end_frame`: the frame that ends a pipeline in the installed release, and its direction;
 - `first_push`, `ignored_because`: which pushes of a ``MetricsFrame`` the observer prices;
 - `pusher`: how the observer pushes an end frame (through its task);
+- `note_segmented`: which STT services report requests of their own (not parts of a stream);
 - `is_last_sink`, `end_of`, `wait_for_sink`: when a session is over. A worker's run ends when
   an ``EndFrame``, ``StopFrame`` or ``CancelFrame`` reaches its sink, the last processor of
   ``task.pipeline`` (pipecat/pipeline/worker.py, ``_sink_push_frame``, which then calls
@@ -22,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["END_FRAME_NAMES", "INSTALL_HINT", "end_frame", "end_of", "first_push",
-           "frames_module", "ignored_because", "is_last_sink", "pusher", "wait_for_sink",
-           "watch_task"]
+           "frames_module", "ignored_because", "is_last_sink", "note_segmented", "pusher",
+           "wait_for_sink", "watch_task"]
 
 log = logging.getLogger("costmodel.hooks.pipecat")
 
@@ -103,6 +104,16 @@ def pusher(observer: Any, data: Any) -> Callable[[Any, Any], Any]:
             await observer.task.queue_frame(out, direction)
 
     return push
+
+
+def note_segmented(names: set[str], source: Any) -> None:
+    """Add `source`'s name to `names` when it is a segmented STT service (each VAD segment
+    it uploads is a request of its own, and it reports each one:
+    ``SegmentedSTTService._handle_user_stopped_speaking`` in pipecat/services/stt_service.py)."""
+    from pipecat.services.stt_service import SegmentedSTTService
+
+    if isinstance(source, SegmentedSTTService):
+        names.add(str(source.name))
 
 
 def is_last_sink(task: Any, processor: Any) -> bool:

@@ -200,12 +200,17 @@ def test_chained_session_through_a_real_budget():
         call, lambda clock: PipecatBudget(limit_usd="100", models=provider_pipecat.MODELS))
     assert truth.stt_seconds == pytest.approx(call.seconds, abs=0.01)
     assert truth.responses == len(call.turns) or truth.responses == len(call.turns) - 1
-    # The guard's spend is the sum of each metric priced on its own.
+    # The guard's spend is the sum of the metrics priced: each LLM and TTS metric on its own,
+    # the STT reports as the deltas of one stream they are, billed per second once (Deepgram).
     frames = [provider_pipecat.metrics_frame(k, f) for _, k, f in provider_pipecat.metrics(call)]
-    models = {u.model for fr in frames for u in budget.usages(fr)}
-    assert models == {"deepgram/nova-3", "openai/gpt-5.4-mini", "cartesia/sonic-3"}
-    assert budget.guard.spent_usd == sum(price(u).total_usd for fr in frames
-                                         for u in budget.usages(fr))
+    again = PipecatBudget(limit_usd="100", models=provider_pipecat.MODELS)
+    usages = [u for fr in frames for u in again.usages(fr)]
+    assert {u.model for u in usages} == {"deepgram/nova-3", "openai/gpt-5.4-mini",
+                                         "cartesia/sonic-3"}
+    assert budget.guard.spent_usd == sum(price(u).total_usd for u in usages)
+    stt = [Decimal(str(f["audio_seconds"])) for _, k, f in provider_pipecat.metrics(call)
+           if k == "stt"]
+    assert sum(u.audio_seconds for u in usages if u.audio_seconds) == math.ceil(sum(stt))
     assert budget.last.action == "ok"
 
 

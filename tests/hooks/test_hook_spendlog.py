@@ -96,7 +96,7 @@ def test_a_real_pipeline_ended_by_the_budget_writes_a_cut_line(hook_kind, tmp_pa
     [rec] = read_spend_log(path).records
     # 2 turns of STT + LLM + TTS were metered (test_pipecat_hook has the figures), then cut
     assert rec.end == "cut" and service.turns == 2 and len(rec.usage) == 6
-    assert repriced(rec.usage) == rec.spent_usd == Decimal("0.004171666666666666666666666666")
+    assert repriced(rec.usage) == rec.spent_usd == Decimal("0.004043333333333333333333333333")
     assert [d["action"] for d in json.loads(path.read_text())["decisions"]] == ["wrap_up", "cut"]
     assert 0 <= rec.seconds < 30
 

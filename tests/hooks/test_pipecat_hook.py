@@ -259,18 +259,19 @@ def test_real_pipeline_is_ended_when_the_budget_is_spent(hook_kind):
     # the hook pushed the end frame; the worker turned it into an EndFrame that ended the run
     assert names.count("EndWorkerFrame") + names.count("EndTaskFrame") >= 1
     assert isinstance(finished[0], EndFrame) and "budget" in str(finished[0].reason)
-    # Turn k costs: STT 3.5 s of nova-3, billed as 4 s at $0.0077/min (its price since the
-    # promotion ended 2026-09-12) = $0.0308/60 = $0.000513333...; the LLM (3000 + 500k) tokens
-    # in at $0.15/1M + 100 out at $0.60/1M = $0.000585, $0.00066 for k = 1, 2; TTS 19
-    # characters at $50/1M = $0.00095. Turn 1: $0.002048333...; turn 2's STT and LLM bring
-    # $0.003221666... and the next response is projected at ~$0.001203333 (STT $0.000513333 +
-    # LLM $0.00069): room for one ($0.004425), not two ($0.005628): wrap up. Turn 2's TTS
-    # brings $0.004171666...: the next would pass $0.005 ($0.005375): cut, before turn 3.
+    # Turn k costs: STT 3.5 s of nova-3 at $0.0077/min (its price since the promotion ended
+    # 2026-09-12), its reports one stream billed per second once (3.5 s -> 4 s, $0.0308/60 =
+    # $0.000513333...; 7.0 s -> 7 s, 3 s more: $0.000385); the LLM (3000 + 500k) tokens in at
+    # $0.15/1M + 100 out at $0.60/1M = $0.000585, $0.00066 for k = 1, 2; TTS 19 characters at
+    # $50/1M = $0.00095. Turn 1: $0.002048333...; turn 2's STT and LLM bring $0.003093333...
+    # and the next response is projected at ~$0.001075 (STT $0.000385 + LLM $0.00069): room
+    # for one ($0.004168333), not two ($0.005243333): wrap up. Turn 2's TTS brings
+    # $0.004043333...: the next would pass $0.005 ($0.005118333): cut, before turn 3.
     assert service.turns == 2
     assert [(d.action, str(d.spent_usd)) for d in guard.history] == [
-        ("wrap_up", "0.003221666666666666666666666666"),
-        ("cut", "0.004171666666666666666666666666")]
-    assert guard.spent_usd == Decimal("0.004171666666666666666666666666")
+        ("wrap_up", "0.003093333333333333333333333333"),
+        ("cut", "0.004043333333333333333333333333")]
+    assert guard.spent_usd == Decimal("0.004043333333333333333333333333")
     # over the limit by less than one turn (see test_text_llm_cut_is_predictive)
     assert guard.spent_usd - guard.limit_usd < Decimal("0.00032") + Decimal("0.000735") \
         + Decimal("0.00095")
