@@ -122,6 +122,27 @@ def test_the_relay_lowers_the_reply_then_the_context_then_wraps_up_then_cuts(tmp
                                step="max_output_tokens", applied="true") == 1
 
 
+def test_without_the_ladder_the_same_session_is_cut_after_four_responses(tmp_path):
+    async def main():
+        async with stack(tmp_path) as (up, relay, url):
+            seen: list[dict] = []
+            async with connect(url, proxy=None, open_timeout=3) as ws:
+                with contextlib.suppress(ConnectionClosed):
+                    for i in range(30):
+                        await ws.send(audio_frame(i))
+                        await ws.send(json.dumps({"type": "response.create"}))
+                        await read_until(ws, "response.done", seen)
+                await rest(ws, seen)
+            await wait_for(lambda: relay.sessions_done == 1)
+            return up.links[0]
+
+    link = run(main())
+    [rec] = spend_log(tmp_path)
+    # $0.0328 + $0.0488 + $0.0648 + $0.0808 (the policy's goodbye) = $0.2272, then the cut.
+    assert rec["end"] == "cut" and rec["responses"] == link.responses == 4
+    assert Decimal(rec["spent_usd"]) == Decimal("0.2272") and "ladder" not in rec
+
+
 def test_the_ladders_end_step_hangs_up_after_the_goodbye(tmp_path):
     ladder = Ladder.of([{"at": 0.1, "wrap_up": True}, {"at": 0.12, "end": True}])
 
