@@ -18,7 +18,7 @@ what the guard saves a month (the relay's own settings, `costmodel.guard.ladder`
   threshold): replies cut at ``max_output_tokens`` (text and audio in proportion), or
   truncation keeping ``retention_ratio`` of the model's threshold (the scenario's own
   ``truncation`` rule). Answers before it are priced as they were, and what follows from
-  the history as it then stands (`costmodel.estimation.simulate.ReplyChange`). The ladder
+  the history as it then stands (`costmodel.estimation.replies.ReplyChange`). The ladder
   applies to a realtime model billed by tokens; a stack without one is noted, unchanged.
 
 `costmodel.estimation.estimate` prices a scenario with policies twice, with and without them,
@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING
 from ..core.catalog import Catalog
 from ..core.pricing import price
 from ..core.usage import Usage
+from .replies import ReplyChange
 from .scenario import Policies, PolicyStep, Scenario
-from .simulate import ReplyChange, StackModel, with_reply_changes
+from .simulate import StackModel, with_reply_changes
 
 if TYPE_CHECKING:
     from .monthly import StackEstimate

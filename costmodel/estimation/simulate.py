@@ -39,6 +39,7 @@ from ..core.rates import ModelEntry, PricePeriod
 from ..core.usage import Usage
 from ..errors import SimulationError
 from ..money import to_decimal
+from .replies import ReplyChange, replies_in_force
 from .scenario import ChainedStack, Scenario, stack_id, stack_platforms
 
 
@@ -60,43 +61,6 @@ def _cache_mode(hits: str, hit_ratio: float) -> tuple[float, float]:
     same tier.
     """
     return (hit_ratio, 1.0) if hits == "share" else (1.0, hit_ratio)
-
-
-@dataclass(frozen=True)
-class ReplyChange:
-    """From answer `first` on, a realtime model's replies are cut at `max_output_tokens`
-    (text and audio in proportion, as `costmodel.guard.projector.capped_output` cuts them),
-    or its truncation keeps `retention_ratio` (the scenario's policies:
-    `costmodel.estimation.policies`)."""
-
-    first: int
-    max_output_tokens: int | None = None
-    retention_ratio: float | None = None
-
-
-def _capped(text: int, audio: int, cap: int) -> tuple[int, int]:
-    if text + audio <= cap:
-        return text, audio
-    kept = audio * cap // (text + audio)
-    return cap - kept, kept
-
-
-def _in_force(changes: tuple[ReplyChange, ...], text_out: int, audio_out: int,
-              keep: float) -> Callable[[int], tuple[int, int, float]]:
-    """(text out, audio out, retention) of answer k, with the changes from k on applied."""
-    if not changes:
-        return lambda k: (text_out, audio_out, keep)
-
-    def at(k: int) -> tuple[int, int, float]:
-        out_t, out_a, kept = text_out, audio_out, keep
-        for c in changes:
-            if c.first <= k:
-                if c.max_output_tokens is not None:
-                    out_t, out_a = _capped(text_out, audio_out, c.max_output_tokens)
-                if c.retention_ratio is not None:
-                    kept = c.retention_ratio
-        return out_t, out_a, kept
-    return at
 
 
 @dataclass(frozen=True)
@@ -217,7 +181,7 @@ def _realtime_tokens(entry: ModelEntry, sc: Scenario, period: PricePeriod,
     system = sc.system_tokens()
     rates = period.token_rates_per_mtok()
     keep = sc.truncation.retention_ratio
-    in_force = _in_force(changes, text_out, a, keep)
+    in_force = replies_in_force(changes, text_out, a, keep)
 
     if not entry.facts.rebills_context:
         def turn_once(k: int) -> Usage:

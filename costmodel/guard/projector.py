@@ -62,7 +62,7 @@ class Truncation:
 def capped_output(text: int, audio: int, cap: int) -> tuple[int, int]:
     """A reply of `text` + `audio` tokens cut at `cap` output tokens (``max_output_tokens``
     counts both): each part in proportion, audio rounded down (the estimator's policies cut
-    replies by the same rule: `costmodel.estimation.simulate`).
+    replies by the same rule: `costmodel.estimation.replies.capped_reply`).
 
     >>> capped_output(30, 150, 90)   # 180 tokens cut in half
     (15, 75)
