@@ -70,10 +70,15 @@ handshake timeout, an idle timeout (close code 4008) and a maximum client messag
 code 1009); the defaults follow the process's file-descriptor limit. `RelayMetrics` counts
 sessions, decisions, spend, refusals and rejected frames for Prometheus.
 
-The package: `server` (Relay, serve), `session` (one relayed session), `upstream` (URL joining,
-path checks, headers, masking), `auth` (tokens), `limits` (what a relay accepts, the connection
-gate), `ratelog` (logs a flood cannot multiply), `metrics`, `frames` (reading client and server
-frames).
+**Saving before cutting** (``ladder=``, ``hangup=``): the ladder's steps between warn and cut
+(a lower reply cap, a tighter truncation, old turns deleted, the wrap-up, the end) and the
+silence, hold and maximum-length timers (`costmodel.guard.ladder`, `costmodel.guard.idle`),
+taken by `steps` from the provider's events only.
+
+The package: `server` (Relay, serve), `session` (one relayed session), `steps` (its ladder and
+timers), `upstream` (URL joining, path checks, headers, masking), `auth` (tokens), `limits`
+(what a relay accepts, the connection gate), `ratelog` (logs a flood cannot multiply),
+`metrics`, `frames` (reading client and server frames).
 """
 
 from __future__ import annotations
