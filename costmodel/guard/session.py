@@ -124,6 +124,7 @@ class SessionGuard:
         self._token_spent = self._time_spent = _ZERO
         self._started = clock()
         self._ended: float | None = None
+        self._reported_at: float | None = None   # the provider's last report of its time
         self.responses = 0
         self._requested = 0      # responses asked for, not yet confirmed by the provider
         self._in_flight = 0      # responses the provider started, not yet done
@@ -291,6 +292,12 @@ class SessionGuard:
                 self._account(usage)
             except CostModelError as exc:
                 return self._fail_unpriced(str(exc))
+            facts = self._model_facts()
+            if usage.connection_seconds and facts is not None and facts.time_billed and \
+                    self.catalog.resolve(usage.model) == facts.model_id:
+                # The provider reports its own connection time (LiveKit's session_duration):
+                # that is what it bills; the clock covers only the time since.
+                self._reported_at = self.clock()
         return self._decide()
 
     def unmeterable(self, why: MissingModelError) -> Decision:
@@ -368,9 +375,9 @@ class SessionGuard:
             self._account(self.projector.usage(_ZERO, "estimated (requested)")
                           .with_(estimated=True))
         self._in_flight = self._requested = 0
-        if facts.time_billed:
+        self._time_spent = _ZERO
+        if facts.time_billed and self._reported_at is None:
             elapsed = to_decimal(self.seconds, "elapsed seconds")
-            self._time_spent = _ZERO
             self._account(Usage(facts.model_id, connection_seconds=elapsed, label="connection"))
 
     # -- accounting -------------------------------------------------------------------------
@@ -449,7 +456,8 @@ class SessionGuard:
                             self.session_id, exc)
             return _ZERO
         # Time-billed: what the connection has cost so far, and what one more turn adds.
-        elapsed = to_decimal(self.clock() - self._started, "elapsed seconds")
+        since = self._started if self._reported_at is None else self._reported_at
+        elapsed = to_decimal(self.clock() - since, "elapsed seconds")
         model_id = facts.model_id
         now = price(Usage(model_id, connection_seconds=elapsed), self.catalog).total_usd
         later = price(Usage(model_id, connection_seconds=elapsed + _LOOKAHEAD_SECONDS),
