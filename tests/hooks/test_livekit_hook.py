@@ -198,8 +198,6 @@ def grok(session_seconds: float) -> dict:
             "input_tokens": 0, "output_tokens": 0, "session_duration": session_seconds}
 
 
-
-
 def test_a_time_billed_model_is_billed_the_time_livekit_reports_not_the_clock_too(tmp_path):
     # xai/grok-voice-agent: $0.05 a minute of connection, per second. The session is attached
     # at t = 100 s on the guard's clock; one update reports 60 s of connection at t = 160 s,
