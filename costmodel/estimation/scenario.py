@@ -27,7 +27,6 @@ below are a contract (extensions are marked)::
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal, TypedDict
 
@@ -37,6 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from .._files import SCENARIO_LIMIT, TEXT_LIMIT, read_text
 from .._yamlmarks import line_of, load_with_marks
 from ..errors import CatalogError, ScenarioError
+from .stacks import ChainedStack, Platform
+from .stacks import stack_id as stack_id  # (re-exported: the scenario's stacks' ids)
+from .stacks import stack_platforms as stack_platforms
 
 
 class _Strict(BaseModel):
@@ -254,67 +256,6 @@ class Policies(_Strict):
     ladder: tuple[PolicyStep, ...] = Field(default=(), max_length=20)
 
 
-class ChainedStack(_Strict):
-    stt: str | None = None
-    llm: str | None = None
-    tts: str | None = None
-    telephony: str | None = None
-    realtime: str | None = Field(default=None, description="extension: a realtime model with "
-                                 "telephony and/or a transcription model")
-    transcription: str | None = None
-    platform: str | list[str] | None = Field(default=None, description="extension: catalog "
-                                             "id(s) of kind platform this stack runs on "
-                                             "(replaces the scenario's platform.id)")
-
-    def platforms(self) -> tuple[str, ...]:
-        """The stack's own platform ids ((), when it names none)."""
-        return _ids(self.platform)
-
-    def chain(self) -> tuple[tuple[str, str], ...]:
-        """(role, model id) of a chained stack's stt, llm and tts, in that order."""
-        assert self.stt and self.llm and self.tts  # `_shape`, for a stack without realtime
-        return (("stt", self.stt), ("llm", self.llm), ("tts", self.tts))
-
-    @model_validator(mode="after")
-    def _shape(self) -> ChainedStack:
-        if self.realtime is not None:
-            if self.stt or self.llm or self.tts:
-                raise ValueError("a stack has either realtime, or stt + llm + tts")
-        elif not (self.stt and self.llm and self.tts):
-            raise ValueError("a chained stack needs stt, llm and tts (telephony optional)")
-        return self
-
-
-def _ids(value: str | list[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-MAX_PHONE_NUMBERS = 1_000_000
-
-
-class Platform(_Strict):
-    """Extension: a voice platform's fees. ``usd_per_minute``: a fee per minute of call on
-    every stack (line item 'platform fee'); or ``id``: catalog entries of kind platform (per
-    minute fee, monthly fee, per-number fee, included minutes) for every stack that names
-    none of its own; ``phone_numbers``: numbers rented (times each per-number fee)."""
-
-    usd_per_minute: Decimal = Field(default=Decimal(0), ge=0, le=100, allow_inf_nan=False)
-    id: str | list[str] | None = None
-    phone_numbers: int = Field(default=1, ge=0, le=MAX_PHONE_NUMBERS, **_INT)
-
-    @model_validator(mode="after")
-    def _one_fee(self) -> Platform:
-        if self.id is not None and self.usd_per_minute:
-            raise ValueError("give usd_per_minute or id (a catalog platform), not both: the "
-                             "catalog entry has its own per-minute fee")
-        return self
-
-    def ids(self) -> tuple[str, ...]:
-        return _ids(self.id)
-
-
 class SelfHost(_Strict):
     """Extension: how a self-hosted stack is priced (`costmodel.estimation.selfhost`). Default
     (``utilisation`` unset): the always-on fleet sized for the busy hour's P99 concurrency
@@ -425,20 +366,3 @@ def load_scenario(path: str | Path) -> Scenario:
                             key=key or None) from None
     sc._file, sc._base_dir = str(path), str(path.parent)
     return sc
-
-
-def stack_id(stack: str | ChainedStack) -> str:
-    """The stack's display id: the model id, or a chained stack's ids joined by '+' (its own
-    platforms last)."""
-    if isinstance(stack, str):
-        return stack
-    parts = [stack.realtime, stack.transcription] if stack.realtime else [
-        stack.stt, stack.llm, stack.tts]
-    return "+".join(p for p in (*parts, stack.telephony, *stack.platforms()) if p)
-
-
-def stack_platforms(stack: str | ChainedStack, sc: Scenario) -> tuple[str, ...]:
-    """The platform ids a stack is billed by: its own ``platform:``, else the scenario's
-    ``platform.id`` (a stack that is itself a platform entry takes the scenario's too)."""
-    own = stack.platforms() if isinstance(stack, ChainedStack) else ()
-    return own or sc.platform.ids()
