@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -269,8 +270,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    direct = in_process(db, spool, budgets, args.tenants, 2000)
-    disk = fsync_probe(work)
+    try:
+        direct = in_process(db, spool, budgets, args.tenants, 2000)
+        disk = fsync_probe(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     summary = {
         "rate_per_s": args.rate, "seconds": args.seconds, "rounds": args.rounds,
         "tenants": args.tenants, "history_records": records, "decisions": decided,
