@@ -44,6 +44,10 @@ def mask_url(url: str) -> str:
     query = "&".join(
         f"{p.partition('=')[0]}={MASK}" if _credential_values(p) else p
         for p in parts.query.split("&")) if parts.query else ""
+    if netloc == parts.netloc and query == parts.query:
+        # Nothing to mask: the URL as given (urlunsplit would drop an empty authority of a
+        # scheme it does not know: "sqlite:///spend.db" would come back "sqlite:/spend.db").
+        return url.partition("#")[0]
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
