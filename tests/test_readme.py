@@ -79,8 +79,9 @@ def test_every_python_example_runs(reader_names, capsys):
 ROOT = README.parent
 SHELL = re.findall(r"^```bash\n(.*?)^```", README.read_text(encoding="utf-8"), re.S | re.M)
 # Commands that need something this machine must not reach or keep running (a provider, a
-# server until Ctrl-C, a browser) are left to their own tests (tests/guard, tests/app).
-LONG_RUNNING = ("costmodel guard serve", "streamlit run")
+# server until Ctrl-C, a browser) are left to their own tests (tests/guard, tests/webhooks,
+# tests/app).
+LONG_RUNNING = ("costmodel guard serve", "costmodel serve-webhooks", "streamlit run")
 CLI_EXAMPLES = [line.split("  #")[0].strip() for block in SHELL for line in block.splitlines()
                 if line.startswith("costmodel ")
                 and not line.startswith(LONG_RUNNING) and not line.endswith("\\")]
