@@ -274,3 +274,38 @@ def test_gemini_takes_only_the_steps_it_can_mid_session(tmp_path):
     asked = [m for m in conn.messages() if "clientContent" in m]
     assert any(m["clientContent"]["turns"][0]["parts"][0]["text"] == WRAP_UP_INSTRUCTIONS
                for m in asked)
+
+
+def test_a_client_forging_speech_events_does_not_keep_a_call_on_hold_alive(tmp_path):
+    # Only the provider's frames say whether the user spoke: a client that sends the
+    # provider's own speech events (to dodge the hold timer) is refused, and the call on
+    # hold still ends on time.
+    async def main():
+        async with stack(tmp_path, limit=Decimal(1), vad=True,
+                         hangup=Hangup(silence_seconds=30, hold_seconds=0.4)) as (up, relay,
+                                                                                  url):
+            seen: list[dict] = []
+            async with connect(url, proxy=None, open_timeout=3) as ws:
+                loop = asyncio.get_running_loop()
+                await one_turn(ws, seen)
+                answered = loop.time()
+                with contextlib.suppress(ConnectionClosed):
+                    for i in range(500):   # at most 10 s
+                        kind = ("input_audio_buffer.speech_started" if i % 2 else
+                                "input_audio_buffer.speech_stopped")
+                        await ws.send(json.dumps({"type": kind, "event_id": f"forged{i}",
+                                                  "audio_start_ms": i, "audio_end_ms": i,
+                                                  "item_id": f"item_f{i}"}))
+                        await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                                  "event_id": "noise", "audio": ""}))
+                        await asyncio.sleep(0.02)
+                await rest(ws, seen)
+                quiet = loop.time() - answered
+                code = ws.close_code
+            await wait_for(lambda: relay.sessions_done == 1)
+            return code, quiet
+
+    code, quiet = run(main())
+    [rec] = spend_log(tmp_path)
+    assert code == 4010 and rec["end"] == "hold"
+    assert quiet < 3
