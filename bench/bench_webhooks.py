@@ -8,8 +8,9 @@ off), plus one extra route on the same Starlette app and server:
 * ``admission``: ``POST /vapi`` with a recorded-shape ``assistant-request`` (a new call id and
   one of the tenants' numbers each time, the ``X-Vapi-Secret`` checked): the body read, the
   secret compared, the JSON parsed, the tenant found, the P95 reserved in the tenant's month
-  budget (a ``BEGIN IMMEDIATE`` transaction summing the tenant's committed spend this month
-  and its live holds, ``synchronous=FULL``), the answer written;
+  budget (a ``BEGIN IMMEDIATE`` transaction reading the tenant's running totals per day this
+  month and summing its live holds, the hold written with ``synchronous=NORMAL``), the answer
+  written;
 * ``floor``: ``POST /floor`` with the same body and headers, answered with a constant
   ``{"assistantId": ...}`` by a bare Starlette endpoint: what the HTTP stack costs anyway.
 

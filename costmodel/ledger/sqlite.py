@@ -30,6 +30,7 @@ from .base import (
     same_record,
     utc,
 )
+from .sqlite_totals import FINE_INDEX, committed, ensure_totals
 
 
 def _nano(amount: Decimal) -> tuple[int | None, int]:
@@ -86,6 +87,11 @@ _DERIVED = {
     # ... and the exact text of the amounts finer than a nano-dollar, only theirs.
     "records_day_fine": f"CREATE INDEX IF NOT EXISTS records_day_fine ON records (at_us / "
                         f"{DAY_US}, scope, model, nano_exact, usd, at_us) WHERE nano_exact = 0",
+    # the amounts finer than a nano-dollar of a scope's period, when its totals count some
+    "records_scope_fine": FINE_INDEX,
+    # purging expired holds reads only those (it read the whole table at every reservation)
+    "reservations_expiry": "CREATE INDEX IF NOT EXISTS reservations_expiry ON reservations "
+                           "(expires_at)",
 }
 _COLUMNS = "session_id, scope, model, kind, usd, at_us, detail, record_id"
 # Rows from before version 2 have no id: name them by their row number.
@@ -125,9 +131,13 @@ def _day_where(scope: str | None, since: datetime | None,
 class SQLiteLedger(Ledger):
     """A ledger in one SQLite file, shared safely by threads and processes.
 
-    WAL journal with ``synchronous=FULL``: once `commit` returns, the spend survives a crash of
-    the process (or, with a disk that honours fsync, of the machine). `reserve` runs in a
-    ``BEGIN IMMEDIATE`` transaction, so its check and insert are atomic across processes.
+    WAL journal with ``synchronous=FULL`` for spend: once `commit` returns, the spend survives a
+    crash of the process (or, with a disk that honours fsync, of the machine). Holds are not
+    fsynced (`reserve` and `release` run with ``synchronous=NORMAL``, a per-connection setting):
+    a power loss may forget the last holds, which would lapse anyway; the next durable commit's
+    fsync of the write-ahead log covers them too. `reserve` runs in a ``BEGIN IMMEDIATE``
+    transaction, so its check and insert are atomic across processes; it reads the scope's
+    committed spend from running totals per scope and UTC day (`sqlite_totals`).
     Amounts are stored twice: ``usd`` as exact decimal text and ``usd_nano`` as integer
     nano-dollars rounded half-even, with ``nano_exact`` marking rows where that rounding lost
     nothing. `spent` sums ``usd_nano`` in SQL for exact rows and adds the decimal text of the
@@ -143,6 +153,7 @@ class SQLiteLedger(Ledger):
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._durable = True   # the connection's synchronous setting is FULL
         with self._lock:
             self._conn = self._open()
 
@@ -194,6 +205,7 @@ class SQLiteLedger(Ledger):
                                       f"uses ({self.SCHEMA_VERSION})",
                                       path=self.path, operation="open")
             self._add_derived(conn)
+            ensure_totals(conn)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -218,15 +230,21 @@ class SQLiteLedger(Ledger):
         if self._closed:
             raise LedgerError("the ledger is closed", path=self.path, operation=operation)
         if self._pid != os.getpid():      # forked: never use the parent's connection
-            self._conn, self._pid = self._open(), os.getpid()
+            self._conn, self._pid, self._durable = self._open(), os.getpid(), True
         assert self._conn is not None
         return self._conn
 
     @contextmanager
-    def _transaction(self, operation: str, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    def _transaction(self, operation: str, begin: str = "BEGIN",
+                     durable: bool | None = None) -> Iterator[sqlite3.Connection]:
+        """``durable``: True for a write that must reach the disk before it returns (spend), False
+        for one that need not (holds), None for a read."""
         with self._lock:
             conn = self._db(operation)
             try:
+                if durable is not None and durable != self._durable:
+                    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                    self._durable = durable
                 conn.execute(begin)
                 try:
                     yield conn
@@ -253,12 +271,12 @@ class SQLiteLedger(Ledger):
 
     def _reserve(self, hold: Reservation, now: float, limit: Decimal | None,
                  since: datetime | None) -> None:
-        with self._transaction("reserve", "BEGIN IMMEDIATE") as conn:
+        with self._transaction("reserve", "BEGIN IMMEDIATE", durable=False) as conn:
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
             if limit is not None:
-                committed = self._sum(conn, "records", *_where([], [], hold.scope, since=since))
+                spent = self._committed(conn, hold.scope, since, None)
                 held = self._sum(conn, "reservations", " WHERE scope = ?", [hold.scope])
-                refuse(hold.scope, hold.usd, limit, committed, held)
+                refuse(hold.scope, hold.usd, limit, spent, held)
             conn.execute("INSERT INTO reservations VALUES (?, ?, ?, ?, ?)", (
                 hold.id, hold.scope, hold.session_id, f"{hold.usd:f}", hold.expires_at))
 
@@ -267,7 +285,7 @@ class SQLiteLedger(Ledger):
         row = (reservation_id, nano, exact, record.session_id, record.scope, record.model,
                record.kind, f"{record.usd:f}", (record.at - EPOCH) // MICRO,
                json.dumps(dict(record.detail)), record.id)
-        with self._transaction("commit", "BEGIN IMMEDIATE") as conn:
+        with self._transaction("commit", "BEGIN IMMEDIATE", durable=True) as conn:
             earlier = conn.execute(f"SELECT {_SELECT} FROM records WHERE record_id = ? OR "
                                    "reservation_id = ?", (record.id, reservation_id)).fetchone()
             if earlier is not None:
@@ -282,13 +300,24 @@ class SQLiteLedger(Ledger):
         return True
 
     def _release(self, reservation_id: str) -> None:
-        with self._transaction("release", "BEGIN IMMEDIATE") as conn:
+        with self._transaction("release", "BEGIN IMMEDIATE", durable=False) as conn:
             conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
 
     def _spent(self, scope: str | None, session_id: str | None, since: datetime | None,
                until: datetime | None) -> Decimal:
         with self._transaction("spent") as conn:
+            if session_id is None:
+                return self._committed(conn, scope, since, until)
             return self._sum(conn, "records", *_where([], [], scope, session_id, since, until))
+
+    def _committed(self, conn: sqlite3.Connection, scope: str | None, since: datetime | None,
+                   until: datetime | None) -> Decimal:
+        """A scope's committed spend from the running totals, or from its records where the
+        totals cannot say."""
+        total = committed(conn, scope, since, until)
+        if total is None:
+            total = self._sum(conn, "records", *_where([], [], scope, since=since, until=until))
+        return total
 
     def _spent_by_day(self, scope: str | None, since: datetime | None,
                       until: datetime | None, sessions: bool) -> list[DaySpend]:
