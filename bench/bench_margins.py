@@ -27,7 +27,6 @@ Timed, alternating, ``--rounds`` times each (the median is reported):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -36,12 +35,17 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench_reconcile import DAY_US, START, generate  # (puts the repository on sys.path)
+from bench_reconcile import (  # (puts the repository on sys.path)
+    DAY_US,
+    START,
+    generate,
+    ledger_args,
+    work_dir,
+)
 
 from costmodel.ledger import SQLiteLedger
 from costmodel.reconcile.window import Window
@@ -130,17 +134,9 @@ def run_command(ledger: Path, cards: Path, days: int, *extra: str) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tenants", type=int, default=100)
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--calls", type=int, default=50, help="calls a tenant a day")
-    ap.add_argument("--responses", type=int, default=20, help="responses (records) a call")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = ledger_args(__doc__.split("\n\n")[0])
     n = args.tenants * args.days * args.calls * args.responses
-    where = Path(tempfile.gettempdir()) / "costmodel-bench-reconcile"
-    where.mkdir(exist_ok=True)
+    where = work_dir()
     ledger = ledger_file(where, args.tenants, args.days, args.calls, args.responses)
     cards, cards_pm = where / "margins-cards.yaml", where / "margins-cards-per-minute.yaml"
     write_cards(cards, args.tenants, per_minute=False)

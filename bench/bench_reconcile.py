@@ -157,18 +157,30 @@ def run_command(ledger: Path, export: Path) -> float:
     return elapsed
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def ledger_args(description: str) -> argparse.Namespace:
+    """The ledger's shape (tenants x days x calls x responses), --rounds and --json: the
+    options of this bench and of bench_margins, which reads the same ledger."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--tenants", type=int, default=100)
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--calls", type=int, default=50, help="calls a tenant a day")
     ap.add_argument("--responses", type=int, default=20, help="responses (records) a call")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    n = args.tenants * args.days * args.calls * args.responses
+    return ap.parse_args()
+
+
+def work_dir() -> Path:
+    """Where the ledger is written once and kept between runs (never in the repository)."""
     where = Path(tempfile.gettempdir()) / "costmodel-bench-reconcile"
     where.mkdir(exist_ok=True)
+    return where
+
+
+def main() -> None:
+    args = ledger_args(__doc__.split("\n\n")[0])
+    n = args.tenants * args.days * args.calls * args.responses
+    where = work_dir()
     stem = f"ledger-{args.tenants}x{args.days}x{args.calls}x{args.responses}"
     ledger, export = where / f"{stem}.db", where / f"{stem}-costs.json"
     if not ledger.exists():
@@ -180,6 +192,7 @@ def main() -> None:
         with SQLiteLedger(partial) as store:   # the ledger API agrees, to the digit
             assert store.spent() == written, (store.spent(), written)
         partial.rename(ledger)
+    if not export.exists():   # (bench_margins may have written the ledger alone)
         costs_export(export, ledger)
     size_mb = ledger.stat().st_size / 2**20
     ours, floor, command, planned = [], [], [], []
